@@ -1,0 +1,388 @@
+//! The command line: clap types parsed and validated into plain configs. No
+//! other module sees clap.
+
+use crate::analyze::AnalyzeConfig;
+use crate::detector::DetectorConfig;
+use crate::log::ReadOptions;
+use crate::plot::PlotConfig;
+use crate::report::{ExitCode, Format};
+use crate::units::{parse_duration, parse_rate};
+use crate::watch::{Target, WatchConfig};
+use anyhow::{Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const AFTER_HELP: &str = "\
+Examples:
+  leakwatch --pid 50662 --interval 1s -o samples.csv
+  leakwatch --name my-server --duration 10m --fail-on-leak
+  leakwatch --children -d 2m -- python3 server.py
+  leakwatch analyze samples.csv --format json
+  leakwatch plot samples.csv -o samples.svg
+
+Exit codes: 0 ok; 1 leaking and 3 inconclusive (with --fail-on-leak); 2 error.";
+
+/// Tells whether a running process is still leaking memory.
+#[derive(Debug, Parser)]
+#[command(
+    name = "leakwatch",
+    version,
+    about,
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Sub>,
+    #[command(flatten)]
+    watch: WatchArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Sub {
+    /// Judge a CSV log (or the article's `ps | awk` log) offline.
+    Analyze(AnalyzeArgs),
+    /// Render a log as an SVG chart with the verdict.
+    Plot(PlotArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+struct JudgeArgs {
+    /// Time set aside at the start (e.g. 90s, 5m) [default: decided by the detector]
+    #[arg(long, value_name = "DURATION")]
+    warmup: Option<String>,
+    /// Growth slower than this is a plateau (e.g. 1MiB/h, 10KB/s, 512KiB/min)
+    #[arg(long, value_name = "RATE", default_value = "1MiB/h")]
+    min_rate: String,
+}
+
+#[derive(Debug, Args)]
+struct OutputArgs {
+    /// Format of the verdict
+    #[arg(long, value_enum, default_value = "text")]
+    format: FormatArg,
+    /// Exit 1 when leaking and 3 when inconclusive
+    #[arg(long)]
+    fail_on_leak: bool,
+}
+
+#[derive(Debug, Args)]
+struct WatchArgs {
+    /// Watch this process
+    #[arg(short, long, value_name = "PID", conflicts_with = "name")]
+    pid: Option<u32>,
+    /// Watch the one process whose name or command line contains PATTERN
+    #[arg(long, value_name = "PATTERN")]
+    name: Option<String>,
+    /// Sum RSS and VSZ over the process and all its descendants
+    #[arg(long)]
+    children: bool,
+    /// Time between samples (down to 1ms)
+    #[arg(short, long, value_name = "DURATION", default_value = "1s")]
+    interval: String,
+    /// Stop after this long
+    #[arg(short, long, value_name = "DURATION")]
+    duration: Option<String>,
+    /// Stop after this many samples
+    #[arg(short = 'n', long, value_name = "N")]
+    samples: Option<u64>,
+    /// Append samples to this CSV log (`-` for standard output)
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// No progress on stderr
+    #[arg(short, long)]
+    quiet: bool,
+    #[command(flatten)]
+    judge: JudgeArgs,
+    #[command(flatten)]
+    out: OutputArgs,
+    /// A command to start and watch (after `--`)
+    #[arg(last = true, value_name = "CMD")]
+    command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct AnalyzeArgs {
+    /// The log (`-` for standard input)
+    file: PathBuf,
+    /// The column to judge
+    #[arg(long, value_name = "NAME")]
+    column: Option<String>,
+    /// Spacing of samples in a shell-loop log (which has no times)
+    #[arg(short, long, value_name = "DURATION", default_value = "1s")]
+    interval: String,
+    #[command(flatten)]
+    judge: JudgeArgs,
+    #[command(flatten)]
+    out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+struct PlotArgs {
+    /// The log (`-` for standard input)
+    file: PathBuf,
+    /// The SVG file to write
+    #[arg(short, long, value_name = "OUT.svg")]
+    output: PathBuf,
+    /// The column to plot and judge
+    #[arg(long, value_name = "NAME")]
+    column: Option<String>,
+    /// Spacing of samples in a shell-loop log
+    #[arg(short, long, value_name = "DURATION", default_value = "1s")]
+    interval: String,
+    #[command(flatten)]
+    judge: JudgeArgs,
+}
+
+/// What to run, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Config {
+    /// A live watch.
+    Watch(WatchConfig),
+    /// `analyze`.
+    Analyze {
+        /// What to read and how to judge it.
+        analyze: AnalyzeConfig,
+        /// Verdict format.
+        format: Format,
+        /// Exit 1/3 on leaking/inconclusive.
+        fail_on_leak: bool,
+    },
+    /// `plot`.
+    Plot(PlotConfig),
+}
+
+fn detector_config(j: &JudgeArgs) -> Result<DetectorConfig> {
+    let warmup = match &j.warmup {
+        Some(w) => Some(parse_duration(w).map_err(|e| anyhow::anyhow!("--warmup: {e}"))?),
+        None => None,
+    };
+    let min_rate = parse_rate(&j.min_rate).map_err(|e| anyhow::anyhow!("--min-rate: {e}"))?;
+    if min_rate < 0.0 {
+        bail!("--min-rate: must not be negative");
+    }
+    Ok(DetectorConfig {
+        warmup: warmup.map(|d| d.as_secs_f64()),
+        min_rate,
+    })
+}
+
+fn interval(text: &str) -> Result<Duration> {
+    let d = parse_duration(text).map_err(|e| anyhow::anyhow!("--interval: {e}"))?;
+    if d < Duration::from_millis(1) {
+        bail!("--interval: {text} is below the 1ms minimum");
+    }
+    Ok(d)
+}
+
+fn format(f: FormatArg) -> Format {
+    match f {
+        FormatArg::Text => Format::Text,
+        FormatArg::Json => Format::Json,
+    }
+}
+
+/// Parses and validates command-line arguments into a [`Config`].
+/// Help and version requests come back as clap errors to print.
+pub fn parse<I, T>(args: I) -> Result<Config, CliError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(args).map_err(CliError::Clap)?;
+    validate(cli).map_err(CliError::Invalid)
+}
+
+/// Why the command line was not accepted.
+#[derive(Debug)]
+pub enum CliError {
+    /// clap's own error, help or version text.
+    Clap(clap::Error),
+    /// A value that parsed but is not valid.
+    Invalid(anyhow::Error),
+}
+
+fn validate(cli: Cli) -> Result<Config> {
+    match cli.command {
+        Some(Sub::Analyze(a)) => Ok(Config::Analyze {
+            analyze: AnalyzeConfig {
+                path: a.file,
+                read: ReadOptions {
+                    column: a.column,
+                    interval_s: interval(&a.interval)?.as_secs_f64(),
+                },
+                detector: detector_config(&a.judge)?,
+            },
+            format: format(a.out.format),
+            fail_on_leak: a.out.fail_on_leak,
+        }),
+        Some(Sub::Plot(p)) => Ok(Config::Plot(PlotConfig {
+            path: p.file,
+            output: p.output,
+            read: ReadOptions {
+                column: p.column,
+                interval_s: interval(&p.interval)?.as_secs_f64(),
+            },
+            detector: detector_config(&p.judge)?,
+        })),
+        None => {
+            let w = cli.watch;
+            let target = match (w.pid, w.name, w.command.is_empty()) {
+                (Some(p), None, true) => Target::Pid(p),
+                (None, Some(n), true) if !n.is_empty() => Target::Name(n),
+                (None, None, false) => Target::Command(w.command),
+                (None, None, true) => bail!(
+                    "nothing to watch: give --pid PID, --name PATTERN, or a command after `--`; \
+                     or `leakwatch analyze FILE` for a log (see --help)"
+                ),
+                _ => bail!("give only one of --pid, --name and a command after `--`"),
+            };
+            let duration = match &w.duration {
+                Some(d) => {
+                    let d = parse_duration(d).map_err(|e| anyhow::anyhow!("--duration: {e}"))?;
+                    if d.is_zero() {
+                        bail!("--duration: must be more than 0");
+                    }
+                    Some(d)
+                }
+                None => None,
+            };
+            if w.samples == Some(0) {
+                bail!("--samples: must be at least 1");
+            }
+            Ok(Config::Watch(WatchConfig {
+                target,
+                children: w.children,
+                interval: interval(&w.interval)?,
+                duration,
+                samples: w.samples,
+                output: w.output,
+                format: format(w.out.format),
+                quiet: w.quiet,
+                fail_on_leak: w.out.fail_on_leak,
+                detector: detector_config(&w.judge)?,
+            }))
+        }
+    }
+}
+
+/// Runs leakwatch with the process's arguments; returns the exit code.
+pub fn main() -> i32 {
+    let cfg = match parse(std::env::args_os()) {
+        Ok(c) => c,
+        Err(CliError::Clap(e)) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::Error as i32
+            } else {
+                0
+            };
+        }
+        Err(CliError::Invalid(e)) => {
+            eprintln!("leakwatch: {e:#}");
+            return ExitCode::Error as i32;
+        }
+    };
+    match run(&cfg) {
+        Ok(code) => code as i32,
+        Err(e) => {
+            eprintln!("leakwatch: {e:#}");
+            ExitCode::Error as i32
+        }
+    }
+}
+
+/// Runs a validated configuration.
+pub fn run(cfg: &Config) -> Result<ExitCode> {
+    match cfg {
+        Config::Watch(w) => crate::watch::run(w),
+        Config::Analyze {
+            analyze,
+            format,
+            fail_on_leak,
+        } => {
+            let a = crate::analyze::analyze(analyze)?;
+            for w in &a.warnings {
+                eprintln!("leakwatch: warning: {w}");
+            }
+            let mut r = crate::report::Report::new(&a.verdict, &a.column, analyze.detector.min_rate);
+            r.source = Some(a.source.clone());
+            r.pid = a.pid;
+            r.set_aside = a.set_aside.clone();
+            r.warnings = a.warnings.clone();
+            print!("{}", r.render(*format));
+            Ok(ExitCode::for_verdict(a.verdict.kind, *fail_on_leak))
+        }
+        Config::Plot(p) => {
+            let a = crate::plot::plot(p)?;
+            for w in &a.warnings {
+                eprintln!("leakwatch: warning: {w}");
+            }
+            println!(
+                "{}: {} ({}), written to {}",
+                a.verdict.kind,
+                crate::units::format_rate(a.verdict.rate, "h"),
+                a.verdict.reason,
+                p.output.display()
+            );
+            Ok(ExitCode::Success)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detector::DEFAULT_MIN_RATE;
+
+    fn p(args: &[&str]) -> Result<Config, CliError> {
+        parse(std::iter::once("leakwatch").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn watch_pid() {
+        let Ok(Config::Watch(w)) = p(&["--pid", "42", "-i", "500ms", "-o", "x.csv"]) else {
+            panic!()
+        };
+        assert_eq!(w.target, Target::Pid(42));
+        assert_eq!(w.interval, Duration::from_millis(500));
+        assert_eq!(w.detector.min_rate, DEFAULT_MIN_RATE);
+    }
+
+    #[test]
+    fn command_after_dashes() {
+        let Ok(Config::Watch(w)) = p(&["-d", "5s", "--", "sleep", "10"]) else {
+            panic!()
+        };
+        assert_eq!(w.target, Target::Command(vec!["sleep".into(), "10".into()]));
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        assert!(matches!(p(&["--pid", "1", "-i", "0ms"]), Err(CliError::Invalid(_))));
+        assert!(matches!(p(&["--pid", "1", "-i", "soon"]), Err(CliError::Invalid(_))));
+        assert!(matches!(p(&["--pid", "1", "--min-rate", "5"]), Err(CliError::Invalid(_))));
+        assert!(matches!(p(&[]), Err(CliError::Invalid(_))));
+        assert!(matches!(p(&["--pid", "x"]), Err(CliError::Clap(_))));
+    }
+
+    #[test]
+    fn analyze_options() {
+        let Ok(Config::Analyze { analyze, format, fail_on_leak }) =
+            p(&["analyze", "-", "--column", "vsz_bytes", "--warmup", "90s", "--format", "json", "--fail-on-leak"])
+        else {
+            panic!()
+        };
+        assert_eq!(analyze.read.column.as_deref(), Some("vsz_bytes"));
+        assert_eq!(analyze.detector.warmup, Some(90.0));
+        assert_eq!(format, Format::Json);
+        assert!(fail_on_leak);
+    }
+}

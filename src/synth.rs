@@ -1,0 +1,247 @@
+//! Seeded synthetic memory series of the shapes real processes show, for the
+//! detector's tests, its accuracy report (`examples/detector_accuracy.rs`) and
+//! the benchmarks. The generator is a fixed SplitMix64 so a seed gives the same
+//! series on every platform and every version of the crate.
+
+use crate::detector::VerdictKind;
+
+/// A tiny deterministic random source (SplitMix64) with uniform and normal draws.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator for `seed`.
+    pub fn new(seed: u64) -> Self {
+        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// A uniform 64-bit draw.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in `[lo, hi)`.
+    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.unit()
+    }
+
+    /// Standard normal (Box–Muller).
+    pub fn normal(&mut self) -> f64 {
+        let u1 = self.unit().max(1e-300);
+        let u2 = self.unit();
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    }
+}
+
+/// A shape of memory over time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Flat with noise.
+    Flat,
+    /// A warm-up curve that levels off.
+    WarmupLevel,
+    /// A GC sawtooth around a flat floor.
+    Sawtooth,
+    /// A cache that grows to its cap and stays there.
+    CacheCap,
+    /// One to three steps up, then flat.
+    StepsThenFlat,
+    /// Growth that stopped (a leak fixed, a queue drained), then a slight decline.
+    GrowthStopped,
+    /// Bursts of load that return to the baseline.
+    Bursts,
+    /// Slow mean-reverting wander.
+    Wander,
+    /// Linear growth, with or without noise.
+    Linear,
+    /// A growing floor under a GC sawtooth larger than the growth.
+    SawtoothLeak,
+    /// A staircase of regular steps.
+    Staircase,
+    /// Flat, then growth that starts late in the run.
+    LateStart,
+    /// A warm-up followed by steady growth.
+    WarmupThenGrowth,
+    /// Sublinear but unbounded growth (√t).
+    Sqrt,
+    /// Slow growth in heavy noise.
+    SlowNoisy,
+}
+
+impl Shape {
+    /// Every shape.
+    pub const ALL: [Shape; 15] = [
+        Shape::Flat,
+        Shape::WarmupLevel,
+        Shape::Sawtooth,
+        Shape::CacheCap,
+        Shape::StepsThenFlat,
+        Shape::GrowthStopped,
+        Shape::Bursts,
+        Shape::Wander,
+        Shape::Linear,
+        Shape::SawtoothLeak,
+        Shape::Staircase,
+        Shape::LateStart,
+        Shape::WarmupThenGrowth,
+        Shape::Sqrt,
+        Shape::SlowNoisy,
+    ];
+
+    /// The verdict a correct detector gives at the end of the series.
+    pub fn expected(self) -> VerdictKind {
+        match self {
+            Shape::Flat
+            | Shape::WarmupLevel
+            | Shape::Sawtooth
+            | Shape::CacheCap
+            | Shape::StepsThenFlat
+            | Shape::GrowthStopped
+            | Shape::Bursts
+            | Shape::Wander => VerdictKind::Plateau,
+            _ => VerdictKind::Leaking,
+        }
+    }
+
+    /// A short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Flat => "flat",
+            Shape::WarmupLevel => "warmup-level",
+            Shape::Sawtooth => "sawtooth",
+            Shape::CacheCap => "cache-cap",
+            Shape::StepsThenFlat => "steps-then-flat",
+            Shape::GrowthStopped => "growth-stopped",
+            Shape::Bursts => "bursts",
+            Shape::Wander => "wander",
+            Shape::Linear => "linear",
+            Shape::SawtoothLeak => "sawtooth-leak",
+            Shape::Staircase => "staircase",
+            Shape::LateStart => "late-start",
+            Shape::WarmupThenGrowth => "warmup-then-growth",
+            Shape::Sqrt => "sqrt",
+            Shape::SlowNoisy => "slow-noisy",
+        }
+    }
+}
+
+/// A generated series and what it is.
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// The shape generated.
+    pub shape: Shape,
+    /// (seconds, bytes) samples at a fixed interval.
+    pub samples: Vec<(f64, f64)>,
+    /// For leaking shapes: seconds at which the leak starts.
+    pub leak_start: f64,
+}
+
+/// Generates `shape` with random parameters from `seed`: `duration` seconds at
+/// `interval` seconds per sample, around a base level of 50–500 MB.
+pub fn generate(shape: Shape, seed: u64, duration: f64, interval: f64) -> Series {
+    let mut rng = Rng::new(seed.wrapping_mul(31).wrapping_add(shape as u64));
+    let n = (duration / interval).round() as usize + 1;
+    let t_end = duration;
+    let base = rng.range(50e6, 500e6);
+    let noise_frac = rng.range(0.0, 0.02);
+    let sigma = base * noise_frac;
+    let mut leak_start = 0.0;
+    // Shape parameters drawn once.
+    let tau = t_end * rng.range(0.04, 0.12);
+    let amp = base * rng.range(0.3, 1.5);
+    let period = rng
+        .range(2.0f64.max(interval * 6.0), (t_end / 10.0).max(2.0))
+        .min(t_end / 8.0);
+    let saw_amp = base * rng.range(0.1, 0.5);
+    let t_stop = t_end * rng.range(0.2, 0.5);
+    let rise_total = base * rng.range(0.1, 1.0);
+    let mut steps: Vec<(f64, f64)> = (0..1 + (rng.unit() * 3.0) as usize)
+        .map(|_| (t_end * rng.range(0.05, 0.5), base * rng.range(0.05, 0.5)))
+        .collect();
+    steps.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let step_every = t_end * rng.range(1.0 / 40.0, 1.0 / 10.0);
+    let step_h = rise_total * step_every / t_end;
+    if shape == Shape::LateStart {
+        leak_start = t_end * rng.range(0.3, 0.7);
+    }
+    let burst_len = (t_end * rng.range(0.005, 0.04)).max(interval * 3.0);
+    let bursts: Vec<(f64, f64)> = (0..3 + (rng.unit() * 6.0) as usize)
+        .map(|_| (t_end * rng.range(0.0, 0.9), base * rng.range(0.2, 1.0)))
+        .collect();
+    let ou_tau = t_end * rng.range(0.02, 0.1);
+    let ou_sd = base * rng.range(0.01, 0.04);
+    let mut ou = 0.0;
+    let phase = rng.unit() * period;
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = i as f64 * interval;
+        let e = sigma * rng.normal();
+        let saw = |p: f64, a: f64| a * (((t + phase) % p) / p);
+        let v = match shape {
+            Shape::Flat => base + e,
+            Shape::WarmupLevel => base + amp * (1.0 - (-t / tau).exp()) + e,
+            Shape::Sawtooth => base + saw(period, saw_amp) + e * 0.2,
+            Shape::CacheCap | Shape::GrowthStopped => {
+                let r = rise_total / t_stop;
+                let g = r * t.min(t_stop);
+                let decline = if shape == Shape::GrowthStopped {
+                    -0.05 * rise_total * ((t - t_stop).max(0.0) / t_end)
+                } else {
+                    0.0
+                };
+                base + g + decline + e
+            }
+            Shape::StepsThenFlat => {
+                base + steps.iter().filter(|s| t >= s.0).map(|s| s.1).sum::<f64>() + e
+            }
+            Shape::Bursts => {
+                let b: f64 = bursts
+                    .iter()
+                    .filter(|b| t >= b.0 && t < b.0 + burst_len)
+                    .map(|b| b.1)
+                    .sum();
+                base + b + e
+            }
+            Shape::Wander => {
+                let a = (-interval / ou_tau).exp();
+                ou = a * ou + ou_sd * (1.0 - a * a).sqrt() * rng.normal();
+                base + ou + e * 0.5
+            }
+            Shape::Linear => base + rise_total * t / t_end + e,
+            Shape::SawtoothLeak => {
+                let a = base * rng_const(seed, 0.2, 0.5);
+                base + saw(period, a) + a * rng_const(seed ^ 7, 0.3, 0.9) * t / t_end + e * 0.2
+            }
+            Shape::Staircase => base + step_h * (t / step_every).floor() + e,
+            Shape::LateStart => base + rise_total * ((t - leak_start).max(0.0) / t_end) + e,
+            Shape::WarmupThenGrowth => {
+                base + amp * 0.5 * (1.0 - (-t / tau).exp()) + rise_total * t / t_end + e
+            }
+            Shape::Sqrt => base + rise_total * (t / t_end).sqrt() + e,
+            Shape::SlowNoisy => {
+                let heavy = base * 0.03;
+                base + heavy * rng_const(seed ^ 3, 5.0, 9.0) * t / t_end + heavy * rng.normal()
+            }
+        };
+        out.push((t, v.max(0.0)));
+    }
+    Series {
+        shape,
+        samples: out,
+        leak_start,
+    }
+}
+
+/// A value in `[lo, hi)` fixed by `seed` alone.
+fn rng_const(seed: u64, lo: f64, hi: f64) -> f64 {
+    Rng::new(seed).range(lo, hi)
+}

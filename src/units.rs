@@ -1,0 +1,161 @@
+//! Human units: parsing sizes and rates from the command line, and formatting
+//! bytes, rates and durations for people.
+
+use std::time::Duration;
+
+/// Parses a size such as `2GiB`, `512 KiB`, `10KB`, `1.5M` or `4096` into bytes.
+///
+/// Binary prefixes (`KiB`, `MiB`, `GiB`, `TiB`) are powers of 1024; decimal ones
+/// (`KB`, `MB`, `GB`, `TB`) are powers of 1000. A bare `K`/`M`/`G`/`T` means the
+/// binary unit, as `ps` and `free` use it. A bare number is bytes.
+pub fn parse_size(text: &str) -> Result<f64, String> {
+    let s = text.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let num = num.replace('_', "");
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size; write e.g. 512KiB, 10MB or 2GiB"))?;
+    let mult = match unit.trim() {
+        "" | "B" | "b" => 1.0,
+        "K" | "k" | "KiB" | "kiB" => 1024.0,
+        "KB" | "kB" | "kb" => 1e3,
+        "M" | "m" | "MiB" => 1024.0 * 1024.0,
+        "MB" | "mb" => 1e6,
+        "G" | "g" | "GiB" => 1024.0 * 1024.0 * 1024.0,
+        "GB" | "gb" => 1e9,
+        "T" | "t" | "TiB" => 1024f64.powi(4),
+        "TB" | "tb" => 1e12,
+        other => {
+            return Err(format!(
+                "unknown size unit '{other}' in '{text}'; use B, KiB, MiB, GiB, TiB, KB, MB, GB or TB"
+            ));
+        }
+    };
+    if !value.is_finite() {
+        return Err(format!("'{text}' is not a finite size"));
+    }
+    Ok(value * mult)
+}
+
+/// Parses a rate such as `1MiB/h`, `10KB/s` or `512KiB/min` into bytes per second.
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    let (size, per) = text.split_once('/').ok_or_else(|| {
+        format!("'{text}' is not a rate; write a size per time unit, e.g. 1MiB/h, 10KB/s or 512KiB/min")
+    })?;
+    let bytes = parse_size(size)?;
+    let secs = match per.trim() {
+        "s" | "sec" | "second" => 1.0,
+        "m" | "min" | "minute" => 60.0,
+        "h" | "hr" | "hour" => 3600.0,
+        "d" | "day" => 86400.0,
+        other => {
+            return Err(format!(
+                "unknown time unit '{other}' in rate '{text}'; use s, min, h or day"
+            ));
+        }
+    };
+    Ok(bytes / secs)
+}
+
+/// Parses a humantime duration (`90s`, `5m`, `500ms`, `1h 30m`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        format!("'{text}' is not a duration ({e}); write e.g. 500ms, 1s, 90s, 5m or 1h")
+    })
+}
+
+/// Formats a byte count with a binary unit: `512 B`, `1.5 KiB`, `230.4 MiB`, `2.00 GiB`.
+pub fn format_bytes(bytes: f64) -> String {
+    let sign = if bytes < 0.0 { "-" } else { "" };
+    let b = bytes.abs();
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b;
+    let mut i = 0;
+    while v >= 1024.0 && i + 1 < UNITS.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{sign}{v:.0} B")
+    } else if v >= 100.0 {
+        format!("{sign}{v:.0} {}", UNITS[i])
+    } else if v >= 10.0 {
+        format!("{sign}{v:.1} {}", UNITS[i])
+    } else {
+        format!("{sign}{v:.2} {}", UNITS[i])
+    }
+}
+
+/// Formats a rate in bytes per second as a signed size per `unit` (`"min"` or
+/// `"h"`), e.g. `+12.0 MiB/h`.
+pub fn format_rate(bytes_per_s: f64, unit: &str) -> String {
+    let per = match unit {
+        "s" => 1.0,
+        "min" => 60.0,
+        "h" => 3600.0,
+        _ => 86400.0,
+    };
+    let v = bytes_per_s * per;
+    let sign = if v >= 0.0 { "+" } else { "" };
+    format!("{sign}{}/{unit}", format_bytes(v))
+}
+
+/// Formats seconds as a short human duration: `45s`, `12m 5s`, `3h 20m`, `2d 4h`.
+pub fn format_secs(secs: f64) -> String {
+    if !secs.is_finite() {
+        return "forever".into();
+    }
+    let s = secs.max(0.0);
+    if s < 10.0 {
+        let r = (s * 10.0).round() / 10.0;
+        return format!("{r}s");
+    }
+    let s = s.round() as u64;
+    let (d, h, m, sec) = (s / 86400, s / 3600 % 24, s / 60 % 60, s % 60);
+    if d > 0 {
+        format!("{d}d {h}h")
+    } else if h > 0 {
+        format!("{h}h {m}m")
+    } else if m > 0 {
+        format!("{m}m {sec}s")
+    } else {
+        format!("{sec}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096").unwrap(), 4096.0);
+        assert_eq!(parse_size("2GiB").unwrap(), 2.0 * 1024.0 * 1024.0 * 1024.0);
+        assert_eq!(parse_size("10KB").unwrap(), 10_000.0);
+        assert_eq!(parse_size("1.5 MiB").unwrap(), 1.5 * 1048576.0);
+        assert!(parse_size("12 parsecs").is_err());
+        assert!(parse_size("").is_err());
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("1MiB/h").unwrap(), 1048576.0 / 3600.0);
+        assert_eq!(parse_rate("10KB/s").unwrap(), 10_000.0);
+        assert_eq!(parse_rate("512KiB/min").unwrap(), 512.0 * 1024.0 / 60.0);
+        assert!(parse_rate("10KB").is_err());
+        assert!(parse_rate("10KB/fortnight").is_err());
+    }
+
+    #[test]
+    fn formatting() {
+        assert_eq!(format_bytes(512.0), "512 B");
+        assert_eq!(format_bytes(1536.0), "1.50 KiB");
+        assert_eq!(format_bytes(230.4 * 1048576.0), "230 MiB");
+        assert_eq!(format_rate(1048576.0 / 60.0, "min"), "+1.00 MiB/min");
+        assert_eq!(format_secs(3725.0), "1h 2m");
+        assert_eq!(format_secs(65.0), "1m 5s");
+    }
+}
