@@ -12,7 +12,13 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
-    let configs = [(120.0, 0.1), (120.0, 1.0), (600.0, 0.5), (1800.0, 1.0), (3600.0, 0.5)];
+    let configs = [
+        (120.0, 0.1),
+        (120.0, 1.0),
+        (600.0, 0.5),
+        (1800.0, 1.0),
+        (3600.0, 0.5),
+    ];
     let mut total = 0;
     let mut correct = 0;
     let mut false_leaks = 0;
@@ -29,7 +35,10 @@ fn main() {
                 let check_every = (s.samples.len() / 100).max(1);
                 for (i, &(t, v)) in s.samples.iter().enumerate() {
                     d.push(t, v);
-                    if shape.expected() == VerdictKind::Leaking && i % check_every == 0 && t > s.leak_start {
+                    if shape.expected() == VerdictKind::Leaking
+                        && i % check_every == 0
+                        && t > s.leak_start
+                    {
                         let k = d.verdict().kind;
                         if k == VerdictKind::Leaking {
                             first_call.get_or_insert(t);
@@ -61,7 +70,11 @@ fn main() {
         }
     }
     early.sort_by(|a, b| a.total_cmp(b));
-    let med = if early.is_empty() { f64::NAN } else { early[early.len() / 2] };
+    let med = if early.is_empty() {
+        f64::NAN
+    } else {
+        early[early.len() / 2]
+    };
     println!(
         "correct {correct}/{total} = {:.1}%, false leaks {false_leaks}, median call at {:.0}% of the leak's span",
         100.0 * correct as f64 / total as f64,

@@ -88,7 +88,8 @@ impl Segmenter {
             }
             Placement::NewSegment => {
                 self.segments_in_watch += 1;
-                if let (Some(ts), Some(ts0), Some(e)) = (row.timestamp, self.watch_ts0, row.elapsed) {
+                if let (Some(ts), Some(ts0), Some(e)) = (row.timestamp, self.watch_ts0, row.elapsed)
+                {
                     self.offset = ts - ts0 - e;
                 }
             }
@@ -115,7 +116,11 @@ impl Segmenter {
             parts.push(format!(
                 "{} earlier watch{} ({} rows) set aside; judged the last",
                 self.watches_set_aside,
-                if self.watches_set_aside == 1 { "" } else { "es" },
+                if self.watches_set_aside == 1 {
+                    ""
+                } else {
+                    "es"
+                },
                 self.rows_set_aside
             ));
         }

@@ -312,7 +312,8 @@ pub fn run(cfg: &Config) -> Result<ExitCode> {
             for w in &a.warnings {
                 eprintln!("leakwatch: warning: {w}");
             }
-            let mut r = crate::report::Report::new(&a.verdict, &a.column, analyze.detector.min_rate);
+            let mut r =
+                crate::report::Report::new(&a.verdict, &a.column, analyze.detector.min_rate);
             r.source = Some(a.source.clone());
             r.pid = a.pid;
             r.set_aside = a.set_aside.clone();
@@ -366,17 +367,39 @@ mod tests {
 
     #[test]
     fn bad_values_are_errors() {
-        assert!(matches!(p(&["--pid", "1", "-i", "0ms"]), Err(CliError::Invalid(_))));
-        assert!(matches!(p(&["--pid", "1", "-i", "soon"]), Err(CliError::Invalid(_))));
-        assert!(matches!(p(&["--pid", "1", "--min-rate", "5"]), Err(CliError::Invalid(_))));
+        assert!(matches!(
+            p(&["--pid", "1", "-i", "0ms"]),
+            Err(CliError::Invalid(_))
+        ));
+        assert!(matches!(
+            p(&["--pid", "1", "-i", "soon"]),
+            Err(CliError::Invalid(_))
+        ));
+        assert!(matches!(
+            p(&["--pid", "1", "--min-rate", "5"]),
+            Err(CliError::Invalid(_))
+        ));
         assert!(matches!(p(&[]), Err(CliError::Invalid(_))));
         assert!(matches!(p(&["--pid", "x"]), Err(CliError::Clap(_))));
     }
 
     #[test]
     fn analyze_options() {
-        let Ok(Config::Analyze { analyze, format, fail_on_leak }) =
-            p(&["analyze", "-", "--column", "vsz_bytes", "--warmup", "90s", "--format", "json", "--fail-on-leak"])
+        let Ok(Config::Analyze {
+            analyze,
+            format,
+            fail_on_leak,
+        }) = p(&[
+            "analyze",
+            "-",
+            "--column",
+            "vsz_bytes",
+            "--warmup",
+            "90s",
+            "--format",
+            "json",
+            "--fail-on-leak",
+        ])
         else {
             panic!()
         };

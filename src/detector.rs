@@ -238,7 +238,11 @@ impl Detector {
             return;
         }
         let first = *self.first_t.get_or_insert(t);
-        let t = if self.samples > 0 { t.max(self.last_t) } else { t };
+        let t = if self.samples > 0 {
+            t.max(self.last_t)
+        } else {
+            t
+        };
         self.samples += 1;
         self.last_t = t;
         self.last_v = v;
@@ -500,12 +504,16 @@ fn analyze_state(d: &Detector) -> Verdict {
                 fmt_rate(p.slope)
             )
         } else {
-            format!(
-                "{floor_word} held within {} over the last {span} ({}, below the {} threshold)",
-                crate::units::format_bytes(p.noise.max(p.rise().abs())),
-                fmt_rate(p.slope),
-                fmt_rate(min_rate)
-            )
+            if p.noise == 0.0 && p.rise() == 0.0 {
+                format!("{floor_word} did not change over the last {span}")
+            } else {
+                format!(
+                    "{floor_word} held within {} over the last {span} ({}, below the {} threshold)",
+                    crate::units::format_bytes(p.noise.max(p.rise().abs())),
+                    fmt_rate(p.slope),
+                    fmt_rate(min_rate)
+                )
+            }
         };
     } else if p.z >= Z_MAYBE
         && p.rise() > p.noise
@@ -525,12 +533,26 @@ fn analyze_state(d: &Detector) -> Verdict {
         );
     } else {
         v.kind = VerdictKind::Plateau;
-        v.reason = format!(
-            "{floor_word} shows no growth beyond its noise of {} over the last {span} ({}, z = {:.1})",
-            crate::units::format_bytes(p.noise),
-            fmt_rate(p.slope),
-            p.z
-        );
+        let noisy = p.z < Z_MAYBE || p.rise() <= p.noise;
+        v.reason = if noisy {
+            format!(
+                "{floor_word} shows no growth beyond its noise of {} over the last {span} ({}, z = {:.1})",
+                crate::units::format_bytes(p.noise),
+                fmt_rate(p.slope),
+                p.z
+            )
+        } else if !p.new_high {
+            format!(
+                "{floor_word} moved by {} over the last {span} but stayed within its earlier range: it wanders, it does not climb",
+                crate::units::format_bytes(p.rise())
+            )
+        } else {
+            format!(
+                "{floor_word} rose by {} over the last {span} but is levelling off: its recent rate is {}",
+                crate::units::format_bytes(p.rise()),
+                fmt_rate(p.late.min(p.last).max(0.0))
+            )
+        };
     }
     v
 }
@@ -692,7 +714,11 @@ fn window_stats(floor: &[(f64, f64)], start: usize) -> WindowStats {
     // Before the window: the highest floor but one (one odd block is forgiven).
     let mut before: Vec<f64> = floor[..start].iter().map(|p| p.1).collect();
     before.sort_by(|a, b| b.total_cmp(a));
-    let history_max = before.get(1).or(before.first()).copied().unwrap_or(f64::MIN);
+    let history_max = before
+        .get(1)
+        .or(before.first())
+        .copied()
+        .unwrap_or(f64::MIN);
     let n = pts.len();
     let (slope, lo, hi, intercept, z, noise, neff) = theil_sen(pts);
     let half = &pts[n / 2..];

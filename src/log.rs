@@ -85,7 +85,10 @@ impl LogWriter {
                 .with_context(|| format!("cannot read {shown}"))?;
             let found = first.trim_end_matches(['\n', '\r']);
             if found != header {
-                let what = if BASE_COLUMNS.iter().all(|c| found.split(',').any(|f| f == *c)) {
+                let what = if BASE_COLUMNS
+                    .iter()
+                    .all(|c| found.split(',').any(|f| f == *c))
+                {
                     format!("it has another header ('{found}')")
                 } else {
                     "it is not a leakwatch log".to_string()
@@ -264,17 +267,27 @@ impl LogReader {
     }
 
     /// Reads from any byte stream; `name` is used in messages.
-    pub fn from_reader(name: String, input: Box<dyn Read>, opts: &ReadOptions) -> Result<LogReader> {
+    pub fn from_reader(
+        name: String,
+        input: Box<dyn Read>,
+        opts: &ReadOptions,
+    ) -> Result<LogReader> {
         let mut br = BufReader::with_capacity(256 * 1024, input);
-        let head = {
-            let buf = br.fill_buf().with_context(|| format!("cannot read {name}"))?;
+        let (head, empty) = {
+            let buf = br
+                .fill_buf()
+                .with_context(|| format!("cannot read {name}"))?;
+            let empty = buf.iter().all(|b| b.is_ascii_whitespace());
             let end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
-            String::from_utf8_lossy(&buf[..end]).trim().to_string()
+            (
+                String::from_utf8_lossy(&buf[..end]).trim().to_string(),
+                empty,
+            )
         };
         let is_shell = !head.is_empty()
             && head.split_whitespace().count() == 2
             && head.split_whitespace().all(|w| w.parse::<u64>().is_ok());
-        if is_shell {
+        if is_shell || empty {
             let column = opts.column.clone().unwrap_or_else(|| "rss_bytes".into());
             let rss = match column.as_str() {
                 "rss_bytes" | "rss" => true,
@@ -283,9 +296,14 @@ impl LogReader {
                     "{name}: a shell-loop log has only the columns vsz_bytes and rss_bytes, not '{other}'"
                 ),
             };
+            // Empty input reads as a log with no rows (judged `inconclusive`).
             return Ok(LogReader {
                 name,
-                kind: InputKind::ShellLoop,
+                kind: if empty {
+                    InputKind::Csv
+                } else {
+                    InputKind::ShellLoop
+                },
                 column_name: if rss { "rss_bytes" } else { "vsz_bytes" }.into(),
                 inner: Inner::Shell {
                     rdr: br,
@@ -312,9 +330,6 @@ impl LogReader {
         let column = opts.column.clone().unwrap_or_else(|| "rss_bytes".into());
         let val = match find(&column) {
             Some(i) => i,
-            None if headers.is_empty() => {
-                bail!("{name} is empty; there is nothing to analyze")
-            }
             None => {
                 let have: Vec<String> = headers
                     .iter()
@@ -382,7 +397,12 @@ impl LogReader {
     pub fn next_row(&mut self) -> Result<Option<Row>> {
         let name = &self.name;
         match &mut self.inner {
-            Inner::Shell { rdr, buf, line, rss } => loop {
+            Inner::Shell {
+                rdr,
+                buf,
+                line,
+                rss,
+            } => loop {
                 buf.clear();
                 let n = rdr
                     .read_line(buf)
@@ -425,7 +445,11 @@ impl LogReader {
                     elapsed: Some(t),
                     pid: None,
                     value: value as f64 * 1024.0,
-                    vsz: if *rss { Some(other as f64 * 1024.0) } else { None },
+                    vsz: if *rss {
+                        Some(other as f64 * 1024.0)
+                    } else {
+                        None
+                    },
                 }));
             },
             Inner::Csv {
@@ -496,13 +520,17 @@ fn parse_record(rec: &csv::ByteRecord, c: &Cols, line: u64) -> std::result::Resu
     let num = |i: usize, what: &str| -> std::result::Result<f64, String> {
         let f = &rec[i];
         let s = std::str::from_utf8(f).unwrap_or("");
-        s.trim().parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| {
-            format!(
-                "line {line}, column {} ({what}): '{}' is not a number",
-                i + 1,
-                String::from_utf8_lossy(f)
-            )
-        })
+        s.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| {
+                format!(
+                    "line {line}, column {} ({what}): '{}' is not a number",
+                    i + 1,
+                    String::from_utf8_lossy(f)
+                )
+            })
     };
     let timestamp = match c.ts {
         Some(i) => {

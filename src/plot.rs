@@ -188,7 +188,11 @@ fn draw(
                  judged: bool|
      -> Result<()> {
         let ymax = data.iter().map(|b| b.max).fold(0.0f64, f64::max);
-        let ymin = data.iter().map(|b| b.min).fold(f64::MAX, f64::min).min(ymax);
+        let ymin = data
+            .iter()
+            .map(|b| b.min)
+            .fold(f64::MAX, f64::min)
+            .min(ymax);
         let (bu, bname) = byte_unit(ymax);
         let pad = ((ymax - ymin) * 0.08).max(ymax * 0.01).max(1.0);
         let (lo, hi) = (((ymin - pad) / bu).max(0.0), (ymax + pad) / bu);
@@ -214,26 +218,35 @@ fn draw(
                 .map_err(err)?
                 .label("set aside (warm-up)")
                 .legend(|(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 16, y + 5)], RGBColor(120, 120, 120).mix(0.3).filled())
+                    Rectangle::new(
+                        [(x, y - 5), (x + 16, y + 5)],
+                        RGBColor(120, 120, 120).mix(0.3).filled(),
+                    )
                 });
         }
         // min–max band: spikes stay visible however many rows were merged.
         chart
             .draw_series(data.iter().map(|b| {
                 let x = (b.t_first + b.t_last) / 2.0 / tu;
-                PathElement::new(vec![(x, b.min / bu), (x, b.max / bu)], RGBColor(120, 160, 220).mix(0.6))
+                PathElement::new(
+                    vec![(x, b.min / bu), (x, b.max / bu)],
+                    RGBColor(120, 160, 220).mix(0.6),
+                )
             }))
             .map_err(err)?;
         for (i, run) in runs(data, breaks).into_iter().enumerate() {
             let s = chart
                 .draw_series(LineSeries::new(
-                    run.iter().map(|b| ((b.t_first + b.t_last) / 2.0 / tu, b.mean / bu)),
+                    run.iter()
+                        .map(|b| ((b.t_first + b.t_last) / 2.0 / tu, b.mean / bu)),
                     RGBColor(30, 90, 180).stroke_width(1),
                 ))
                 .map_err(err)?;
             if i == 0 {
                 s.label(format!("{label} (mean; band = min..max)"))
-                    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], RGBColor(30, 90, 180)));
+                    .legend(|(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 16, y)], RGBColor(30, 90, 180))
+                    });
             }
         }
         if judged && !v.floor.is_empty() {
@@ -256,8 +269,13 @@ fn draw(
                         color.stroke_width(3),
                     ))
                     .map_err(err)?
-                    .label(format!("trend over judged window ({})", format_rate(v.rate, "h")))
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(3)));
+                    .label(format!(
+                        "trend over judged window ({})",
+                        format_rate(v.rate, "h")
+                    ))
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(3))
+                    });
             }
         }
         chart

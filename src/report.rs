@@ -205,7 +205,10 @@ mod tests {
         use VerdictKind::*;
         assert_eq!(ExitCode::for_verdict(Leaking, false), ExitCode::Success);
         assert_eq!(ExitCode::for_verdict(Leaking, true), ExitCode::Leaking);
-        assert_eq!(ExitCode::for_verdict(Inconclusive, true), ExitCode::Inconclusive);
+        assert_eq!(
+            ExitCode::for_verdict(Inconclusive, true),
+            ExitCode::Inconclusive
+        );
         assert_eq!(ExitCode::for_verdict(Plateau, true), ExitCode::Success);
     }
 

@@ -43,7 +43,9 @@ pub fn parse_size(text: &str) -> Result<f64, String> {
 /// Parses a rate such as `1MiB/h`, `10KB/s` or `512KiB/min` into bytes per second.
 pub fn parse_rate(text: &str) -> Result<f64, String> {
     let (size, per) = text.split_once('/').ok_or_else(|| {
-        format!("'{text}' is not a rate; write a size per time unit, e.g. 1MiB/h, 10KB/s or 512KiB/min")
+        format!(
+            "'{text}' is not a rate; write a size per time unit, e.g. 1MiB/h, 10KB/s or 512KiB/min"
+        )
     })?;
     let bytes = parse_size(size)?;
     let secs = match per.trim() {

@@ -99,8 +99,9 @@ pub fn run(cfg: &WatchConfig) -> Result<ExitCode> {
     let mut write_error: Option<anyhow::Error> = None;
     let mut progress = progress;
     loop {
-        // Sample now.
-        let now_elapsed = start.elapsed().as_secs_f64();
+        // Sample now. Time is kept to the millisecond, as the log has it, so
+        // `analyze` on the log reaches exactly the live verdict.
+        let now_elapsed = (start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
         let mem = match sampler.sample() {
             Ok(Some(m)) => Some(m),
             Ok(None) => None,

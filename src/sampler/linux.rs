@@ -133,20 +133,26 @@ impl Sampler for ProcSampler {
             let mut i = 0;
             while i < tree.len() {
                 let parent = tree[i];
-                tree.extend(table.iter().filter(|(_, pp)| *pp == parent).map(|(p, _)| *p));
+                tree.extend(
+                    table
+                        .iter()
+                        .filter(|(_, pp)| *pp == parent)
+                        .map(|(p, _)| *p),
+                );
                 i += 1;
             }
             self.kids.retain(|pid, _| tree.contains(pid));
             for &pid in &tree[1..] {
-                if !self.kids.contains_key(&pid) {
-                    match File::open(format!("/proc/{pid}/statm")) {
-                        Ok(f) => {
-                            self.kids.insert(pid, f);
+                let f = match self.kids.entry(pid) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        match File::open(format!("/proc/{pid}/statm")) {
+                            Ok(f) => e.insert(f),
+                            Err(_) => continue, // gone already, or not ours to read
                         }
-                        Err(_) => continue, // gone already, or not ours to read
                     }
-                }
-                if let Some(m) = read_statm(&self.kids[&pid], &mut self.buf, self.page)? {
+                };
+                if let Some(m) = read_statm(f, &mut self.buf, self.page)? {
                     mem.rss += m.rss;
                     mem.vsz += m.vsz;
                 }

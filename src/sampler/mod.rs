@@ -64,7 +64,11 @@ pub fn find_by_name(pattern: &str) -> Result<Vec<Found>> {
                 .iter()
                 .map(|s| s.to_string_lossy().into_owned())
                 .collect();
-            let cmdline = if cmd.is_empty() { name.clone() } else { cmd.join(" ") };
+            let cmdline = if cmd.is_empty() {
+                name.clone()
+            } else {
+                cmd.join(" ")
+            };
             (name.contains(pattern) || cmdline.contains(pattern)).then(|| Found {
                 pid: pid.as_u32(),
                 cmdline,

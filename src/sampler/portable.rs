@@ -63,7 +63,10 @@ impl Sampler for SysinfoSampler {
             while i < tree.len() {
                 let parent = tree[i];
                 for (pid, q) in procs {
-                    if q.parent() == Some(parent) && q.thread_kind().is_none() && !tree.contains(pid) {
+                    if q.parent() == Some(parent)
+                        && q.thread_kind().is_none()
+                        && !tree.contains(pid)
+                    {
                         tree.push(*pid);
                         mem.rss += q.memory();
                         mem.vsz += q.virtual_memory();

@@ -1,0 +1,222 @@
+//! The detector on seeded synthetic series of every shape real processes show,
+//! its streaming/offline equivalence and its memory bound.
+
+use leakwatch::detector::{
+    DEFAULT_MIN_RATE, Detector, DetectorConfig, MAX_BUCKETS, VerdictKind, judge,
+};
+use leakwatch::synth::{Shape, generate};
+use proptest::prelude::*;
+
+/// (duration s, interval s) pairs: a short fast run, a medium one, a long slow one.
+const RUNS: [(f64, f64); 3] = [(120.0, 0.1), (600.0, 0.5), (1800.0, 1.0)];
+const SEEDS: u64 = 6;
+
+fn check_shape(shape: Shape) {
+    let mut wrong = Vec::new();
+    for &(dur, iv) in &RUNS {
+        for seed in 0..SEEDS {
+            let s = generate(shape, seed, dur, iv);
+            let v = judge(DetectorConfig::default(), s.samples.iter().copied());
+            if v.kind != shape.expected() {
+                wrong.push(format!(
+                    "{dur}s@{iv}s seed {seed}: {} ({})",
+                    v.kind, v.reason
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{}: expected {}:\n{}",
+        shape.name(),
+        shape.expected(),
+        wrong.join("\n")
+    );
+}
+
+macro_rules! shape_tests {
+    ($($name:ident => $shape:expr,)*) => {
+        $(#[test] fn $name() { check_shape($shape); })*
+    };
+}
+
+shape_tests! {
+    plateau_flat_with_noise => Shape::Flat,
+    plateau_warmup_that_levels_off => Shape::WarmupLevel,
+    plateau_gc_sawtooth => Shape::Sawtooth,
+    plateau_cache_reaching_its_cap => Shape::CacheCap,
+    plateau_steps_then_flat => Shape::StepsThenFlat,
+    plateau_growth_that_stopped => Shape::GrowthStopped,
+    plateau_bursts_returning_to_baseline => Shape::Bursts,
+    plateau_slow_wander => Shape::Wander,
+    leaking_linear => Shape::Linear,
+    leaking_floor_under_larger_sawtooth => Shape::SawtoothLeak,
+    leaking_staircase => Shape::Staircase,
+    leaking_late_start => Shape::LateStart,
+    leaking_after_warmup => Shape::WarmupThenGrowth,
+    leaking_sqrt => Shape::Sqrt,
+    leaking_slow_in_heavy_noise => Shape::SlowNoisy,
+}
+
+#[test]
+fn linear_rate_is_estimated() {
+    // 1 MiB/min on 100 MiB with 0.5% noise.
+    let mut rng = leakwatch::synth::Rng::new(7);
+    let rate = 1048576.0 / 60.0;
+    let v = judge(
+        DetectorConfig::default(),
+        (0..600).map(|i| {
+            let t = i as f64;
+            (t, 100e6 + rate * t + 0.5e6 * rng.normal())
+        }),
+    );
+    assert_eq!(v.kind, VerdictKind::Leaking);
+    assert!(
+        (v.rate - rate).abs() < 0.1 * rate,
+        "rate {} vs {rate}",
+        v.rate
+    );
+    assert!(
+        v.rate_ci95[0] <= rate && rate <= v.rate_ci95[1],
+        "{:?}",
+        v.rate_ci95
+    );
+}
+
+#[test]
+fn too_little_data_is_inconclusive() {
+    let v = judge(DetectorConfig::default(), std::iter::empty());
+    assert_eq!(v.kind, VerdictKind::Inconclusive);
+    let v = judge(DetectorConfig::default(), [(0.0, 5e6)]);
+    assert_eq!(v.kind, VerdictKind::Inconclusive);
+    assert!(v.watch_more_s.is_none());
+    let v = judge(
+        DetectorConfig::default(),
+        (0..5).map(|i| (i as f64, 5e6 + i as f64 * 1e5)),
+    );
+    assert_eq!(v.kind, VerdictKind::Inconclusive);
+    assert!(
+        v.watch_more_s.unwrap() > 0.0,
+        "says how much longer to watch"
+    );
+}
+
+#[test]
+fn explicit_warmup_is_set_aside() {
+    // A steep warm-up for 60 s, then flat: with --warmup 60s, judged all after it.
+    let cfg = DetectorConfig {
+        warmup: Some(60.0),
+        min_rate: DEFAULT_MIN_RATE,
+    };
+    let v = judge(
+        cfg,
+        (0..300).map(|i| {
+            let t = i as f64;
+            (t, 50e6 + 1e6 * t.min(60.0))
+        }),
+    );
+    assert_eq!(v.kind, VerdictKind::Plateau, "{}", v.reason);
+    assert!(v.window_start_s >= 60.0 && v.warmup_s == 60.0);
+}
+
+#[test]
+fn min_rate_turns_slow_growth_into_plateau() {
+    // 10 KiB/min (600 KiB/h) of clean growth: under the 1 MiB/h default, a leak at 100 B/s.
+    let series: Vec<(f64, f64)> = (0..1200)
+        .map(|i| (i as f64, 80e6 + 10240.0 / 60.0 * i as f64))
+        .collect();
+    let v = judge(DetectorConfig::default(), series.iter().copied());
+    assert_eq!(
+        v.kind,
+        VerdictKind::Plateau,
+        "600 KiB/h is below the 1 MiB/h default: {}",
+        v.reason
+    );
+    let cfg = DetectorConfig {
+        warmup: None,
+        min_rate: 100.0,
+    };
+    assert_eq!(
+        judge(cfg, series.iter().copied()).kind,
+        VerdictKind::Leaking
+    );
+}
+
+#[test]
+fn memory_is_bounded() {
+    let mut d = Detector::new(DetectorConfig::default());
+    for i in 0..1_000 {
+        d.push(i as f64 * 0.01, 1e6);
+    }
+    let small = d.state_bytes();
+    for i in 1_000..2_000_000 {
+        d.push(i as f64 * 0.01, 1e6 + (i % 97) as f64);
+    }
+    assert_eq!(d.state_bytes(), small, "state grew with the sample count");
+    assert!(d.buckets().len() <= MAX_BUCKETS);
+    assert_eq!(d.samples(), 2_000_000);
+}
+
+#[test]
+fn live_and_offline_agree() {
+    // Judging along the way (as the live status line does) changes nothing.
+    let s = generate(Shape::LateStart, 3, 600.0, 0.5);
+    let mut live = Detector::new(DetectorConfig::default());
+    for (i, &(t, v)) in s.samples.iter().enumerate() {
+        live.push(t, v);
+        if i % 20 == 0 {
+            let _ = live.verdict();
+        }
+    }
+    let offline = judge(DetectorConfig::default(), s.samples.iter().copied());
+    assert_eq!(live.verdict(), offline);
+}
+
+#[test]
+fn leaks_are_called_early() {
+    // A leak from the start is called within the first quarter of the run.
+    for seed in 0..SEEDS {
+        let s = generate(Shape::Linear, seed, 600.0, 0.5);
+        let mut d = Detector::new(DetectorConfig::default());
+        let mut called = None;
+        for &(t, v) in &s.samples {
+            d.push(t, v);
+            if called.is_none()
+                && (t as u64).is_multiple_of(5)
+                && d.verdict().kind == VerdictKind::Leaking
+            {
+                called = Some(t);
+            }
+        }
+        let t = called.expect("never called");
+        assert!(t <= 150.0, "seed {seed}: called at {t}s of 600s");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn any_series_gives_a_sane_verdict(
+        values in proptest::collection::vec(0.0f64..1e9, 0..400),
+        step in 0.001f64..10.0,
+    ) {
+        let v = judge(DetectorConfig::default(), values.iter().enumerate().map(|(i, &x)| (i as f64 * step, x)));
+        prop_assert!(v.rate_ci95[0] <= v.rate + 1e-6 && v.rate <= v.rate_ci95[1] + 1e-6);
+        prop_assert!(v.window_start_s >= 0.0 && v.window_end_s <= v.duration_s + 1e-9);
+        prop_assert!(!v.reason.is_empty());
+    }
+
+    #[test]
+    fn constant_memory_is_a_plateau(level in 1e5f64..1e10, n in 20usize..500) {
+        let v = judge(DetectorConfig::default(), (0..n).map(|i| (i as f64, level)));
+        prop_assert_eq!(v.kind, VerdictKind::Plateau);
+    }
+
+    #[test]
+    fn clean_steady_growth_is_a_leak(rate in 1e3f64..1e8, n in 40usize..500) {
+        let v = judge(DetectorConfig::default(), (0..n).map(|i| (i as f64, 1e7 + rate * i as f64)));
+        prop_assert_eq!(v.kind, VerdictKind::Leaking);
+        prop_assert!((v.rate - rate).abs() <= 0.02 * rate, "rate {} vs {rate}", v.rate);
+    }
+}
