@@ -212,7 +212,7 @@ impl Detector {
 
     /// Approximate heap bytes held by the detector (constant once full).
     pub fn state_bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.buckets.capacity() * std::mem::size_of::<Bucket>()
+        size_of::<Self>() + self.buckets.capacity() * size_of::<Bucket>()
     }
 
     /// The buckets currently held, oldest first.
@@ -614,6 +614,13 @@ fn dominant_period(buckets: &[Bucket]) -> Option<usize> {
         .collect();
     let var: f64 = r.iter().map(|a| a * a).sum();
     if var <= 0.0 {
+        return None;
+    }
+    // A swing wider than the buckets moves their minima by much more than
+    // each bucket's own range; tiny ripples (aliasing) are not a swing.
+    let mut ranges: Vec<f64> = buckets.iter().map(|b| b.max - b.min).collect();
+    let typical_range = median(&mut ranges);
+    if (var / n as f64).sqrt() < 0.2 * typical_range {
         return None;
     }
     let max_lag = n / 4;

@@ -206,7 +206,7 @@ fn draw(
             .configure_mesh()
             .x_desc(format!("time since start ({tname})"))
             .y_desc(format!("{label} ({bname})"))
-            .light_line_style(RGBColor(235, 235, 235))
+            .light_line_style(RGBColor(244, 244, 244))
             .draw()
             .map_err(err)?;
         if judged && v.warmup_s > 0.0 {

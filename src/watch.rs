@@ -10,7 +10,8 @@ use anyhow::{Context, Result, bail};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command};
-use std::sync::mpsc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 /// What to watch.
@@ -54,7 +55,7 @@ const KILL_GRACE: Duration = Duration::from_secs(3);
 
 /// Runs a watch to its end and returns the exit code to use.
 pub fn run(cfg: &WatchConfig) -> Result<ExitCode> {
-    let signals = install_signals()?;
+    let signals = Signals::install()?;
     // The log first: a refused log must not leave a started command behind.
     let mut log = match &cfg.output {
         Some(p) => Some(LogWriter::open(p)?),
@@ -152,28 +153,9 @@ pub fn run(cfg: &WatchConfig) -> Result<ExitCode> {
         let deadline = start + Duration::from_secs_f64(next_at);
         let mut stop = None;
         loop {
-            let now = Instant::now();
-            if now >= deadline {
+            if let Some(s) = signals.received() {
+                stop = Some(s);
                 break;
-            }
-            let wait = (deadline - now).min(if child.is_some() {
-                Duration::from_millis(50)
-            } else {
-                Duration::from_secs(3600)
-            });
-            match signals.recv_timeout(wait) {
-                Ok(sig) => {
-                    stop = Some(if sig == signal_hook::consts::SIGINT {
-                        "interrupted (SIGINT)"
-                    } else {
-                        "terminated (SIGTERM)"
-                    });
-                    break;
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    std::thread::sleep(wait);
-                }
             }
             if let Some(c) = child.as_mut()
                 && matches!(c.try_wait(), Ok(Some(_)))
@@ -181,6 +163,12 @@ pub fn run(cfg: &WatchConfig) -> Result<ExitCode> {
                 stop = Some("target exited");
                 break;
             }
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            // Sleep in short slices so a signal ends even a long interval promptly.
+            std::thread::sleep((deadline - now).min(Duration::from_millis(50)));
         }
         if let Some(s) = stop {
             ended_by = s.into();
@@ -212,20 +200,36 @@ pub fn run(cfg: &WatchConfig) -> Result<ExitCode> {
     Ok(ExitCode::for_verdict(v.kind, cfg.fail_on_leak))
 }
 
-/// Forwards SIGINT and SIGTERM to a channel so the watch can end cleanly.
-fn install_signals() -> Result<mpsc::Receiver<i32>> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let (tx, rx) = mpsc::channel();
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
-        .context("cannot install signal handlers")?;
-    std::thread::spawn(move || {
-        for s in signals.forever() {
-            if tx.send(s).is_err() {
-                break;
-            }
+/// SIGINT and SIGTERM, recorded by flags so the watch can end cleanly.
+struct Signals {
+    int: Arc<AtomicBool>,
+    term: Arc<AtomicBool>,
+}
+
+impl Signals {
+    fn install() -> Result<Signals> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let s = Signals {
+            int: Arc::new(AtomicBool::new(false)),
+            term: Arc::new(AtomicBool::new(false)),
+        };
+        signal_hook::flag::register(SIGINT, Arc::clone(&s.int))
+            .context("cannot install a SIGINT handler")?;
+        signal_hook::flag::register(SIGTERM, Arc::clone(&s.term))
+            .context("cannot install a SIGTERM handler")?;
+        Ok(s)
+    }
+
+    /// Why to stop, if a signal came.
+    fn received(&self) -> Option<&'static str> {
+        if self.int.load(Ordering::Relaxed) {
+            Some("interrupted (SIGINT)")
+        } else if self.term.load(Ordering::Relaxed) {
+            Some("terminated (SIGTERM)")
+        } else {
+            None
         }
-    });
-    Ok(rx)
+    }
 }
 
 fn resolve_name(pattern: &str) -> Result<u32> {

@@ -1,0 +1,117 @@
+//! Throughput of `leakwatch analyze` (and `plot`) on a generated log of 10
+//! million rows, on one core, and the detector's cost per sample.
+//!
+//! `cargo bench --bench analyze_throughput` (ROWS=N to change the size).
+//! The log is written to a temporary file (about 650 MB) and removed after.
+
+use leakwatch::analyze::{AnalyzeConfig, analyze};
+use leakwatch::detector::{Detector, DetectorConfig};
+use leakwatch::log::ReadOptions;
+use leakwatch::plot::{PlotConfig, plot};
+use std::io::Write;
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+fn main() {
+    let rows: u64 = std::env::var("ROWS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.csv");
+    let t = Instant::now();
+    {
+        let mut f =
+            std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path).unwrap());
+        writeln!(f, "timestamp,elapsed_s,pid,rss_bytes,vsz_bytes").unwrap();
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_750_000_000);
+        for i in 0..rows {
+            // 10 ms samples of a slow leak under a GC sawtooth.
+            let ms = i * 10;
+            let ts = humantime::format_rfc3339_millis(t0 + Duration::from_millis(ms));
+            let rss = 200_000_000 + i * 3 + (i % 3000) * 20_000;
+            writeln!(
+                f,
+                "{ts},{}.{:03},4242,{rss},{}",
+                ms / 1000,
+                ms % 1000,
+                rss * 3
+            )
+            .unwrap();
+        }
+    }
+    let bytes = std::fs::metadata(&path).unwrap().len();
+    println!(
+        "generated {rows} rows, {:.0} MB, in {:.1?}",
+        bytes as f64 / 1e6,
+        t.elapsed()
+    );
+
+    let cfg = AnalyzeConfig {
+        path: path.clone(),
+        read: ReadOptions::default(),
+        detector: DetectorConfig::default(),
+    };
+    // Warm the page cache, then measure the best of three.
+    let _ = analyze(&cfg).unwrap();
+    let mut best = f64::MAX;
+    let mut verdict = String::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let a = analyze(&cfg).unwrap();
+        best = best.min(t.elapsed().as_secs_f64());
+        verdict = format!("{} ({})", a.verdict.kind, a.verdict.reason);
+    }
+    println!(
+        "analyze: {:.2} s for {rows} rows = {:.0} MB/s, {:.1} M rows/s; verdict {verdict}",
+        best,
+        bytes as f64 / 1e6 / best,
+        rows as f64 / 1e6 / best
+    );
+
+    let svg = dir.path().join("big.svg");
+    let t = Instant::now();
+    plot(&PlotConfig {
+        path: path.clone(),
+        output: svg.clone(),
+        read: ReadOptions::default(),
+        detector: DetectorConfig::default(),
+    })
+    .unwrap();
+    println!(
+        "plot: {:.2} s, SVG of {:.0} KB",
+        t.elapsed().as_secs_f64(),
+        std::fs::metadata(&svg).unwrap().len() as f64 / 1e3
+    );
+
+    let mut d = Detector::new(DetectorConfig::default());
+    let n = 50_000_000u64;
+    let t = Instant::now();
+    for i in 0..n {
+        d.push(i as f64 * 0.01, 1e8 + (i % 1000) as f64);
+    }
+    let push = t.elapsed().as_secs_f64() / n as f64;
+    let t = Instant::now();
+    let v = d.verdict();
+    println!(
+        "detector: {:.1} ns per sample pushed, {:.2} ms per verdict, {} bytes of state ({})",
+        push * 1e9,
+        t.elapsed().as_secs_f64() * 1e3,
+        d.state_bytes(),
+        v.kind
+    );
+    println!(
+        "peak RSS of this benchmark: {:.1} MB",
+        peak_rss_kb() as f64 / 1024.0
+    );
+}
+
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}

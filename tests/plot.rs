@@ -1,0 +1,123 @@
+//! `leakwatch plot`: a well-formed SVG carrying the verdict and its elements.
+
+mod common;
+use common::{leakwatch, log_text};
+use predicates::prelude::*;
+
+fn svg_of(log: &str, extra: &[&str]) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("s.csv");
+    let out = dir.path().join("s.svg");
+    std::fs::write(&input, log).unwrap();
+    let res = leakwatch()
+        .arg("plot")
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    (
+        std::fs::read_to_string(&out).unwrap(),
+        String::from_utf8_lossy(&res.stdout).into_owned(),
+    )
+}
+
+fn texts(svg: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(svg).expect("well-formed SVG");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text().map(|s| s.trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn a_leak_plot_carries_the_verdict_and_its_elements() {
+    let log = log_text(
+        (0..600).map(|i| {
+            (
+                i as f64,
+                300e6 + 5e4 * i as f64 + ((i * 37) % 11) as f64 * 1e5,
+            )
+        }),
+        5,
+    );
+    let (svg, stdout) = svg_of(&log, &[]);
+    let t = texts(&svg);
+    let all = t.join("\n");
+    assert!(
+        t.iter().any(|s| s.starts_with("leaking: +")),
+        "title with verdict and rate:\n{all}"
+    );
+    for needle in [
+        "judged floor",
+        "trend over judged window",
+        "set aside (warm-up)",
+        "rss_bytes (MiB)",
+        "vsz_bytes (MiB)",
+        "time since start (minutes)",
+    ] {
+        assert!(all.contains(needle), "missing {needle}:\n{all}");
+    }
+    assert!(stdout.starts_with("leaking"));
+}
+
+#[test]
+fn a_plateau_plot_says_plateau() {
+    let log = log_text(
+        (0..300).map(|i| (i as f64 * 0.5, 6e9 + ((i * 7919) % 13) as f64 * 4096.0)),
+        5,
+    );
+    let (svg, _) = svg_of(&log, &["--column", "rss_bytes"]);
+    let t = texts(&svg);
+    assert!(t.iter().any(|s| s.starts_with("plateau: ")), "{t:?}");
+    assert!(
+        t.iter().any(|s| s.contains("(GiB)")),
+        "GiB axis for 6 GB: {t:?}"
+    );
+}
+
+#[test]
+fn appended_runs_are_drawn_as_separate_lines() {
+    // Same PID, second run 10 minutes later: two polylines for the mean, not one.
+    let first = log_text((0..100).map(|i| (i as f64, 1e8)), 9);
+    let second = log_text((700..800).map(|i| (i as f64, 1e8)), 9);
+    let second: String = second
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let mut f: Vec<String> = l.split(',').map(str::to_string).collect();
+            f[1] = format!("{:.3}", f[1].parse::<f64>().unwrap() - 700.0);
+            f.join(",") + "\n"
+        })
+        .collect();
+    let (svg, _) = svg_of(&(first + &second), &[]);
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let lines = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("polyline"))
+        .filter(|n| {
+            n.attribute("points")
+                .is_some_and(|p| p.split(' ').count() > 10)
+        })
+        .count();
+    assert!(
+        lines >= 2,
+        "expected separate segments, found {lines} long polylines"
+    );
+}
+
+#[test]
+fn plot_errors_like_analyze() {
+    leakwatch()
+        .args(["plot", "/nonexistent.csv", "-o", "/tmp/x.svg"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/nonexistent.csv"));
+}
