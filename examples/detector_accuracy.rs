@@ -2,6 +2,10 @@
 //! several intervals and lengths: final verdicts, false leaks, and how early a
 //! leak is called (as a fraction of the leak's span).
 //!
+//! Beside it, the rule users apply today: a least-squares slope over the whole
+//! run (Prometheus' `deriv()` / `predict_linear()`), called a leak when it is
+//! above the same 1 MiB/h and significant (t ≥ 3).
+//!
 //! `cargo run --release --example detector_accuracy [SEEDS]`
 
 use leakwatch::detector::{Detector, DetectorConfig, VerdictKind};
@@ -23,6 +27,7 @@ fn main() {
     let mut correct = 0;
     let mut false_leaks = 0;
     let mut early: Vec<f64> = Vec::new();
+    let (mut ls_correct, mut ls_false, mut ls_missed) = (0, 0, 0);
     for shape in Shape::ALL {
         let mut ok = 0;
         let mut n = 0;
@@ -48,6 +53,15 @@ fn main() {
                     }
                 }
                 let v = d.verdict();
+                let ls = least_squares_says_leak(&s.samples);
+                let expect_leak = shape.expected() == VerdictKind::Leaking;
+                if ls == expect_leak {
+                    ls_correct += 1;
+                } else if ls {
+                    ls_false += 1;
+                } else {
+                    ls_missed += 1;
+                }
                 n += 1;
                 if v.kind == shape.expected() {
                     ok += 1;
@@ -76,8 +90,29 @@ fn main() {
         early[early.len() / 2]
     };
     println!(
-        "correct {correct}/{total} = {:.1}%, false leaks {false_leaks}, median call at {:.0}% of the leak's span",
+        "least-squares slope over the run (deriv()): correct {ls_correct}/{total} = {:.1}%, false leaks {ls_false}, missed leaks {ls_missed}",
+        100.0 * ls_correct as f64 / total as f64
+    );
+    println!(
+        "leakwatch: correct {correct}/{total} = {:.1}%, false leaks {false_leaks}, median call at {:.0}% of the leak's span",
         100.0 * correct as f64 / total as f64,
         100.0 * med
     );
+}
+
+/// `deriv()` over the whole run: ordinary least squares, leak if the slope is
+/// at least 1 MiB/h and t = slope / se ≥ 3 (errors taken as independent).
+fn least_squares_says_leak(samples: &[(f64, f64)]) -> bool {
+    let n = samples.len() as f64;
+    let mt = samples.iter().map(|p| p.0).sum::<f64>() / n;
+    let mv = samples.iter().map(|p| p.1).sum::<f64>() / n;
+    let stt: f64 = samples.iter().map(|p| (p.0 - mt).powi(2)).sum();
+    let stv: f64 = samples.iter().map(|p| (p.0 - mt) * (p.1 - mv)).sum();
+    let slope = stv / stt;
+    let rss: f64 = samples
+        .iter()
+        .map(|p| (p.1 - mv - slope * (p.0 - mt)).powi(2))
+        .sum();
+    let se = (rss / (n - 2.0) / stt).sqrt();
+    slope >= leakwatch::detector::DEFAULT_MIN_RATE && slope / se >= 3.0
 }
