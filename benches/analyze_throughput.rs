@@ -50,6 +50,8 @@ fn main() {
         path: path.clone(),
         read: ReadOptions::default(),
         detector: DetectorConfig::default(),
+        judge_any: false,
+        limit: None,
     };
     // Warm the page cache, then measure the best of three.
     let _ = analyze(&cfg).unwrap();

@@ -3,7 +3,8 @@
 //!
 //! `cargo bench --bench sample_cost`
 //!
-//! - `pread /proc/PID/statm` through a kept descriptor (leakwatch on Linux);
+//! - `pread /proc/PID/statm` through a kept descriptor (leakwatch on Linux),
+//!   and what each further metric (`--metrics`) adds;
 //! - a sysinfo single-process refresh (leakwatch elsewhere);
 //! - the article's `ps aux | grep PID | grep -v grep | awk ...` loop, per sample;
 //! - the whole `leakwatch` binary at `--interval 1ms` for 10 s with a log:
@@ -34,7 +35,7 @@ fn per_sample(name: &str, n: u32, mut f: impl FnMut()) -> f64 {
     }
     let us = (cpu(libc::RUSAGE_SELF) - c) / n as f64 * 1e6;
     let wall = t.elapsed().as_secs_f64() / n as f64 * 1e6;
-    println!("{name:44} {us:9.2} µs CPU/sample  ({wall:.2} µs wall)");
+    println!("{name:56} {us:9.2} µs CPU/sample  ({wall:.2} µs wall)");
     us
 }
 
@@ -44,10 +45,45 @@ fn main() {
 
     #[cfg(target_os = "linux")]
     {
-        let mut s = leakwatch::sampler::linux::ProcSampler::open(pid, false).unwrap();
+        use leakwatch::metrics::Metric::*;
+        use leakwatch::sampler::linux::ProcSampler;
+        let mut s = ProcSampler::open(pid, false, &[Rss, Vsz]).unwrap();
         per_sample("leakwatch: pread /proc/PID/statm", 200_000, || {
             std::hint::black_box(s.sample().unwrap());
         });
+        // Each further metric, on an idle `sleep` and on a Python process holding 256 MiB.
+        let mut big = Command::new("python3")
+            .args(["-c", "import time; a = bytearray(256 << 20); a[::4096] = b'x' * len(a[::4096]); time.sleep(600)"])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        for (name, metrics) in [
+            (
+                "  --metrics rss,vsz,threads (+ stat)",
+                vec![Rss, Vsz, Threads],
+            ),
+            (
+                "  --metrics rss,vsz,pss,uss,swap (+ smaps_rollup)",
+                vec![Rss, Vsz, Pss, Uss, Swap],
+            ),
+            (
+                "  --metrics rss,vsz,fds (+ /proc/PID/fd)",
+                vec![Rss, Vsz, Fds],
+            ),
+            (
+                "  all seven metrics",
+                vec![Rss, Vsz, Pss, Uss, Swap, Fds, Threads],
+            ),
+        ] {
+            for (target, label) in [(pid, "sleep"), (big.id(), "python, 256 MiB")] {
+                let mut s = ProcSampler::open(target, false, &metrics).unwrap();
+                per_sample(&format!("{name}, {label}"), 20_000, || {
+                    std::hint::black_box(s.sample().unwrap());
+                });
+            }
+        }
+        big.kill().ok();
+        big.wait().ok();
     }
     let mut s = SysinfoSampler::open(pid, false).unwrap();
     per_sample("sysinfo single-process refresh", 20_000, || {
@@ -99,7 +135,7 @@ fn main() {
     let used = tv(ru.ru_utime) + tv(ru.ru_stime);
     let samples = std::fs::read_to_string(&log).unwrap().lines().count() - 1;
     println!(
-        "{:44} {:9.2} µs CPU/sample  ({samples} samples in 10 s, log and detector included)",
+        "{:56} {:9.2} µs CPU/sample  ({samples} samples in 10 s, log and detector included)",
         "leakwatch binary, -i 1ms with -o",
         used / samples as f64 * 1e6
     );

@@ -6,10 +6,17 @@
 //! leakwatch -d 30s -- target/release/examples/leaky leak
 //! ```
 //!
-//! Options (after the mode): `--rate BYTES_PER_S` (leak: default 1 MiB/s),
+//! More modes, each with steady memory after the warm-up:
+//! `fds` leaks `--rate` pipes a second (file descriptors, not memory);
+//! `threads` starts `--rate` threads a second and never joins them;
+//! `forked` forks `--workers` children that share its warm-up memory
+//! (copy-on-write), so RSS counts it once per process and PSS once in all.
+//!
+//! Options (after the mode): `--rate N` (bytes a second for `leak`, default
+//! 1 MiB; items a second for `fds` and `threads`, default 10),
 //! `--warmup-bytes N` (default 32 MiB), `--warmup-secs S` (default 2),
-//! `--tick-ms MS` (allocation step, default 50). The tests use it as their
-//! child with a known allocation rate.
+//! `--workers N` (default 3), `--tick-ms MS` (step, default 50). The tests use
+//! it as their child with a known rate.
 
 use std::time::{Duration, Instant};
 
@@ -23,32 +30,62 @@ fn main() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
-    let rate = opt("--rate", 1024.0 * 1024.0);
+    let default_rate = if mode == "leak" {
+        1024.0 * 1024.0
+    } else {
+        10.0
+    };
+    let rate = opt("--rate", default_rate);
     let warmup_bytes = opt("--warmup-bytes", 32.0 * 1024.0 * 1024.0);
     let warmup_secs = opt("--warmup-secs", 2.0);
+    let workers = opt("--workers", 3.0) as usize;
     let tick = Duration::from_millis(opt("--tick-ms", 50.0) as u64);
-    if !matches!(mode, "leak" | "steady") {
+    if !matches!(mode, "leak" | "steady" | "fds" | "threads" | "forked") {
         eprintln!(
-            "usage: leaky leak|steady [--rate B/s] [--warmup-bytes N] [--warmup-secs S] [--tick-ms MS]"
+            "usage: leaky leak|steady|fds|threads|forked [--rate N] [--warmup-bytes N] [--warmup-secs S] [--workers N] [--tick-ms MS]"
         );
         std::process::exit(2);
     }
+    if mode == "forked" {
+        forked(warmup_bytes as usize, workers);
+    }
 
-    // Memory kept for good: a leak keeps adding to it; steady stops after warm-up.
+    // Memory kept for good: a leak keeps adding to it; the others stop after warm-up.
     let mut kept: Vec<Vec<u8>> = Vec::new();
     let mut kept_bytes = 0.0;
+    let mut fds: Vec<(std::io::PipeReader, std::io::PipeWriter)> = Vec::new();
+    let mut threads = 0usize;
     let start = Instant::now();
     let mut n: u64 = 0;
     loop {
         n += 1;
         let t = start.elapsed().as_secs_f64();
-        // Warm-up: a fixed amount taken in the first seconds (both modes).
+        // Warm-up: a fixed amount taken in the first seconds (every mode).
         let warm_target = warmup_bytes * (t / warmup_secs).min(1.0);
         let target = warm_target + if mode == "leak" { rate * t } else { 0.0 };
         if target > kept_bytes {
             let add = (target - kept_bytes) as usize;
             kept.push(touched(add));
             kept_bytes += add as f64;
+        }
+        let due = (rate * t) as usize;
+        if mode == "fds" {
+            while fds.len() < due {
+                fds.push(std::io::pipe().expect("pipe"));
+            }
+        }
+        if mode == "threads" {
+            while threads < due {
+                std::thread::Builder::new()
+                    .stack_size(64 * 1024)
+                    .spawn(|| {
+                        loop {
+                            std::thread::park();
+                        }
+                    })
+                    .expect("thread");
+                threads += 1;
+            }
         }
         // Churn: short-lived garbage that comes and goes, as real programs make.
         let scratch = touched(256 * 1024);
@@ -69,4 +106,32 @@ fn touched(n: usize) -> Vec<u8> {
         v[i] = 1;
     }
     v
+}
+
+/// Takes `bytes`, then forks `workers` children that share them and sleep.
+#[cfg(target_os = "linux")]
+fn forked(bytes: usize, workers: usize) -> ! {
+    let shared = touched(bytes);
+    for _ in 0..workers {
+        // SAFETY: single-threaded here; the child only sleeps.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: asks for SIGTERM when the parent dies; no memory is touched.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) };
+            loop {
+                std::hint::black_box(&shared);
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }
+    loop {
+        std::hint::black_box(&shared);
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn forked(_bytes: usize, _workers: usize) -> ! {
+    eprintln!("leaky forked: Linux only");
+    std::process::exit(2);
 }

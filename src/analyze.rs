@@ -3,6 +3,9 @@
 
 use crate::detector::{Detector, DetectorConfig, Verdict};
 use crate::log::{InputKind, LogReader, ReadOptions, Row};
+use crate::metrics::{self, Metric};
+use crate::report::Judged;
+
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -15,6 +18,10 @@ pub struct AnalyzeConfig {
     pub read: ReadOptions,
     /// Warm-up and minimum rate.
     pub detector: DetectorConfig,
+    /// `--judge any`: the exit code follows any metric that leaks.
+    pub judge_any: bool,
+    /// A memory limit to compare against.
+    pub limit: Option<f64>,
 }
 
 /// How a row relates to the ones before it.
@@ -137,8 +144,10 @@ impl Segmenter {
 /// The outcome of `analyze`.
 #[derive(Debug, Clone)]
 pub struct Analysis {
-    /// The detector's verdict on the last watch.
+    /// The detector's verdict on the judged column of the last watch.
     pub verdict: Verdict,
+    /// Verdicts on every metric column (and the judged column), in column order.
+    pub judged: Vec<Judged>,
     /// The column judged.
     pub column: String,
     /// The input's name.
@@ -155,23 +164,58 @@ pub struct Analysis {
     pub warnings: Vec<String>,
 }
 
-/// Reads the log in one streaming pass and judges its last watch.
+/// Reads the log in one streaming pass and judges its last watch: the judged
+/// column and every known metric column present.
 pub fn analyze(cfg: &AnalyzeConfig) -> Result<Analysis> {
     let mut reader = LogReader::open(&cfg.path, &cfg.read)?;
+    let column = reader.column().to_string();
+    // (metric, or None for a judged column that is no known metric; its detector)
+    let mut series: Vec<(Option<Metric>, DetectorConfig)> = reader
+        .present_metrics()
+        .into_iter()
+        .map(|m| (Some(m), metrics::detector_for(m, cfg.detector)))
+        .collect();
+    if Metric::from_column(&column).is_none() {
+        series.push((None, cfg.detector));
+    }
+    let fresh = |s: &[(Option<Metric>, DetectorConfig)]| -> Vec<Detector> {
+        s.iter().map(|(_, c)| Detector::new(*c)).collect()
+    };
+    let mut dets = fresh(&series);
     let mut seg = Segmenter::default();
-    let mut det = Detector::new(cfg.detector);
     let mut pid = None;
     while let Some(row) = reader.next_row()? {
         let (t, placement) = seg.place(&row);
         if placement == Placement::NewWatch {
-            det = Detector::new(cfg.detector);
+            dets = fresh(&series);
         }
         pid = row.pid.or(pid);
-        det.push(t, row.value);
+        for ((m, _), d) in series.iter().zip(dets.iter_mut()) {
+            let v = match m {
+                Some(m) => row.metrics[m.index()].unwrap_or(row.value),
+                None => row.value,
+            };
+            d.push(t, v);
+        }
     }
+    let judged: Vec<Judged> = series
+        .iter()
+        .zip(&dets)
+        .map(|((m, _), d)| Judged {
+            column: m.map_or(column.clone(), |m| m.column().to_string()),
+            counts: m.is_some_and(|m| !m.is_bytes()),
+            verdict: d.verdict(),
+        })
+        .collect();
+    let verdict = judged
+        .iter()
+        .find(|j| j.column == column)
+        .map(|j| j.verdict.clone())
+        .unwrap_or_else(|| Detector::new(cfg.detector).verdict());
     Ok(Analysis {
-        verdict: det.verdict(),
-        column: reader.column().to_string(),
+        verdict,
+        judged,
+        column,
         source: reader.name().to_string(),
         kind: reader.kind(),
         pid,

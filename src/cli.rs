@@ -4,9 +4,10 @@
 use crate::analyze::AnalyzeConfig;
 use crate::detector::DetectorConfig;
 use crate::log::ReadOptions;
+use crate::metrics::{self, Judge, Metric};
 use crate::plot::PlotConfig;
-use crate::report::{ExitCode, Format};
-use crate::units::{parse_duration, parse_rate};
+use crate::report::{ExitCode, Format, JudgeSpec, Report};
+use crate::units::{parse_duration, parse_rate, parse_size};
 use crate::watch::{Target, WatchConfig};
 use anyhow::{Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -100,9 +101,23 @@ struct WatchArgs {
     #[arg(short, long)]
     quiet: bool,
     #[command(flatten)]
-    judge: JudgeArgs,
+    judge_opts: JudgeArgs,
     #[command(flatten)]
     out: OutputArgs,
+    /// What to sample and log, from rss,vsz,pss,uss,swap,fds,threads (rss and vsz
+    /// always). CPU per sample on Linux: rss,vsz 1 µs (statm); threads +3 µs (stat);
+    /// fds +7 µs (lists /proc/PID/fd); pss,uss,swap +25 µs for a small process and
+    /// about +10 µs per MiB resident (smaps_rollup walks the page tables)
+    #[arg(long, value_name = "LIST", default_value = "rss,vsz")]
+    metrics: String,
+    /// The metric behind the exit code: rss, vsz, pss, uss, swap, fds, threads, or
+    /// any (fail on any metric that leaks); pss is the honest choice for forking servers
+    #[arg(long, value_name = "METRIC", default_value = "rss")]
+    judge: String,
+    /// A memory limit (e.g. 2GiB): say when the floor will reach it [default:
+    /// the target's cgroup v2 memory.max, if set]
+    #[arg(long, value_name = "SIZE")]
+    limit: Option<String>,
     /// A command to start and watch (after `--`)
     #[arg(last = true, value_name = "CMD")]
     command: Vec<String>,
@@ -118,8 +133,15 @@ struct AnalyzeArgs {
     /// Spacing of samples in a shell-loop log (which has no times)
     #[arg(short, long, value_name = "DURATION", default_value = "1s")]
     interval: String,
+    /// The metric behind the exit code (like --column), or any: fail on any
+    /// metric column that leaks
+    #[arg(long, value_name = "METRIC", conflicts_with = "column")]
+    judge: Option<String>,
+    /// A memory limit (e.g. 2GiB): say when the floor will reach it
+    #[arg(long, value_name = "SIZE")]
+    limit: Option<String>,
     #[command(flatten)]
-    judge: JudgeArgs,
+    judging: JudgeArgs,
     #[command(flatten)]
     out: OutputArgs,
 }
@@ -171,7 +193,21 @@ fn detector_config(j: &JudgeArgs) -> Result<DetectorConfig> {
     Ok(DetectorConfig {
         warmup: warmup.map(|d| d.as_secs_f64()),
         min_rate,
+        counts: false,
     })
+}
+
+fn limit(text: &Option<String>) -> Result<Option<f64>> {
+    match text {
+        None => Ok(None),
+        Some(t) => {
+            let v = parse_size(t).map_err(|e| anyhow::anyhow!("--limit: {e}"))?;
+            if v <= 0.0 {
+                bail!("--limit: must be more than 0");
+            }
+            Ok(Some(v))
+        }
+    }
 }
 
 fn interval(text: &str) -> Result<Duration> {
@@ -211,18 +247,29 @@ pub enum CliError {
 
 fn validate(cli: Cli) -> Result<Config> {
     match cli.command {
-        Some(Sub::Analyze(a)) => Ok(Config::Analyze {
-            analyze: AnalyzeConfig {
-                path: a.file,
-                read: ReadOptions {
-                    column: a.column,
-                    interval_s: interval(&a.interval)?.as_secs_f64(),
+        Some(Sub::Analyze(a)) => {
+            let (column, judge_any) = match a.judge.as_deref() {
+                None => (a.column, false),
+                Some(j) => match metrics::parse_judge(j)? {
+                    Judge::Any => (None, true),
+                    Judge::One(m) => (Some(m.column().to_string()), false),
                 },
-                detector: detector_config(&a.judge)?,
-            },
-            format: format(a.out.format),
-            fail_on_leak: a.out.fail_on_leak,
-        }),
+            };
+            Ok(Config::Analyze {
+                analyze: AnalyzeConfig {
+                    path: a.file,
+                    read: ReadOptions {
+                        column,
+                        interval_s: interval(&a.interval)?.as_secs_f64(),
+                    },
+                    detector: detector_config(&a.judging)?,
+                    judge_any,
+                    limit: limit(&a.limit)?,
+                },
+                format: format(a.out.format),
+                fail_on_leak: a.out.fail_on_leak,
+            })
+        }
         Some(Sub::Plot(p)) => Ok(Config::Plot(PlotConfig {
             path: p.file,
             output: p.output,
@@ -257,6 +304,15 @@ fn validate(cli: Cli) -> Result<Config> {
             if w.samples == Some(0) {
                 bail!("--samples: must be at least 1");
             }
+            let mut sampled = metrics::parse_list(&w.metrics)?;
+            let judge = metrics::parse_judge(&w.judge)?;
+            if let Judge::One(m) = judge
+                && !sampled.contains(&m)
+            {
+                // Judging a metric means sampling it.
+                sampled.push(m);
+                sampled.sort();
+            }
             Ok(Config::Watch(WatchConfig {
                 target,
                 children: w.children,
@@ -267,7 +323,10 @@ fn validate(cli: Cli) -> Result<Config> {
                 format: format(w.out.format),
                 quiet: w.quiet,
                 fail_on_leak: w.out.fail_on_leak,
-                detector: detector_config(&w.judge)?,
+                detector: detector_config(&w.judge_opts)?,
+                metrics: sampled,
+                judge,
+                limit: limit(&w.limit)?,
             }))
         }
     }
@@ -312,14 +371,20 @@ pub fn run(cfg: &Config) -> Result<ExitCode> {
             for w in &a.warnings {
                 eprintln!("leakwatch: warning: {w}");
             }
-            let mut r =
-                crate::report::Report::new(&a.verdict, &a.column, analyze.detector.min_rate);
+            let spec = if analyze.judge_any {
+                JudgeSpec::Any
+            } else {
+                JudgeSpec::Column(a.column.clone())
+            };
+            let limit = analyze.limit.map(|l| (l, "--limit".to_string()));
+            let (mut r, kind) =
+                Report::from_judged(&a.judged, &spec, analyze.detector.min_rate, limit);
             r.source = Some(a.source.clone());
             r.pid = a.pid;
             r.set_aside = a.set_aside.clone();
             r.warnings = a.warnings.clone();
             print!("{}", r.render(*format));
-            Ok(ExitCode::for_verdict(a.verdict.kind, *fail_on_leak))
+            Ok(ExitCode::for_verdict(kind, *fail_on_leak))
         }
         Config::Plot(p) => {
             let a = crate::plot::plot(p)?;
@@ -329,7 +394,12 @@ pub fn run(cfg: &Config) -> Result<ExitCode> {
             println!(
                 "{}: {} ({}), written to {}",
                 a.verdict.kind,
-                crate::units::format_rate(a.verdict.rate, "h"),
+                metrics::format_rate(
+                    Metric::from_column(&p.read.column.clone().unwrap_or_default())
+                        .is_none_or(|m| m.is_bytes()),
+                    a.verdict.rate,
+                    "h"
+                ),
                 a.verdict.reason,
                 p.output.display()
             );

@@ -71,8 +71,11 @@ impl std::fmt::Display for VerdictKind {
 pub struct DetectorConfig {
     /// Seconds set aside at the start; `None` lets the detector decide.
     pub warmup: Option<f64>,
-    /// Growth slower than this (bytes/s) counts as a plateau.
+    /// Growth slower than this (units/s) counts as a plateau.
     pub min_rate: f64,
+    /// The values are counts (file descriptors, threads), not bytes; only
+    /// changes how the reason is worded.
+    pub counts: bool,
 }
 
 impl Default for DetectorConfig {
@@ -80,6 +83,7 @@ impl Default for DetectorConfig {
         DetectorConfig {
             warmup: None,
             min_rate: DEFAULT_MIN_RATE,
+            counts: false,
         }
     }
 }
@@ -468,7 +472,9 @@ fn analyze_state(d: &Detector) -> Verdict {
     if explicit_warmup.is_none() {
         v.warmup_s = w.t_start;
     }
-    let fmt_rate = |r: f64| crate::units::format_rate(r, "h");
+    let bytes = !d.cfg.counts;
+    let fmt_rate = |r: f64| crate::metrics::format_rate(bytes, r, "h");
+    let fmt_v = |x: f64| crate::metrics::format_value(bytes, x);
     let span = crate::units::format_secs(w.t_end - w.t_start);
     let floor_word = match v.period_s {
         Some(p) => format!("the floor under a {} swing", crate::units::format_secs(p)),
@@ -479,7 +485,7 @@ fn analyze_state(d: &Detector) -> Verdict {
         v.kind = VerdictKind::Leaking;
         v.reason = format!(
             "{floor_word} rose steadily by {} over the last {span} ({}, z = {:.1}) and is still rising",
-            crate::units::format_bytes(w.rise()),
+            fmt_v(w.rise()),
             fmt_rate(w.slope),
             w.z
         );
@@ -492,7 +498,7 @@ fn analyze_state(d: &Detector) -> Verdict {
         v.kind = VerdictKind::Plateau;
         v.reason = format!(
             "{floor_word} rose by {} over the last {span} but has levelled off: its recent rate is {}",
-            crate::units::format_bytes(p.rise()),
+            fmt_v(p.rise()),
             fmt_rate(p.late.min(p.last).max(0.0))
         );
     } else if p.slope < min_rate {
@@ -500,7 +506,7 @@ fn analyze_state(d: &Detector) -> Verdict {
         v.reason = if p.slope < 0.0 && p.z <= -Z_MAYBE {
             format!(
                 "{floor_word} fell by {} over the last {span} ({})",
-                crate::units::format_bytes(-p.rise()),
+                fmt_v(-p.rise()),
                 fmt_rate(p.slope)
             )
         } else {
@@ -509,7 +515,7 @@ fn analyze_state(d: &Detector) -> Verdict {
             } else {
                 format!(
                     "{floor_word} held within {} over the last {span} ({}, below the {} threshold)",
-                    crate::units::format_bytes(p.noise.max(p.rise().abs())),
+                    fmt_v(p.noise.max(p.rise().abs())),
                     fmt_rate(p.slope),
                     fmt_rate(min_rate)
                 )
@@ -529,7 +535,7 @@ fn analyze_state(d: &Detector) -> Verdict {
             "{floor_word} may be rising ({}, z = {:.1}) but the noise ({}) is too large to be sure over {span}",
             fmt_rate(p.slope),
             p.z,
-            crate::units::format_bytes(p.noise)
+            fmt_v(p.noise)
         );
     } else {
         v.kind = VerdictKind::Plateau;
@@ -537,19 +543,19 @@ fn analyze_state(d: &Detector) -> Verdict {
         v.reason = if noisy {
             format!(
                 "{floor_word} shows no growth beyond its noise of {} over the last {span} ({}, z = {:.1})",
-                crate::units::format_bytes(p.noise),
+                fmt_v(p.noise),
                 fmt_rate(p.slope),
                 p.z
             )
         } else if !p.new_high {
             format!(
                 "{floor_word} moved by {} over the last {span} but stayed within its earlier range: it wanders, it does not climb",
-                crate::units::format_bytes(p.rise())
+                fmt_v(p.rise())
             )
         } else {
             format!(
                 "{floor_word} rose by {} over the last {span} but is levelling off: its recent rate is {}",
-                crate::units::format_bytes(p.rise()),
+                fmt_v(p.rise()),
                 fmt_rate(p.late.min(p.last).max(0.0))
             )
         };
@@ -618,9 +624,12 @@ fn dominant_period(buckets: &[Bucket]) -> Option<usize> {
     }
     // A swing wider than the buckets moves their minima by much more than
     // each bucket's own range; tiny ripples (aliasing) are not a swing.
+    // Nor is a wobble of a hair around a clean trend.
     let mut ranges: Vec<f64> = buckets.iter().map(|b| b.max - b.min).collect();
     let typical_range = median(&mut ranges);
-    if (var / n as f64).sqrt() < 0.2 * typical_range {
+    let spread =
+        x.iter().copied().fold(f64::MIN, f64::max) - x.iter().copied().fold(f64::MAX, f64::min);
+    if (var / n as f64).sqrt() < (0.2 * typical_range).max(0.02 * spread) {
         return None;
     }
     let max_lag = n / 4;

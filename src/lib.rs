@@ -15,6 +15,7 @@ pub mod analyze;
 pub mod cli;
 pub mod detector;
 pub mod log;
+pub mod metrics;
 pub mod plot;
 pub mod report;
 pub mod sampler;

@@ -6,6 +6,8 @@
 //! millisecond; the PID; sizes in bytes), possibly followed by more columns.
 //! Readers find columns by name and ignore the ones they do not know.
 
+use crate::metrics::{self, Metric};
+use crate::sampler::Reading;
 use anyhow::{Context, Result, bail};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -31,10 +33,8 @@ pub struct Sample {
     pub elapsed_s: f64,
     /// The process sampled.
     pub pid: u32,
-    /// Resident set size, bytes.
-    pub rss_bytes: u64,
-    /// Virtual size, bytes.
-    pub vsz_bytes: u64,
+    /// The metrics read.
+    pub reading: Reading,
 }
 
 /// Where the log goes: a file, appended to, or standard output.
@@ -42,16 +42,24 @@ pub struct LogWriter {
     out: Box<dyn Write + Send>,
     path: Option<PathBuf>,
     line: String,
+    extra: Vec<Metric>,
 }
 
 impl LogWriter {
-    /// Opens `path` for appending, or standard output for `-`.
+    /// Opens `path` for appending, or standard output for `-`, for a log of
+    /// `metrics` (rss and vsz are always written; others become extra columns).
     ///
     /// A new or empty file gets the header. A file that starts with the same
     /// header is appended to (a row cut short by an earlier crash is dropped
     /// first). Anything else is refused and left untouched.
-    pub fn open(path: &Path) -> Result<LogWriter> {
-        let header = header_line(&[]);
+    pub fn open(path: &Path, metrics: &[Metric]) -> Result<LogWriter> {
+        let extra: Vec<Metric> = metrics
+            .iter()
+            .copied()
+            .filter(|m| !matches!(m, Metric::Rss | Metric::Vsz))
+            .collect();
+        let names: Vec<&str> = extra.iter().map(|m| m.column()).collect();
+        let header = header_line(&names);
         if path.as_os_str() == "-" {
             let mut out = std::io::stdout();
             out.write_all(format!("{header}\n").as_bytes())
@@ -60,7 +68,8 @@ impl LogWriter {
             return Ok(LogWriter {
                 out: Box::new(out),
                 path: None,
-                line: String::with_capacity(96),
+                line: String::with_capacity(128),
+                extra,
             });
         }
         let shown = path.display();
@@ -114,7 +123,8 @@ impl LogWriter {
         Ok(LogWriter {
             out: Box::new(file),
             path: Some(path.to_path_buf()),
-            line: String::with_capacity(96),
+            line: String::with_capacity(128),
+            extra,
         })
     }
 
@@ -123,15 +133,19 @@ impl LogWriter {
     pub fn write(&mut self, s: &Sample) -> Result<()> {
         use std::fmt::Write as _;
         self.line.clear();
-        let _ = writeln!(
+        let _ = write!(
             self.line,
             "{},{:.3},{},{},{}",
             humantime::format_rfc3339_millis(s.timestamp),
             s.elapsed_s,
             s.pid,
-            s.rss_bytes,
-            s.vsz_bytes
+            s.reading.rss(),
+            s.reading.vsz()
         );
+        for m in &self.extra {
+            let _ = write!(self.line, ",{}", s.reading.get(*m));
+        }
+        self.line.push('\n');
         let res = self
             .out
             .write_all(self.line.as_bytes())
@@ -191,8 +205,8 @@ pub struct Row {
     pub pid: Option<u64>,
     /// The judged column's value.
     pub value: f64,
-    /// `vsz_bytes`, if present (and not the judged column).
-    pub vsz: Option<f64>,
+    /// Every known metric column present, indexed by [`Metric::index`].
+    pub metrics: [Option<f64>; metrics::COUNT],
 }
 
 /// What kind of input was found.
@@ -217,7 +231,7 @@ pub struct LogReader {
 
 enum Inner {
     Csv {
-        rdr: csv::Reader<Box<dyn Read>>,
+        rdr: Box<csv::Reader<Box<dyn Read>>>,
         rec: csv::ByteRecord,
         next: csv::ByteRecord,
         have_next: bool,
@@ -237,7 +251,7 @@ struct Cols {
     el: Option<usize>,
     pid: Option<usize>,
     val: usize,
-    vsz: Option<usize>,
+    metrics: [Option<usize>; metrics::COUNT],
     nfields: usize,
 }
 
@@ -346,7 +360,7 @@ impl LogReader {
             el: find("elapsed_s"),
             pid: find("pid"),
             val,
-            vsz: find("vsz_bytes").filter(|&i| i != val),
+            metrics: Metric::ALL.map(|m| find(m.column())),
             nfields: headers.len(),
         };
         if cols.ts.is_none() && cols.el.is_none() {
@@ -359,7 +373,7 @@ impl LogReader {
             kind: InputKind::Csv,
             column_name: column,
             inner: Inner::Csv {
-                rdr,
+                rdr: Box::new(rdr),
                 rec: csv::ByteRecord::new(),
                 next: csv::ByteRecord::new(),
                 have_next: false,
@@ -384,6 +398,20 @@ impl LogReader {
     /// The judged column's name.
     pub fn column(&self) -> &str {
         &self.column_name
+    }
+
+    /// The known metric columns this input has.
+    pub fn present_metrics(&self) -> Vec<Metric> {
+        match &self.inner {
+            Inner::Csv { cols, .. } => Metric::ALL
+                .into_iter()
+                .filter(|m| cols.metrics[m.index()].is_some())
+                .collect(),
+            Inner::Shell { .. } if self.kind == InputKind::ShellLoop => {
+                vec![Metric::Rss, Metric::Vsz]
+            }
+            Inner::Shell { .. } => vec![Metric::Rss],
+        }
     }
 
     /// Warnings so far (a last row cut short, skipped).
@@ -438,18 +466,17 @@ impl LogReader {
                 };
                 let t = self.index as f64 * self.interval;
                 self.index += 1;
-                let (value, other) = if *rss { (rs, vsz) } else { (vsz, rs) };
+                let value = if *rss { rs } else { vsz };
+                let mut m = [None; metrics::COUNT];
+                m[Metric::Rss.index()] = Some(rs as f64 * 1024.0);
+                m[Metric::Vsz.index()] = Some(vsz as f64 * 1024.0);
                 return Ok(Some(Row {
                     line: *line,
                     timestamp: None,
                     elapsed: Some(t),
                     pid: None,
                     value: value as f64 * 1024.0,
-                    vsz: if *rss {
-                        Some(other as f64 * 1024.0)
-                    } else {
-                        None
-                    },
+                    metrics: m,
                 }));
             },
             Inner::Csv {
@@ -554,10 +581,20 @@ fn parse_record(rec: &csv::ByteRecord, c: &Cols, line: u64) -> std::result::Resu
         Some(i) => Some(num(i, "pid")? as u64),
         None => None,
     };
-    let value = num(c.val, "judged column")?;
-    let vsz = match c.vsz {
-        Some(i) => Some(num(i, "vsz_bytes")?),
-        None => None,
+    let mut metrics = [None; metrics::COUNT];
+    let mut value = None;
+    for (slot, (col, m)) in metrics.iter_mut().zip(c.metrics.iter().zip(Metric::ALL)) {
+        if let Some(i) = *col {
+            let v = num(i, m.column())?;
+            *slot = Some(v);
+            if i == c.val {
+                value = Some(v);
+            }
+        }
+    }
+    let value = match value {
+        Some(v) => v,
+        None => num(c.val, "judged column")?,
     };
     Ok(Row {
         line,
@@ -565,7 +602,7 @@ fn parse_record(rec: &csv::ByteRecord, c: &Cols, line: u64) -> std::result::Resu
         elapsed,
         pid,
         value,
-        vsz,
+        metrics,
     })
 }
 
@@ -617,7 +654,7 @@ mod tests {
         let (rows, _) = read_all("1000 200\n1000 300\n");
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[1].value, 300.0 * 1024.0);
-        assert_eq!(rows[1].vsz, Some(1000.0 * 1024.0));
+        assert_eq!(rows[1].metrics[Metric::Vsz.index()], Some(1000.0 * 1024.0));
         assert_eq!(rows[1].elapsed, Some(1.0));
     }
 

@@ -7,7 +7,7 @@
 use crate::analyze::{Placement, Segmenter};
 use crate::detector::{BucketView, Detector, DetectorConfig, Verdict, VerdictKind};
 use crate::log::{LogReader, ReadOptions};
-use crate::units::{format_bytes, format_rate};
+use crate::metrics::Metric;
 use anyhow::{Context, Result, anyhow};
 use plotters::prelude::*;
 use std::path::PathBuf;
@@ -40,9 +40,16 @@ pub fn plot(cfg: &PlotConfig) -> Result<Plotted> {
     let store = DetectorConfig {
         warmup: None,
         min_rate: 0.0,
+        counts: false,
     };
     let mut seg = Segmenter::default();
-    let mut det = Detector::new(cfg.detector);
+    let metric = Metric::from_column(reader.column());
+    let counts = metric.is_some_and(|m| !m.is_bytes());
+    let judge_cfg = match metric {
+        Some(m) => crate::metrics::detector_for(m, cfg.detector),
+        None => cfg.detector,
+    };
+    let mut det = Detector::new(judge_cfg);
     let mut main = Detector::new(store);
     let mut vsz = Detector::new(store);
     let mut breaks: Vec<f64> = Vec::new();
@@ -50,7 +57,7 @@ pub fn plot(cfg: &PlotConfig) -> Result<Plotted> {
         let (t, placement) = seg.place(&row);
         match placement {
             Placement::NewWatch => {
-                det = Detector::new(cfg.detector);
+                det = Detector::new(judge_cfg);
                 main = Detector::new(store);
                 vsz = Detector::new(store);
                 breaks.clear();
@@ -60,7 +67,9 @@ pub fn plot(cfg: &PlotConfig) -> Result<Plotted> {
         }
         det.push(t, row.value);
         main.push(t, row.value);
-        if let Some(v) = row.vsz {
+        if reader.column() != "vsz_bytes"
+            && let Some(v) = row.metrics[Metric::Vsz.index()]
+        {
             vsz.push(t, v);
         }
     }
@@ -68,9 +77,9 @@ pub fn plot(cfg: &PlotConfig) -> Result<Plotted> {
     let title = format!(
         "{}: {} (95% {} to {}) on {}",
         verdict.kind,
-        format_rate(verdict.rate, "h"),
-        format_rate(verdict.rate_ci95[0], "h"),
-        format_rate(verdict.rate_ci95[1], "h"),
+        crate::metrics::format_rate(!counts, verdict.rate, "h"),
+        crate::metrics::format_rate(!counts, verdict.rate_ci95[0], "h"),
+        crate::metrics::format_rate(!counts, verdict.rate_ci95[1], "h"),
         reader.column()
     );
     let subtitle = match seg.set_aside_note() {
@@ -79,6 +88,7 @@ pub fn plot(cfg: &PlotConfig) -> Result<Plotted> {
     };
     draw(
         cfg,
+        counts,
         &title,
         &subtitle,
         &verdict,
@@ -145,6 +155,7 @@ fn runs<'a>(b: &'a [BucketView], breaks: &[f64]) -> Vec<&'a [BucketView]> {
 #[allow(clippy::too_many_arguments)]
 fn draw(
     cfg: &PlotConfig,
+    counts: bool,
     title: &str,
     subtitle: &str,
     v: &Verdict,
@@ -185,7 +196,8 @@ fn draw(
     let panel = |area: &DrawingArea<SVGBackend, plotters::coord::Shift>,
                  data: &[BucketView],
                  label: &str,
-                 judged: bool|
+                 judged: bool,
+                 is_count: bool|
      -> Result<()> {
         let ymax = data.iter().map(|b| b.max).fold(0.0f64, f64::max);
         let ymin = data
@@ -193,7 +205,11 @@ fn draw(
             .map(|b| b.min)
             .fold(f64::MAX, f64::min)
             .min(ymax);
-        let (bu, bname) = byte_unit(ymax);
+        let (bu, bname) = if is_count {
+            (1.0, "count")
+        } else {
+            byte_unit(ymax)
+        };
         let pad = ((ymax - ymin) * 0.08).max(ymax * 0.01).max(1.0);
         let (lo, hi) = (((ymin - pad) / bu).max(0.0), (ymax + pad) / bu);
         let mut chart = ChartBuilder::on(area)
@@ -271,7 +287,7 @@ fn draw(
                     .map_err(err)?
                     .label(format!(
                         "trend over judged window ({})",
-                        format_rate(v.rate, "h")
+                        crate::metrics::format_rate(!is_count, v.rate, "h")
                     ))
                     .legend(move |(x, y)| {
                         PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(3))
@@ -287,11 +303,10 @@ fn draw(
             .map_err(err)?;
         Ok(())
     };
-    panel(&top, main, column, true)?;
+    panel(&top, main, column, true, counts)?;
     if has_vsz {
-        panel(&bottom, vsz, "vsz_bytes", false)?;
+        panel(&bottom, vsz, "vsz_bytes", false, false)?;
     }
     root.present().map_err(err)?;
-    let _ = format_bytes;
     Ok(())
 }

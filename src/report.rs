@@ -2,8 +2,22 @@
 //! exit codes that go with it.
 
 use crate::detector::{Verdict, VerdictKind};
+use crate::metrics;
 use crate::units::{format_bytes, format_rate, format_secs};
 use serde::Serialize;
+
+/// Serialises pairs as a JSON object, keeping their order.
+fn ordered_map<S: serde::Serializer>(
+    pairs: &[(String, MetricReport)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(pairs.len()))?;
+    for (k, v) in pairs {
+        m.serialize_entry(k, v)?;
+    }
+    m.end()
+}
 
 /// Output format of the final verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -88,6 +102,116 @@ pub struct Report {
     pub target_exit: Option<String>,
     /// Warnings met on the way.
     pub warnings: Vec<String>,
+    /// The metric behind the exit code: a column name, or `any`.
+    pub judge: String,
+    /// Every judged metric, keyed by log column, in column order.
+    #[serde(serialize_with = "ordered_map")]
+    pub metrics: Vec<(String, MetricReport)>,
+    /// The memory limit compared against (bytes), from `--limit` or the cgroup.
+    pub limit_bytes: Option<f64>,
+    /// The top-level series counts things (text output wording only).
+    #[serde(skip)]
+    pub counts: bool,
+    /// The series compared with the limit, and its rate (text output only).
+    #[serde(skip)]
+    pub limit_series: Option<(String, f64)>,
+    /// Where the limit came from: `--limit` or `cgroup memory.max`.
+    pub limit_source: Option<String>,
+    /// Seconds until the floor reaches the limit at the current rate; `null`
+    /// when it is not growing towards it.
+    pub time_to_limit_s: Option<f64>,
+    /// 95% interval of `time_to_limit_s` (`null` bound: possibly never).
+    pub time_to_limit_ci95: Option<[Option<f64>; 2]>,
+}
+
+/// One metric's verdict in the `metrics` object.
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricReport {
+    /// `leaking`, `plateau` or `inconclusive`.
+    pub verdict: VerdictKind,
+    /// `bytes` or `count`.
+    pub unit: &'static str,
+    /// Growth rate of the floor, units per second.
+    pub growth_rate_per_s: f64,
+    /// 95% interval of the growth rate.
+    pub growth_rate_ci95: [f64; 2],
+    /// Fitted floor at the start of the judged window.
+    pub baseline_start: f64,
+    /// Fitted floor at the end of the judged window.
+    pub baseline_end: f64,
+    /// Length of the judged window, seconds.
+    pub window_s: f64,
+    /// One sentence a person can check against a plot.
+    pub reason: String,
+}
+
+/// One judged series: its column, whether it counts things, its verdict.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    /// The log column.
+    pub column: String,
+    /// Counts (fds, threads), not bytes.
+    pub counts: bool,
+    /// The detector's verdict.
+    pub verdict: Verdict,
+}
+
+/// Which judged series decides the exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JudgeSpec {
+    /// The series in this column.
+    Column(String),
+    /// Any series that leaks.
+    Any,
+}
+
+impl JudgeSpec {
+    /// The judged series for the top-level fields (for `Any`: the first that
+    /// leaks, else the first) and the verdict behind the exit code.
+    pub fn pick<'a>(&self, all: &'a [Judged]) -> (&'a Judged, VerdictKind) {
+        match self {
+            JudgeSpec::Column(c) => {
+                let j = all.iter().find(|j| &j.column == c).unwrap_or(&all[0]);
+                (j, j.verdict.kind)
+            }
+            JudgeSpec::Any => {
+                if let Some(j) = all.iter().find(|j| j.verdict.kind == VerdictKind::Leaking) {
+                    (j, VerdictKind::Leaking)
+                } else if all
+                    .iter()
+                    .any(|j| j.verdict.kind == VerdictKind::Inconclusive)
+                {
+                    (&all[0], VerdictKind::Inconclusive)
+                } else {
+                    (&all[0], all[0].verdict.kind)
+                }
+            }
+        }
+    }
+
+    /// The name shown in output.
+    pub fn name(&self) -> String {
+        match self {
+            JudgeSpec::Column(c) => c.clone(),
+            JudgeSpec::Any => "any".into(),
+        }
+    }
+}
+
+/// When a floor at `floor` growing at `rate` (95% `[lo, hi]`) reaches `limit`:
+/// (estimate, [earliest, latest]) in seconds; `None` where it never does.
+pub fn time_to_limit(
+    floor: f64,
+    rate: f64,
+    ci: [f64; 2],
+    limit: f64,
+) -> (Option<f64>, [Option<f64>; 2]) {
+    let room = limit - floor;
+    if room <= 0.0 {
+        return (Some(0.0), [Some(0.0), Some(0.0)]);
+    }
+    let t = |r: f64| (r > 0.0).then(|| room / r);
+    (t(rate), [t(ci[1]), t(ci[0])])
 }
 
 impl Report {
@@ -117,7 +241,59 @@ impl Report {
             ended_by: None,
             target_exit: None,
             warnings: Vec::new(),
+            judge: column.to_string(),
+            metrics: Vec::new(),
+            limit_bytes: None,
+            limit_source: None,
+            time_to_limit_s: None,
+            time_to_limit_ci95: None,
+            counts: false,
+            limit_series: None,
         }
+    }
+
+    /// The report on every series in `all`, with top-level fields for the one
+    /// `judge` picks; returns it with the verdict behind the exit code.
+    pub fn from_judged(
+        all: &[Judged],
+        judge: &JudgeSpec,
+        min_rate: f64,
+        limit: Option<(f64, String)>,
+    ) -> (Report, VerdictKind) {
+        let (top, exit_kind) = judge.pick(all);
+        let mut r = Report::new(&top.verdict, &top.column, min_rate);
+        r.judge = judge.name();
+        r.counts = top.counts;
+        for j in all {
+            let v = &j.verdict;
+            r.metrics.push((
+                j.column.clone(),
+                MetricReport {
+                    verdict: v.kind,
+                    unit: if j.counts { "count" } else { "bytes" },
+                    growth_rate_per_s: round3(v.rate),
+                    growth_rate_ci95: [round3(v.rate_ci95[0]), round3(v.rate_ci95[1])],
+                    baseline_start: v.baseline_start.round(),
+                    baseline_end: v.baseline_end.round(),
+                    window_s: round3(v.window_s()),
+                    reason: v.reason.clone(),
+                },
+            ));
+        }
+        if let Some((limit, source)) = limit {
+            // The limit is in bytes: compare the judged byte series against it.
+            let j = if top.counts { &all[0] } else { top };
+            let v = &j.verdict;
+            r.limit_bytes = Some(limit);
+            r.limit_source = Some(source);
+            if v.kind == VerdictKind::Leaking || v.baseline_end >= limit {
+                let (t, ci) = time_to_limit(v.baseline_end, v.rate, v.rate_ci95, limit);
+                r.time_to_limit_s = t.map(round3);
+                r.time_to_limit_ci95 = Some(ci.map(|x| x.map(round3)));
+            }
+            r.limit_series = Some((j.column.clone(), v.rate));
+        }
+        (r, exit_kind)
     }
 
     /// Renders the report in `format`, ending with a newline.
@@ -134,29 +310,27 @@ impl Report {
 
     fn text(&self) -> String {
         use std::fmt::Write;
+        let bytes = !self.counts;
+        let rate = |r: f64, u: &str| metrics::format_rate(bytes, r, u);
+        let value = |v: f64| metrics::format_value(bytes, v);
         let mut s = String::new();
         let _ = writeln!(s, "{}", self.verdict);
-        let unit = if self.column.ends_with("_bytes") || self.column.is_empty() {
-            ""
-        } else {
-            " (column values, shown as bytes)"
-        };
         if self.window_s > 0.0 {
             let r = self.growth_rate_bytes_per_s;
             let [lo, hi] = self.growth_rate_ci95;
             let _ = writeln!(
                 s,
-                "  rate:      {} ({}); 95% interval {} to {}{unit}",
-                format_rate(r, "min"),
-                format_rate(r, "h"),
-                format_rate(lo, "h"),
-                format_rate(hi, "h")
+                "  rate:      {} ({}); 95% interval {} to {}",
+                rate(r, "min"),
+                rate(r, "h"),
+                rate(lo, "h"),
+                rate(hi, "h")
             );
             let _ = writeln!(
                 s,
                 "  baseline:  {} -> {} ({})",
-                format_bytes(self.baseline_start_bytes),
-                format_bytes(self.baseline_end_bytes),
+                value(self.baseline_start_bytes),
+                value(self.baseline_end_bytes),
                 self.column
             );
             let _ = writeln!(
@@ -177,6 +351,39 @@ impl Report {
         let _ = writeln!(s, "  reason:    {}", self.reason);
         if let Some(w) = self.watch_more_s {
             let _ = writeln!(s, "  next:      watch about {} longer", format_secs(w));
+        }
+        if let Some(limit) = self.limit_bytes {
+            let (col, r) = self.limit_series.clone().unwrap_or_default();
+            let at = format!("at {}", format_rate(r, "h"));
+            let text = match (self.time_to_limit_s, self.time_to_limit_ci95) {
+                (Some(t), _) if t <= 0.0 => format!("{col} is at or over the limit"),
+                (Some(t), Some([a, b])) => format!(
+                    "{at}, {col} reaches {} in about {} ({} to {})",
+                    format_bytes(limit),
+                    format_secs(t),
+                    a.map(format_secs).unwrap_or_else(|| "?".into()),
+                    b.map(format_secs).unwrap_or_else(|| "never".into())
+                ),
+                _ => format!(
+                    "{col} is not growing towards {}: it won't reach it at the current rate",
+                    format_bytes(limit)
+                ),
+            };
+            let src = self.limit_source.as_deref().unwrap_or("");
+            let _ = writeln!(s, "  limit:     {text} ({src})");
+        }
+        if self.metrics.len() > 1 {
+            let _ = writeln!(s, "  metrics:   (judged: {})", self.judge);
+            for (col, m) in &self.metrics {
+                let b = m.unit == "bytes";
+                let _ = writeln!(
+                    s,
+                    "    {col:<11} {:<13} {:>14}  now {}",
+                    m.verdict.as_str(),
+                    metrics::format_rate(b, m.growth_rate_per_s, "h"),
+                    metrics::format_value(b, m.baseline_end)
+                );
+            }
         }
         if let Some(a) = &self.set_aside {
             let _ = writeln!(s, "  set aside: {a}");

@@ -3,9 +3,10 @@
 
 use crate::detector::{Detector, DetectorConfig};
 use crate::log::{LogWriter, Sample};
-use crate::report::{ExitCode, Format, Report};
+use crate::metrics::{self, Judge, Metric};
+use crate::report::{ExitCode, Format, JudgeSpec, Judged, Report};
 use crate::sampler;
-use crate::units::{format_bytes, format_rate, format_secs};
+use crate::units::format_secs;
 use anyhow::{Context, Result, bail};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -48,6 +49,12 @@ pub struct WatchConfig {
     pub fail_on_leak: bool,
     /// Warm-up and minimum rate.
     pub detector: DetectorConfig,
+    /// What to sample (always including rss and vsz), in log-column order.
+    pub metrics: Vec<Metric>,
+    /// The metric behind the exit code.
+    pub judge: Judge,
+    /// A memory limit to compare against (`--limit`); else the cgroup's, if any.
+    pub limit: Option<f64>,
 }
 
 /// Grace between SIGTERM and SIGKILL for a started command.
@@ -58,7 +65,7 @@ pub fn run(cfg: &WatchConfig) -> Result<ExitCode> {
     let signals = Signals::install()?;
     // The log first: a refused log must not leave a started command behind.
     let mut log = match &cfg.output {
-        Some(p) => Some(LogWriter::open(p)?),
+        Some(p) => Some(LogWriter::open(p, &cfg.metrics)?),
         None => None,
     };
     let log_to_stdout = cfg.output.as_deref().is_some_and(|p| p.as_os_str() == "-");
@@ -81,7 +88,7 @@ pub fn run(cfg: &WatchConfig) -> Result<ExitCode> {
             pid
         }
     };
-    let mut sampler = match sampler::open(pid, cfg.children) {
+    let mut sampler = match sampler::open(pid, cfg.children, &cfg.metrics) {
         Ok(s) => s,
         Err(e) => {
             if let Some(c) = child.as_mut() {
@@ -91,7 +98,19 @@ pub fn run(cfg: &WatchConfig) -> Result<ExitCode> {
         }
     };
     let progress = Progress::new(cfg.quiet, log_to_stdout);
-    let mut det = Detector::new(cfg.detector);
+    let mut dets: Vec<(Metric, Detector)> = cfg
+        .metrics
+        .iter()
+        .map(|&m| (m, Detector::new(metrics::detector_for(m, cfg.detector))))
+        .collect();
+    let shown = match cfg.judge {
+        Judge::One(m) => cfg.metrics.iter().position(|&x| x == m).unwrap_or(0),
+        Judge::Any => 0,
+    };
+    let limit = match cfg.limit {
+        Some(l) => Some((l, "--limit".to_string())),
+        None => cgroup_limit(pid).map(|l| (l, "cgroup memory.max".to_string())),
+    };
     let start = Instant::now();
     let interval = cfg.interval.as_secs_f64();
     let mut tick: u64 = 0;
@@ -118,14 +137,15 @@ pub fn run(cfg: &WatchConfig) -> Result<ExitCode> {
             break;
         };
         n += 1;
-        det.push(now_elapsed, mem.rss as f64);
+        for (m, d) in dets.iter_mut() {
+            d.push(now_elapsed, mem.get(*m) as f64);
+        }
         if let Some(l) = log.as_mut() {
             let s = Sample {
                 timestamp: SystemTime::now(),
                 elapsed_s: now_elapsed,
                 pid,
-                rss_bytes: mem.rss,
-                vsz_bytes: mem.vsz,
+                reading: mem,
             };
             if let Err(e) = l.write(&s) {
                 write_error = Some(e);
@@ -133,7 +153,8 @@ pub fn run(cfg: &WatchConfig) -> Result<ExitCode> {
                 break;
             }
         }
-        progress.update(&det, now_elapsed, mem.rss, n);
+        let (m, d) = &dets[shown];
+        progress.update(d, *m, now_elapsed, mem.get(*m), n);
         if cfg.samples.is_some_and(|max| n >= max) {
             ended_by = "sample count".into();
             break;
@@ -177,8 +198,19 @@ pub fn run(cfg: &WatchConfig) -> Result<ExitCode> {
     }
     progress.finish();
     let target_exit = child.as_mut().map(stop_child);
-    let v = det.verdict();
-    let mut report = Report::new(&v, "rss_bytes", cfg.detector.min_rate);
+    let judged: Vec<Judged> = dets
+        .iter()
+        .map(|(m, d)| Judged {
+            column: m.column().to_string(),
+            counts: !m.is_bytes(),
+            verdict: d.verdict(),
+        })
+        .collect();
+    let spec = match cfg.judge {
+        Judge::One(m) => JudgeSpec::Column(m.column().to_string()),
+        Judge::Any => JudgeSpec::Any,
+    };
+    let (mut report, kind) = Report::from_judged(&judged, &spec, cfg.detector.min_rate, limit);
     report.pid = Some(pid as u64);
     report.source = cfg
         .output
@@ -197,7 +229,7 @@ pub fn run(cfg: &WatchConfig) -> Result<ExitCode> {
     if let Some(e) = write_error {
         return Err(e);
     }
-    Ok(ExitCode::for_verdict(v.kind, cfg.fail_on_leak))
+    Ok(ExitCode::for_verdict(kind, cfg.fail_on_leak))
 }
 
 /// SIGINT and SIGTERM, recorded by flags so the watch can end cleanly.
@@ -229,6 +261,21 @@ impl Signals {
         } else {
             None
         }
+    }
+}
+
+/// The cgroup v2 memory limit of `pid` (the smallest `memory.max` on its
+/// cgroup's path), if it has one.
+fn cgroup_limit(pid: u32) -> Option<f64> {
+    #[cfg(target_os = "linux")]
+    {
+        let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+        sampler::linux::cgroup_memory_max(&cg, std::path::Path::new("/sys/fs/cgroup"))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pid;
+        None
     }
 }
 
@@ -302,7 +349,7 @@ impl Progress {
         }
     }
 
-    fn update(&mut self, det: &Detector, elapsed: f64, rss: u64, n: u64) {
+    fn update(&mut self, det: &Detector, m: Metric, elapsed: f64, value: u64, n: u64) {
         if self.quiet {
             return;
         }
@@ -322,12 +369,14 @@ impl Progress {
         }
         self.last = Some(now);
         let v = det.verdict();
+        let b = m.is_bytes();
         let line = format!(
-            "{} | {n} samples | rss {} | floor {} | {} | {} so far",
+            "{} | {n} samples | {} {} | floor {} | {} | {} so far",
             format_secs(elapsed),
-            format_bytes(rss as f64),
-            format_bytes(v.baseline_end),
-            format_rate(v.rate, "min"),
+            m.name(),
+            metrics::format_value(b, value as f64),
+            metrics::format_value(b, v.baseline_end),
+            metrics::format_rate(b, v.rate, "min"),
             v.kind
         );
         let mut err = std::io::stderr().lock();

@@ -251,7 +251,7 @@ fn malformed_number_names_file_line_and_column() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
-            "bad.csv: line 4, column 4 (judged column): '50.4MB' is not a number",
+            "bad.csv: line 4, column 4 (rss_bytes): '50.4MB' is not a number",
         ));
 }
 

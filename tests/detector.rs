@@ -107,6 +107,7 @@ fn explicit_warmup_is_set_aside() {
     let cfg = DetectorConfig {
         warmup: Some(60.0),
         min_rate: DEFAULT_MIN_RATE,
+        counts: false,
     };
     let v = judge(
         cfg,
@@ -135,6 +136,7 @@ fn min_rate_turns_slow_growth_into_plateau() {
     let cfg = DetectorConfig {
         warmup: None,
         min_rate: 100.0,
+        counts: false,
     };
     assert_eq!(
         judge(cfg, series.iter().copied()).kind,

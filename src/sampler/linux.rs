@@ -1,22 +1,40 @@
 //! Linux sampling straight from `/proc`.
+//!
+//! Cost per sample, per metric (`cargo bench --bench sample_cost`):
+//! rss and vsz, one `pread` of `statm` (about 1 µs); threads, one `pread` of
+//! `stat`; pss, uss and swap, one `pread` of `smaps_rollup`, which walks the
+//! page tables (tens of µs, growing with the process's size); fds, a listing
+//! of `/proc/PID/fd` (grows with the number of descriptors).
 
-use super::{Mem, Sampler};
+use super::{Reading, Sampler};
+use crate::metrics::Metric;
 use anyhow::{Result, bail};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::ErrorKind;
 use std::os::unix::fs::FileExt;
 
-/// Reads `/proc/PID/statm` through a descriptor kept open, with one `pread`
-/// per sample. With `children`, it also sums every descendant, re-found on each
+/// Reads a process's metrics through descriptors kept open (`pread`), which
+/// stay bound to that process: once it exits they fail, even if the PID is
+/// reused. With `children`, it also sums every descendant, re-found on each
 /// sample by a scan of `/proc/*/stat`.
 pub struct ProcSampler {
     pid: u32,
-    statm: File,
+    own: ProcFiles,
+    metrics: Vec<Metric>,
     page: u64,
     children: bool,
-    kids: HashMap<u32, File>,
-    buf: [u8; 128],
+    kids: HashMap<u32, ProcFiles>,
+    buf: Vec<u8>,
+}
+
+/// The open files of one process.
+struct ProcFiles {
+    pid: u32,
+    statm: File,
+    stat: Option<File>,
+    smaps: Option<File>,
+    fds: bool,
 }
 
 /// The system page size in bytes.
@@ -26,61 +44,129 @@ pub fn page_size() -> u64 {
     if p > 0 { p as u64 } else { 4096 }
 }
 
-impl ProcSampler {
-    /// Opens the target; fails with a clear message if it does not exist or
-    /// cannot be read.
-    pub fn open(pid: u32, children: bool) -> Result<Self> {
-        let path = format!("/proc/{pid}/statm");
-        let statm = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                bail!("no process with PID {pid}; check the PID with `ps -p {pid}`")
-            }
-            Err(e) if e.kind() == ErrorKind::PermissionDenied => bail!(
+fn open_proc(pid: u32, file: &str, metric: Option<Metric>) -> Result<File> {
+    let path = format!("/proc/{pid}/{file}");
+    match File::open(&path) {
+        Ok(f) => Ok(f),
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            bail!("no process with PID {pid}; check the PID with `ps -p {pid}`")
+        }
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => match metric {
+            Some(m) => bail!(
+                "--metrics {}: cannot read {path}: permission denied; run leakwatch as the user that owns PID {pid} (or as root), or leave {} out of --metrics",
+                m.name(),
+                m.name()
+            ),
+            None => bail!(
                 "cannot read {path}: permission denied; run leakwatch as the user that owns PID {pid}, or as root"
             ),
-            Err(e) => bail!("cannot read {path}: {e}"),
-        };
-        let mut s = ProcSampler {
-            pid,
-            statm,
-            page: page_size(),
-            children,
-            kids: HashMap::new(),
-            buf: [0; 128],
-        };
-        if s.read_one_own()?.is_none() {
-            bail!("process {pid} has already exited");
-        }
-        Ok(s)
-    }
-
-    fn read_one_own(&mut self) -> Result<Option<Mem>> {
-        read_statm(&self.statm, &mut self.buf, self.page)
+        },
+        Err(e) => bail!("cannot read {path}: {e}"),
     }
 }
 
-/// Reads one statm through `f`; `None` once the process is gone (or a zombie).
-fn read_statm(f: &File, buf: &mut [u8; 128], page: u64) -> Result<Option<Mem>> {
-    let n = match f.read_at(buf, 0) {
-        Ok(n) => n,
-        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    let mut it = buf[..n].split(|&b| b == b' ');
-    let size = it.next().and_then(parse_u64);
-    let resident = it.next().and_then(parse_u64);
-    match (size, resident) {
-        (Some(0), Some(0)) | (None, _) | (_, None) => Ok(None),
-        (Some(s), Some(r)) => Ok(Some(Mem {
-            rss: r * page,
-            vsz: s * page,
-        })),
+impl ProcFiles {
+    fn open(pid: u32, metrics: &[Metric]) -> Result<ProcFiles> {
+        let statm = open_proc(pid, "statm", None)?;
+        let stat = if metrics.contains(&Metric::Threads) {
+            Some(open_proc(pid, "stat", Some(Metric::Threads))?)
+        } else {
+            None
+        };
+        let rollup = metrics
+            .iter()
+            .find(|m| matches!(m, Metric::Pss | Metric::Uss | Metric::Swap));
+        let smaps = match rollup {
+            Some(&m) => Some(open_proc(pid, "smaps_rollup", Some(m))?),
+            None => None,
+        };
+        let fds = metrics.contains(&Metric::Fds);
+        if fds {
+            let path = format!("/proc/{pid}/fd");
+            if let Err(e) = std::fs::read_dir(&path) {
+                if e.kind() == ErrorKind::PermissionDenied {
+                    bail!(
+                        "--metrics fds: cannot list {path}: permission denied; run leakwatch as the user that owns PID {pid} (or as root), or leave fds out of --metrics"
+                    );
+                }
+                bail!("--metrics fds: cannot list {path}: {e}");
+            }
+        }
+        Ok(ProcFiles {
+            pid,
+            statm,
+            stat,
+            smaps,
+            fds,
+        })
     }
+
+    /// Reads this process; `None` once it is gone (or a zombie).
+    fn read(&self, buf: &mut Vec<u8>, page: u64) -> Result<Option<Reading>> {
+        let mut r = Reading::default();
+        let Some(n) = pread(&self.statm, buf)? else {
+            return Ok(None);
+        };
+        let mut it = buf[..n].split(|&b| b == b' ');
+        let size = it.next().and_then(parse_u64);
+        let resident = it.next().and_then(parse_u64);
+        match (size, resident) {
+            (Some(0), Some(0)) | (None, _) | (_, None) => return Ok(None),
+            (Some(s), Some(res)) => {
+                r.values[Metric::Rss.index()] = res * page;
+                r.values[Metric::Vsz.index()] = s * page;
+            }
+        }
+        if let Some(f) = &self.stat {
+            let Some(n) = pread(f, buf)? else {
+                return Ok(None);
+            };
+            r.values[Metric::Threads.index()] = parse_threads(&buf[..n]).unwrap_or(0);
+        }
+        if let Some(f) = &self.smaps {
+            let Some(n) = pread(f, buf)? else {
+                return Ok(None);
+            };
+            let (pss, uss, swap) = parse_rollup(&buf[..n]);
+            r.values[Metric::Pss.index()] = pss;
+            r.values[Metric::Uss.index()] = uss;
+            r.values[Metric::Swap.index()] = swap;
+        }
+        if self.fds {
+            match std::fs::read_dir(format!("/proc/{}/fd", self.pid)) {
+                Ok(d) => r.values[Metric::Fds.index()] = d.count() as u64,
+                Err(_) => return Ok(None),
+            }
+        }
+        Ok(Some(r))
+    }
+}
+
+/// Reads a whole /proc file from offset 0 into `buf`; `None` if the process is gone.
+fn pread(f: &File, buf: &mut Vec<u8>) -> Result<Option<usize>> {
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(buf.len().max(256) * 2, 0);
+        }
+        match f.read_at(&mut buf[len..], len as u64) {
+            Ok(0) => break,
+            Ok(n) => {
+                len += n;
+                // statm and stat come in one read; go on only for longer files.
+                if len < buf.len() {
+                    break;
+                }
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(if len == 0 { None } else { Some(len) })
 }
 
 fn parse_u64(b: &[u8]) -> Option<u64> {
-    if b.is_empty() {
+    if b.is_empty() || !b[0].is_ascii_digit() {
         return None;
     }
     let mut v: u64 = 0;
@@ -91,6 +177,65 @@ fn parse_u64(b: &[u8]) -> Option<u64> {
         v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
     }
     Some(v)
+}
+
+/// Field 20 (num_threads) of `/proc/PID/stat`.
+fn parse_threads(stat: &[u8]) -> Option<u64> {
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    stat[close + 1..]
+        .split(|&b| b == b' ')
+        .filter(|f| !f.is_empty())
+        .nth(17)
+        .and_then(parse_u64)
+}
+
+/// (PSS, USS = private clean + private dirty, swap) in bytes from `smaps_rollup`.
+fn parse_rollup(text: &[u8]) -> (u64, u64, u64) {
+    let (mut pss, mut uss, mut swap) = (0, 0, 0);
+    for line in text.split(|&b| b == b'\n') {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let key = &line[..colon];
+        let kib = line[colon + 1..]
+            .split(|&b| b == b' ')
+            .find(|f| !f.is_empty())
+            .and_then(parse_u64)
+            .unwrap_or(0);
+        match key {
+            b"Pss" => pss = kib * 1024,
+            b"Private_Clean" | b"Private_Dirty" => uss += kib * 1024,
+            b"Swap" => swap = kib * 1024,
+            _ => {}
+        }
+    }
+    (pss, uss, swap)
+}
+
+/// The smallest cgroup v2 `memory.max` on the path of the cgroup named in
+/// `proc_cgroup` (the text of `/proc/PID/cgroup`), under `root`
+/// (`/sys/fs/cgroup`). `None` without cgroup v2 or without a limit.
+pub fn cgroup_memory_max(proc_cgroup: &str, root: &std::path::Path) -> Option<f64> {
+    let path = proc_cgroup
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))?
+        .trim()
+        .trim_start_matches('/');
+    let mut dir = root.to_path_buf();
+    let mut best: Option<f64> = None;
+    let mut parts = path.split('/').filter(|p| !p.is_empty()).peekable();
+    loop {
+        if let Ok(text) = std::fs::read_to_string(dir.join("memory.max"))
+            && let Ok(v) = text.trim().parse::<f64>()
+        {
+            best = Some(best.map_or(v, |b| b.min(v)));
+        }
+        match parts.next() {
+            Some(p) => dir.push(p),
+            None => break,
+        }
+    }
+    best
 }
 
 /// (pid, parent pid) of every process, from `/proc/*/stat`.
@@ -122,9 +267,30 @@ fn process_table() -> Vec<(u32, u32)> {
     out
 }
 
+impl ProcSampler {
+    /// Opens the target for `metrics`; fails with a clear message if it does
+    /// not exist or a metric cannot be read.
+    pub fn open(pid: u32, children: bool, metrics: &[Metric]) -> Result<Self> {
+        let own = ProcFiles::open(pid, metrics)?;
+        let mut buf = vec![0; 4096];
+        if own.read(&mut buf, page_size())?.is_none() {
+            bail!("process {pid} has already exited");
+        }
+        Ok(ProcSampler {
+            pid,
+            own,
+            metrics: metrics.to_vec(),
+            page: page_size(),
+            children,
+            kids: HashMap::new(),
+            buf,
+        })
+    }
+}
+
 impl Sampler for ProcSampler {
-    fn sample(&mut self) -> Result<Option<Mem>> {
-        let Some(mut mem) = self.read_one_own()? else {
+    fn sample(&mut self) -> Result<Option<Reading>> {
+        let Some(mut total) = self.own.read(&mut self.buf, self.page)? else {
             return Ok(None);
         };
         if self.children {
@@ -143,22 +309,21 @@ impl Sampler for ProcSampler {
             }
             self.kids.retain(|pid, _| tree.contains(pid));
             for &pid in &tree[1..] {
-                let f = match self.kids.entry(pid) {
+                let files = match self.kids.entry(pid) {
                     std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                     std::collections::hash_map::Entry::Vacant(e) => {
-                        match File::open(format!("/proc/{pid}/statm")) {
+                        match ProcFiles::open(pid, &self.metrics) {
                             Ok(f) => e.insert(f),
                             Err(_) => continue, // gone already, or not ours to read
                         }
                     }
                 };
-                if let Some(m) = read_statm(f, &mut self.buf, self.page)? {
-                    mem.rss += m.rss;
-                    mem.vsz += m.vsz;
+                if let Some(r) = files.read(&mut self.buf, self.page)? {
+                    total.add(&r);
                 }
             }
         }
-        Ok(Some(mem))
+        Ok(Some(total))
     }
 }
 
@@ -167,15 +332,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_own_memory() {
-        let mut s = ProcSampler::open(std::process::id(), false).unwrap();
+    fn reads_own_metrics() {
+        let mut s = ProcSampler::open(std::process::id(), false, &Metric::ALL).unwrap();
         let m = s.sample().unwrap().unwrap();
-        assert!(m.rss > 0 && m.vsz >= m.rss);
+        assert!(m.rss() > 0 && m.vsz() >= m.rss());
+        assert!(m.get(Metric::Pss) > 0 && m.get(Metric::Pss) <= m.rss());
+        assert!(m.get(Metric::Uss) > 0 && m.get(Metric::Uss) <= m.rss());
+        assert!(m.get(Metric::Fds) >= 3);
+        assert!(m.get(Metric::Threads) >= 1);
     }
 
     #[test]
     fn missing_pid_is_a_clear_error() {
-        let e = ProcSampler::open(u32::MAX - 7, false).err().unwrap();
+        let e = ProcSampler::open(u32::MAX - 7, false, &[Metric::Rss])
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("no process with PID"), "{e}");
+    }
+
+    #[test]
+    fn cgroup_limit_is_the_smallest_on_the_path() {
+        let root = tempfile::tempdir().unwrap();
+        let a = root.path().join("system.slice");
+        let b = a.join("app.service");
+        std::fs::create_dir_all(&b).unwrap();
+        std::fs::write(a.join("memory.max"), "4294967296\n").unwrap();
+        std::fs::write(b.join("memory.max"), "max\n").unwrap();
+        let cg = "12:memory:/whatever\n0::/system.slice/app.service\n";
+        assert_eq!(cgroup_memory_max(cg, root.path()), Some(4294967296.0));
+        std::fs::write(b.join("memory.max"), "1073741824\n").unwrap();
+        assert_eq!(cgroup_memory_max(cg, root.path()), Some(1073741824.0));
+        assert_eq!(cgroup_memory_max("4:memory:/x\n", root.path()), None);
+    }
+
+    #[test]
+    fn parsers() {
+        let stat = b"42 (my (odd) name) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 7 0 12345 1000 200 18446744073709551615";
+        assert_eq!(parse_threads(stat), Some(7));
+        let rollup = b"00-ff ---p 0 00:00 0 [rollup]\nRss: 100 kB\nPss: 60 kB\nPrivate_Clean: 4 kB\nPrivate_Dirty: 40 kB\nSwap: 8 kB\nSwapPss: 8 kB\n";
+        assert_eq!(parse_rollup(rollup), (60 * 1024, 44 * 1024, 8 * 1024));
     }
 }

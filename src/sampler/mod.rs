@@ -5,25 +5,49 @@
 //! process it was opened for: once that process exits, reads fail, even if its
 //! PID is reused. Elsewhere [`portable::SysinfoSampler`] asks sysinfo.
 
+use crate::metrics::Metric;
 use anyhow::Result;
 
 #[cfg(target_os = "linux")]
 pub mod linux;
 pub mod portable;
 
-/// Memory of the target at one moment, in bytes.
+/// The target's metrics at one moment (bytes, or counts for fds and
+/// threads); metrics that were not asked for are 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Mem {
-    /// Resident set size (what `ps -o rss` shows, ×1024).
-    pub rss: u64,
-    /// Virtual size (what `ps -o vsz` shows, ×1024).
-    pub vsz: u64,
+pub struct Reading {
+    /// Values indexed by [`Metric::index`].
+    pub values: [u64; crate::metrics::COUNT],
 }
 
-/// Reads memory of a fixed target.
+impl Reading {
+    /// The value of `m`.
+    pub fn get(&self, m: Metric) -> u64 {
+        self.values[m.index()]
+    }
+
+    /// Resident set size (what `ps -o rss` shows, ×1024).
+    pub fn rss(&self) -> u64 {
+        self.get(Metric::Rss)
+    }
+
+    /// Virtual size (what `ps -o vsz` shows, ×1024).
+    pub fn vsz(&self) -> u64 {
+        self.get(Metric::Vsz)
+    }
+
+    /// Adds `o` to this reading, metric by metric (for process trees).
+    pub fn add(&mut self, o: &Reading) {
+        for (a, b) in self.values.iter_mut().zip(o.values) {
+            *a += b;
+        }
+    }
+}
+
+/// Reads the metrics of a fixed target.
 pub trait Sampler {
-    /// The target's memory now, or `Ok(None)` once the target has exited.
-    fn sample(&mut self) -> Result<Option<Mem>>;
+    /// The target's metrics now, or `Ok(None)` once the target has exited.
+    fn sample(&mut self) -> Result<Option<Reading>>;
 }
 
 /// A process found by name: its PID and command line.
@@ -79,15 +103,25 @@ pub fn find_by_name(pattern: &str) -> Result<Vec<Found>> {
     Ok(out)
 }
 
-/// A sampler for `pid` (and its descendants with `children`), the fastest this
-/// platform has.
-pub fn open(pid: u32, children: bool) -> Result<Box<dyn Sampler>> {
+/// A sampler of `metrics` for `pid` (summed over its descendants with
+/// `children`), the fastest this platform has. Fails at once, naming the
+/// metric, when one cannot be read.
+pub fn open(pid: u32, children: bool, metrics: &[Metric]) -> Result<Box<dyn Sampler>> {
     #[cfg(target_os = "linux")]
     {
-        Ok(Box::new(linux::ProcSampler::open(pid, children)?))
+        Ok(Box::new(linux::ProcSampler::open(pid, children, metrics)?))
     }
     #[cfg(not(target_os = "linux"))]
     {
+        if let Some(m) = metrics
+            .iter()
+            .find(|m| !matches!(m, Metric::Rss | Metric::Vsz))
+        {
+            anyhow::bail!(
+                "--metrics {}: only available on Linux; leave it out of --metrics",
+                m.name()
+            );
+        }
         Ok(Box::new(portable::SysinfoSampler::open(pid, children)?))
     }
 }

@@ -1,6 +1,7 @@
 //! The sampler for every platform sysinfo supports (used where `/proc` is not).
 
-use super::{Mem, Sampler};
+use super::{Reading, Sampler};
+use crate::metrics::Metric;
 use anyhow::{Result, bail};
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 
@@ -37,7 +38,7 @@ impl SysinfoSampler {
 }
 
 impl Sampler for SysinfoSampler {
-    fn sample(&mut self) -> Result<Option<Mem>> {
+    fn sample(&mut self) -> Result<Option<Reading>> {
         let kind = ProcessRefreshKind::nothing().with_memory();
         if self.children {
             self.sys
@@ -52,10 +53,9 @@ impl Sampler for SysinfoSampler {
         if p.start_time() != self.start_time {
             return Ok(None); // the PID now belongs to another process
         }
-        let mut mem = Mem {
-            rss: p.memory(),
-            vsz: p.virtual_memory(),
-        };
+        let mut mem = Reading::default();
+        mem.values[Metric::Rss.index()] = p.memory();
+        mem.values[Metric::Vsz.index()] = p.virtual_memory();
         if self.children {
             let procs = self.sys.processes();
             let mut tree = vec![self.pid];
@@ -68,8 +68,8 @@ impl Sampler for SysinfoSampler {
                         && !tree.contains(pid)
                     {
                         tree.push(*pid);
-                        mem.rss += q.memory();
-                        mem.vsz += q.virtual_memory();
+                        mem.values[Metric::Rss.index()] += q.memory();
+                        mem.values[Metric::Vsz.index()] += q.virtual_memory();
                     }
                 }
                 i += 1;

@@ -1,0 +1,316 @@
+//! Beyond RSS: PSS/USS, file descriptors, threads, `--judge` and time to the
+//! limit, on real processes the tests start.
+
+mod common;
+use common::*;
+use predicates::prelude::*;
+use std::process::Command;
+use std::time::Duration;
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+fn watch(args: &[&str], child: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let out = leakwatch()
+        .args(args)
+        .args(["--format", "json", "-q", "--"])
+        .arg(leaky_path())
+        .args(child)
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    (out.status.code(), json(&out.stdout))
+}
+
+#[test]
+fn an_fd_leak_with_flat_memory_is_leaking_on_fds_only() {
+    let (code, j) = watch(
+        &[
+            "-d",
+            "8s",
+            "-i",
+            "100ms",
+            "--metrics",
+            "fds",
+            "--fail-on-leak",
+        ],
+        &["fds", "--rate", "20"],
+    );
+    assert_eq!(code, Some(0), "rss judged by default, and rss is flat: {j}");
+    assert_eq!(j["judge"], "rss_bytes");
+    assert_eq!(j["metrics"]["rss_bytes"]["verdict"], "plateau", "{j}");
+    assert_eq!(j["metrics"]["fds"]["verdict"], "leaking", "{j}");
+    assert_eq!(j["metrics"]["fds"]["unit"], "count");
+    let rate = j["metrics"]["fds"]["growth_rate_per_s"].as_f64().unwrap();
+    assert!(
+        (rate - 40.0).abs() < 8.0,
+        "a pipe a tick is two descriptors: {rate}/s"
+    );
+    // --judge any fails on it, as does --judge fds.
+    let (code, j) = watch(
+        &[
+            "-d",
+            "8s",
+            "-i",
+            "100ms",
+            "--metrics",
+            "fds",
+            "--judge",
+            "any",
+            "--fail-on-leak",
+        ],
+        &["fds", "--rate", "20"],
+    );
+    assert_eq!(code, Some(1), "{j}");
+    assert_eq!(j["judge"], "any");
+    assert_eq!(
+        j["column"], "fds",
+        "top-level fields are the leaking metric's"
+    );
+}
+
+#[test]
+fn threads_never_joined_are_leaking_on_threads() {
+    let (code, j) = watch(
+        &[
+            "-d",
+            "8s",
+            "-i",
+            "100ms",
+            "--judge",
+            "threads",
+            "--fail-on-leak",
+        ],
+        &["threads", "--rate", "10"],
+    );
+    assert_eq!(code, Some(1), "{j}");
+    assert_eq!(j["column"], "threads");
+    assert_eq!(j["verdict"], "leaking");
+    assert!(
+        j["metrics"].get("threads").is_some(),
+        "judging a metric samples it"
+    );
+}
+
+#[test]
+fn judge_pss_fails_on_a_memory_leak() {
+    let (code, j) = watch(
+        &[
+            "-d",
+            "6s",
+            "-i",
+            "100ms",
+            "--judge",
+            "pss",
+            "--fail-on-leak",
+        ],
+        &["leak", "--rate", "2097152", "--warmup-secs", "0.5"],
+    );
+    assert_eq!(code, Some(1), "{j}");
+    assert_eq!(j["column"], "pss_bytes");
+    let rate = j["growth_rate_bytes_per_s"].as_f64().unwrap();
+    assert!((rate - 2.0 * MIB).abs() < 0.5 * MIB, "{rate}");
+}
+
+#[test]
+fn pss_sums_shared_pages_once_over_a_forked_tree() {
+    // A parent holding 64 MiB forks 3 children that share it copy-on-write.
+    let mut tree = spawn_leaky(&["forked", "--warmup-bytes", "67108864", "--workers", "3"]);
+    let pid = tree.id().to_string();
+    wait_until("three children", Duration::from_secs(30), || {
+        let out = Command::new("pgrep").args(["-P", &pid]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().count() == 3
+    });
+    let out = leakwatch()
+        .args([
+            "--pid",
+            &pid,
+            "--children",
+            "--metrics",
+            "pss,uss",
+            "-n",
+            "1",
+            "--format",
+            "json",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    tree.kill().ok();
+    tree.wait().ok();
+    let j = json(&out.stdout);
+    let rss = j["metrics"]["rss_bytes"]["baseline_end"].as_f64().unwrap();
+    let pss = j["metrics"]["pss_bytes"]["baseline_end"].as_f64().unwrap();
+    assert!(
+        rss > 4.0 * 60.0 * MIB,
+        "RSS counts the shared 64 MiB in each of 4 processes: {rss}"
+    );
+    assert!(
+        pss > 60.0 * MIB && pss < 90.0 * MIB,
+        "PSS counts it about once: {pss}"
+    );
+}
+
+#[test]
+fn time_to_the_limit() {
+    let (_, j) = watch(
+        &["-d", "6s", "-i", "100ms", "--limit", "1GiB"],
+        &["leak", "--rate", "4194304", "--warmup-secs", "0.5"],
+    );
+    assert_eq!(j["limit_bytes"].as_f64().unwrap(), 1024.0 * MIB);
+    assert_eq!(j["limit_source"], "--limit");
+    let floor = j["baseline_end_bytes"].as_f64().unwrap();
+    let expect = (1024.0 * MIB - floor) / (4.0 * MIB);
+    let t = j["time_to_limit_s"].as_f64().unwrap();
+    assert!((t - expect).abs() < 0.25 * expect, "{t} vs {expect}");
+    let ci = j["time_to_limit_ci95"].as_array().unwrap();
+    assert!(ci[0].as_f64().unwrap() <= t && t <= ci[1].as_f64().unwrap());
+
+    let out = leakwatch()
+        .args(["-d", "6s", "-i", "100ms", "-q", "--limit", "1GiB", "--"])
+        .arg(leaky_path())
+        .args(["steady", "--warmup-secs", "0.5"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("won't reach it at the current rate"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_socket_leaking_server_is_caught_on_fds() {
+    let out = leakwatch()
+        .args([
+            "-i",
+            "500ms",
+            "-d",
+            "30s",
+            "--metrics",
+            "fds",
+            "--judge",
+            "fds",
+            "--fail-on-leak",
+            "-q",
+            "--",
+        ])
+        .args([
+            "python3",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/examples/leaky_server.py"),
+            "--mode",
+            "sockets",
+            "--load",
+            "40",
+        ])
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.starts_with("leaking"), "{text}");
+}
+
+#[test]
+fn analyze_and_plot_read_extra_columns_by_name() {
+    let mut log = String::from("timestamp,elapsed_s,pid,rss_bytes,vsz_bytes,fds,threads\n");
+    for i in 0..200u64 {
+        log.push_str(&format!(
+            "2026-01-01T00:{:02}:{:02}.000Z,{i}.000,7,50000000,90000000,{},4\n",
+            i / 60,
+            i % 60,
+            10 + i * 3
+        ));
+    }
+    let out = leakwatch()
+        .args(["analyze", "-", "--format", "json"])
+        .write_stdin(log.clone())
+        .output()
+        .unwrap();
+    let j = json(&out.stdout);
+    assert_eq!(j["verdict"], "plateau");
+    assert_eq!(j["metrics"]["fds"]["verdict"], "leaking");
+    assert_eq!(j["metrics"]["threads"]["verdict"], "plateau");
+    leakwatch()
+        .args(["analyze", "-", "--judge", "any", "--fail-on-leak"])
+        .write_stdin(log.clone())
+        .assert()
+        .code(1);
+    leakwatch()
+        .args(["analyze", "-", "--judge", "fds"])
+        .write_stdin(log.clone())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("+180/min"));
+    let dir = tempfile::tempdir().unwrap();
+    let (input, svg) = (dir.path().join("l.csv"), dir.path().join("l.svg"));
+    std::fs::write(&input, log).unwrap();
+    leakwatch()
+        .arg("plot")
+        .arg(&input)
+        .args(["--column", "fds", "-o"])
+        .arg(&svg)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        text.contains("fds (count)") && text.contains("leaking: +10800/h"),
+        "count axis and rate"
+    );
+}
+
+#[test]
+fn an_unknown_metric_is_a_clear_error() {
+    leakwatch()
+        .args(["--pid", "1", "--metrics", "rss,heap"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown metric 'heap'"));
+    leakwatch()
+        .args(["--pid", "1", "--judge", "heap"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--judge"));
+}
+
+#[test]
+fn the_log_gets_the_extra_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("m.csv");
+    let mut child = spawn_sleep("30");
+    leakwatch()
+        .args([
+            "--pid",
+            &child.id().to_string(),
+            "--metrics",
+            "threads,fds,pss",
+            "-n",
+            "3",
+            "-i",
+            "10ms",
+            "-q",
+            "-o",
+        ])
+        .arg(&log)
+        .assert()
+        .success();
+    // A second run with other metrics is refused: the header differs.
+    leakwatch()
+        .args(["--pid", &child.id().to_string(), "-n", "1", "-q", "-o"])
+        .arg(&log)
+        .assert()
+        .code(2);
+    child.kill().ok();
+    child.wait().ok();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("timestamp,elapsed_s,pid,rss_bytes,vsz_bytes,pss_bytes,fds,threads")
+    );
+    for row in lines {
+        let f: Vec<&str> = row.split(',').collect();
+        assert_eq!(f.len(), 8);
+        assert_eq!(f[7], "1", "sleep has one thread");
+    }
+}
