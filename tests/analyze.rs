@@ -245,14 +245,10 @@ fn malformed_number_names_file_line_and_column() {
     text.push_str(log_text(growing(2), 1).lines().nth(1).unwrap());
     text.push('\n');
     let p = write(&dir, "bad.csv", &text);
-    leakwatch()
-        .arg("analyze")
-        .arg(&p)
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains(
-            "bad.csv: line 4, column 4 (rss_bytes): '50.4MB' is not a number",
-        ));
+    common::fails_with(
+        &["analyze", p.to_str().unwrap()],
+        "bad.csv: line 4, column 4 (rss_bytes): '50.4MB' is not a number",
+    );
 }
 
 #[test]
@@ -263,14 +259,10 @@ fn malformed_timestamp_names_file_line_and_column() {
     let bad = format!("yesterday{}", &line3[line3.find(',').unwrap()..]);
     text = text.replacen(&line3, &bad, 1);
     let p = write(&dir, "ts.csv", &text);
-    leakwatch()
-        .arg("analyze")
-        .arg(&p)
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains(
-            "ts.csv: line 3, column 1 (timestamp): 'yesterday'",
-        ));
+    common::fails_with(
+        &["analyze", p.to_str().unwrap()],
+        "ts.csv: line 3, column 1 (timestamp): 'yesterday'",
+    );
 }
 
 #[test]

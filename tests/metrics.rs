@@ -10,15 +10,12 @@ use std::time::Duration;
 const MIB: f64 = 1024.0 * 1024.0;
 
 fn watch(args: &[&str], child: &[&str]) -> (Option<i32>, serde_json::Value) {
-    let out = leakwatch()
-        .args(args)
-        .args(["--format", "json", "-q", "--"])
-        .arg(leaky_path())
-        .args(child)
-        .timeout(Duration::from_secs(120))
-        .output()
-        .unwrap();
-    (out.status.code(), json(&out.stdout))
+    let leaky = leaky_path();
+    let mut all = args.to_vec();
+    all.push("--");
+    all.push(leaky.to_str().unwrap());
+    all.extend_from_slice(child);
+    run_json(&all)
 }
 
 #[test]
@@ -120,24 +117,17 @@ fn pss_sums_shared_pages_once_over_a_forked_tree() {
         let out = Command::new("pgrep").args(["-P", &pid]).output().unwrap();
         String::from_utf8_lossy(&out.stdout).lines().count() == 3
     });
-    let out = leakwatch()
-        .args([
-            "--pid",
-            &pid,
-            "--children",
-            "--metrics",
-            "pss,uss",
-            "-n",
-            "1",
-            "--format",
-            "json",
-            "-q",
-        ])
-        .output()
-        .unwrap();
+    let (_, j) = run_json(&[
+        "--pid",
+        &pid,
+        "--children",
+        "--metrics",
+        "pss,uss",
+        "-n",
+        "1",
+    ]);
     tree.kill().ok();
     tree.wait().ok();
-    let j = json(&out.stdout);
     let rss = j["metrics"]["rss_bytes"]["baseline_end"].as_f64().unwrap();
     let pss = j["metrics"]["pss_bytes"]["baseline_end"].as_f64().unwrap();
     assert!(
@@ -261,16 +251,11 @@ fn analyze_and_plot_read_extra_columns_by_name() {
 
 #[test]
 fn an_unknown_metric_is_a_clear_error() {
-    leakwatch()
-        .args(["--pid", "1", "--metrics", "rss,heap"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("unknown metric 'heap'"));
-    leakwatch()
-        .args(["--pid", "1", "--judge", "heap"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("--judge"));
+    fails_with(
+        &["--pid", "1", "--metrics", "rss,heap"],
+        "unknown metric 'heap'",
+    );
+    fails_with(&["--pid", "1", "--judge", "heap"], "--judge");
 }
 
 #[test]

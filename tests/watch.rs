@@ -14,7 +14,7 @@ const MIB: f64 = 1024.0 * 1024.0;
 #[test]
 fn a_leaking_child_is_leaking_at_its_rate() {
     // 2 MiB/s after a 1 s warm-up of 8 MiB.
-    let mut child = spawn_leaky(&[
+    let child = spawn_leaky(&[
         "leak",
         "--rate",
         "2097152",
@@ -23,28 +23,8 @@ fn a_leaking_child_is_leaking_at_its_rate() {
         "--warmup-secs",
         "1",
     ]);
-    let out = leakwatch()
-        .args([
-            "--pid",
-            &child.id().to_string(),
-            "-i",
-            "100ms",
-            "-d",
-            "10s",
-            "--format",
-            "json",
-            "-q",
-        ])
-        .output()
-        .unwrap();
-    child.kill().ok();
-    child.wait().ok();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let j = json(&out.stdout);
+    let (code, j) = watch_child(child, &["-i", "100ms", "-d", "10s"]);
+    assert_eq!(code, Some(0));
     assert_eq!(j["verdict"], "leaking", "{j}");
     let rate = j["growth_rate_bytes_per_s"].as_f64().unwrap();
     assert!(
@@ -56,27 +36,10 @@ fn a_leaking_child_is_leaking_at_its_rate() {
 
 #[test]
 fn a_steady_child_is_a_plateau() {
-    let mut child = spawn_leaky(&["steady", "--warmup-bytes", "33554432", "--warmup-secs", "2"]);
-    let out = leakwatch()
-        .args([
-            "--pid",
-            &child.id().to_string(),
-            "-i",
-            "100ms",
-            "-d",
-            "12s",
-            "--format",
-            "json",
-            "--fail-on-leak",
-            "-q",
-        ])
-        .output()
-        .unwrap();
-    child.kill().ok();
-    child.wait().ok();
-    let j = json(&out.stdout);
+    let child = spawn_leaky(&["steady", "--warmup-bytes", "33554432", "--warmup-secs", "2"]);
+    let (code, j) = watch_child(child, &["-i", "100ms", "-d", "12s", "--fail-on-leak"]);
     assert_eq!(j["verdict"], "plateau", "{j}");
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(code, Some(0));
 }
 
 #[test]
@@ -237,64 +200,27 @@ fn sigterm_ends_the_watch_with_a_verdict() {
 
 #[test]
 fn the_watch_ends_when_the_target_exits() {
-    let mut target = spawn_sleep("1");
-    let out = leakwatch()
-        .args([
-            "--pid",
-            &target.id().to_string(),
-            "-i",
-            "50ms",
-            "--format",
-            "json",
-            "-q",
-        ])
-        .timeout(Duration::from_secs(60))
-        .output()
-        .unwrap();
-    target.wait().ok();
-    assert_eq!(out.status.code(), Some(0));
-    let j = json(&out.stdout);
+    let (code, j) = watch_child(spawn_sleep("1"), &["-i", "50ms"]);
+    assert_eq!(code, Some(0));
     assert_eq!(j["ended_by"], "target exited");
 }
 
 #[test]
 fn a_missing_pid_is_a_clear_error() {
-    leakwatch()
-        .args(["--pid", "4999999"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("no process with PID 4999999"));
+    fails_with(&["--pid", "4999999"], "no process with PID 4999999");
 }
 
 #[test]
 fn bad_interval_or_duration_is_a_clear_error() {
-    leakwatch()
-        .args(["--pid", "1", "-i", "0s"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("--interval"));
-    leakwatch()
-        .args(["--pid", "1", "-d", "soon"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("--duration"));
-    leakwatch()
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("nothing to watch"));
+    fails_with(&["--pid", "1", "-i", "0s"], "--interval");
+    fails_with(&["--pid", "1", "-d", "soon"], "--duration");
+    fails_with(&[], "nothing to watch");
 }
 
 #[test]
 fn a_started_command_is_stopped_and_reaped_when_the_watch_ends() {
-    let out = leakwatch()
-        .args([
-            "-d", "1s", "-i", "100ms", "--format", "json", "-q", "--", "sleep", "30",
-        ])
-        .timeout(Duration::from_secs(60))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let j = json(&out.stdout);
+    let (code, j) = run_json(&["-d", "1s", "-i", "100ms", "--", "sleep", "30"]);
+    assert_eq!(code, Some(0));
     assert_eq!(j["ended_by"], "duration");
     assert_eq!(j["target_exit"], "killed by signal 15 after SIGTERM");
     let pid = j["pid"].as_u64().unwrap();
@@ -306,23 +232,8 @@ fn a_started_command_is_stopped_and_reaped_when_the_watch_ends() {
 
 #[test]
 fn a_started_command_that_exits_ends_the_watch_with_its_status() {
-    let out = leakwatch()
-        .args([
-            "-i",
-            "50ms",
-            "--format",
-            "json",
-            "-q",
-            "--",
-            "sh",
-            "-c",
-            "sleep 0.5; exit 3",
-        ])
-        .timeout(Duration::from_secs(60))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let j = json(&out.stdout);
+    let (code, j) = run_json(&["-i", "50ms", "--", "sh", "-c", "sleep 0.5; exit 3"]);
+    assert_eq!(code, Some(0));
     assert_eq!(j["ended_by"], "target exited");
     assert_eq!(j["target_exit"], "exited with status 3");
 }
@@ -387,31 +298,18 @@ fn children_sums_the_process_tree() {
         let out = Command::new("pgrep").args(["-P", &pid]).output().unwrap();
         String::from_utf8_lossy(&out.stdout).lines().count() == 2
     });
-    std::thread::sleep(Duration::from_secs(3)); // let them finish their warm-up
-    let alone = leakwatch()
-        .args(["--pid", &pid, "-n", "1", "--format", "json", "-q"])
-        .output()
-        .unwrap();
-    let tree_out = leakwatch()
-        .args([
-            "--pid",
-            &pid,
-            "--children",
-            "-n",
-            "1",
-            "--format",
-            "json",
-            "-q",
-        ])
-        .output()
-        .unwrap();
+    // Poll until both children hold their 32 MiB (their warm-up takes 2 s).
+    let (mut a, mut t) = (0.0, 0.0);
+    wait_until("the tree's memory", Duration::from_secs(30), || {
+        let (_, alone) = run_json(&["--pid", &pid, "-n", "1"]);
+        let (_, tree_out) = run_json(&["--pid", &pid, "--children", "-n", "1"]);
+        a = alone["baseline_end_bytes"].as_f64().unwrap();
+        t = tree_out["baseline_end_bytes"].as_f64().unwrap();
+        t - a > 60.0 * MIB
+    });
     Command::new("pkill").args(["-P", &pid]).status().ok();
     tree.kill().ok();
     tree.wait().ok();
-    let a = json(&alone.stdout)["baseline_end_bytes"].as_f64().unwrap();
-    let t = json(&tree_out.stdout)["baseline_end_bytes"]
-        .as_f64()
-        .unwrap();
     assert!(t - a > 60.0 * MIB, "tree {t} vs shell alone {a}");
 }
 
@@ -528,5 +426,8 @@ fn leakwatch_does_not_leak_itself() {
     assert_eq!(j["verdict"], "plateau", "{j}");
     let rss = j["baseline_end_bytes"].as_f64().unwrap();
     assert!(rss < 8.0 * MIB, "leakwatch's own RSS is {rss} bytes");
-    assert!(rows(&log).len() > 10_000, "sampled every millisecond");
+    assert!(
+        rows(&log).len() > 5_000,
+        "sampled every millisecond (late ticks are skipped)"
+    );
 }

@@ -109,3 +109,40 @@ pub fn log_text(rows: impl IntoIterator<Item = (f64, f64)>, pid: u32) -> String 
     }
     s
 }
+
+/// Runs leakwatch with `--format json -q` and `args`; returns its exit code
+/// and JSON report.
+pub fn run_json(args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let out = leakwatch()
+        .args(["--format", "json", "-q"])
+        .args(args)
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert!(
+        !out.stdout.is_empty(),
+        "no report: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), json(&out.stdout))
+}
+
+/// Watches `child` by PID with `args` (JSON report), then ends the child.
+pub fn watch_child(mut child: Child, args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let pid = child.id().to_string();
+    let mut all = vec!["--pid", pid.as_str()];
+    all.extend_from_slice(args);
+    let res = run_json(&all);
+    child.kill().ok();
+    child.wait().ok();
+    res
+}
+
+/// Asserts that leakwatch with `args` exits 2 with `msg` on stderr.
+pub fn fails_with(args: &[&str], msg: &str) {
+    leakwatch()
+        .args(args)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(msg));
+}
