@@ -28,6 +28,8 @@ pub const MAX_BUCKETS: usize = 512;
 pub const MIN_SAMPLES: u64 = 10;
 /// Fewest floor blocks a window needs to be tested.
 const MIN_BLOCKS: usize = 6;
+/// Fewest floor blocks a window needs when a regular swing was found.
+const MIN_BLOCKS_PERIODIC: usize = 4;
 /// Floor blocks aimed for over the whole judged run when there is no GC period.
 const TARGET_BLOCKS: usize = 64;
 /// One-sided Mann–Kendall z needed to call a leak (p ≈ 0.0013).
@@ -307,6 +309,10 @@ impl Detector {
 /// Statistics of one window of the floor.
 #[derive(Debug, Clone, Copy)]
 struct WindowStats {
+    /// Floor blocks in the window.
+    n: usize,
+    /// How far the floor can drift from sampling a swing at few points.
+    alias: f64,
     t_start: f64,
     t_end: f64,
     slope: f64,
@@ -360,6 +366,7 @@ impl WindowStats {
             && self.lo > 0.0
             && self.slope >= min_rate
             && self.rise() > 2.0 * self.noise
+            && self.rise() > self.alias
             && self.new_high
             && self.early >= 0.25 * self.slope
             && self.still_rising()
@@ -414,27 +421,44 @@ fn analyze_state(d: &Detector) -> Verdict {
     let period_buckets = dominant_period(&d.buckets);
     let nb_span = (d.buckets.last().unwrap().idx - d.buckets[0].idx + 1) as usize;
     let mut k = nb_span.div_ceil(TARGET_BLOCKS).max(1);
-    if let Some(p) = period_buckets {
-        // A block holds at least one trough; short periods get more slack
-        // because sampling may straddle the trough.
-        let factor = if p < 10 { 2.0 } else { 1.2 };
+    if let Some((p, seen)) = period_buckets {
+        // A block holds at least one trough; a period seen in few samples
+        // gets more slack, because sampling may straddle the trough.
+        let factor = if seen < 10 { 2.0 } else { 1.2 };
         k = k.max((p as f64 * factor).ceil() as usize);
     }
-    let floor = floor_blocks(&d.buckets, k, t0);
+    let (floor, swing) = floor_blocks(&d.buckets, k, t0);
+    // Sampling a swing at few points a period misses its troughs by up to a
+    // step of the swing, and the miss drifts as the phases beat: growth must
+    // exceed that to count.
+    let alias = match period_buckets {
+        Some((_, seen)) => swing / seen.max(1) as f64,
+        None => 0.0,
+    };
     v.block_s = d.width * k as f64;
-    v.period_s = period_buckets.map(|p| p as f64 * d.width);
+    v.period_s = period_buckets.map(|(p, _)| p as f64 * d.width);
     v.floor = floor.clone();
 
     let m = floor.len();
     // Windows that end now: the whole judged run, its last half, quarter, eighth.
     let windows = [m, m / 2, m / 4, m / 8];
+    // A regular swing gives clean minima: fewer blocks can be judged (the
+    // t-test asks more of few blocks, and a plateau must then be clearly flat).
+    let min_blocks = if period_buckets.is_some() {
+        MIN_BLOCKS_PERIODIC
+    } else {
+        MIN_BLOCKS
+    };
     let stats: Vec<WindowStats> = windows
         .iter()
-        .filter(|&&n| n >= MIN_BLOCKS)
-        .map(|&n| window_stats(&floor, m - n))
+        .filter(|&&n| n >= min_blocks)
+        .map(|&n| WindowStats {
+            alias,
+            ..window_stats(&floor, m - n)
+        })
         .collect();
     if stats.is_empty() {
-        let need_s = MIN_BLOCKS as f64 * v.block_s;
+        let need_s = min_blocks as f64 * v.block_s;
         let judged_s = duration - v.warmup_s;
         v.watch_more_s = Some((need_s - judged_s).max(interval));
         v.reason = if period_buckets.is_some() {
@@ -461,7 +485,18 @@ fn analyze_state(d: &Detector) -> Verdict {
     } else {
         stats[0]
     };
-    let chosen = stats.iter().find(|s| s.leaking(min_rate)).copied();
+    // A short window's growth that is a sliver of what a longer window saw
+    // before it levelled off is the tail of that curve, not a leak.
+    let tail_of_curve = |i: usize, w: &WindowStats| {
+        stats[..i]
+            .iter()
+            .any(|l| l.levelled_off(min_rate) && w.slope < 0.05 * l.early)
+    };
+    let chosen = stats
+        .iter()
+        .enumerate()
+        .find(|(i, s)| s.leaking(min_rate) && !tail_of_curve(*i, s))
+        .map(|(_, s)| *s);
     let w = chosen.unwrap_or(primary);
     v.rate = w.slope;
     v.rate_ci95 = [w.lo, w.hi];
@@ -521,22 +556,31 @@ fn analyze_state(d: &Detector) -> Verdict {
                 )
             }
         };
-    } else if p.z >= Z_MAYBE
+    } else if (p.z >= Z_MAYBE
         && p.rise() > p.noise
         && p.still_rising()
-        && !stats.iter().any(|s| s.levelled_off(min_rate))
+        && !stats.iter().any(|s| s.levelled_off(min_rate)))
+        || (p.n < MIN_BLOCKS && p.hi * (p.t_end - p.t_start) > 0.25 * swing)
     {
         v.kind = VerdictKind::Inconclusive;
         // z grows roughly as window^1.5 for a steady rate.
         let factor = (p.z_crit / p.z).powf(2.0 / 3.0);
         let judged = duration - v.warmup_s;
         v.watch_more_s = Some(judged * 2.0 * (factor - 1.0).max(0.1));
-        v.reason = format!(
-            "{floor_word} may be rising ({}, z = {:.1}) but the noise ({}) is too large to be sure over {span}",
-            fmt_rate(p.slope),
-            p.z,
-            fmt_v(p.noise)
-        );
+        v.reason = if p.n < MIN_BLOCKS && p.z < Z_MAYBE {
+            format!(
+                "{floor_word} is seen over only {} swings: too few to rule out growth of up to {}",
+                p.n,
+                fmt_rate(p.hi)
+            )
+        } else {
+            format!(
+                "{floor_word} may be rising ({}, z = {:.1}) but the noise ({}) is too large to be sure over {span}",
+                fmt_rate(p.slope),
+                p.z,
+                fmt_v(p.noise)
+            )
+        };
     } else {
         v.kind = VerdictKind::Plateau;
         let noisy = p.z < Z_MAYBE || p.rise() <= p.noise;
@@ -564,43 +608,57 @@ fn analyze_state(d: &Detector) -> Verdict {
 }
 
 /// The floor: minima of blocks of `k` bucket widths, aligned so the last block
-/// ends with the newest bucket. Returns (seconds since first sample, bytes).
-fn floor_blocks(buckets: &[Bucket], k: usize, t0: f64) -> Vec<(f64, f64)> {
+/// ends with the newest bucket, as (seconds since first sample, bytes); and the
+/// median swing within a block (max − min).
+fn floor_blocks(buckets: &[Bucket], k: usize, t0: f64) -> (Vec<(f64, f64)>, f64) {
+    struct Block {
+        no: u64,
+        min: f64,
+        max: f64,
+        t_first: f64,
+        t_last: f64,
+    }
     let last = buckets.last().unwrap().idx;
-    let mut out: Vec<(f64, f64, u64)> = Vec::new(); // (mid time, min, block number from end)
-    let mut cur: Option<(u64, f64, f64, f64)> = None; // (block, min, t_first, t_last)
-    for b in buckets.iter() {
-        let block = (last - b.idx) / k as u64;
-        match &mut cur {
-            Some((blk, mn, _tf, tl)) if *blk == block => {
-                *mn = mn.min(b.min);
-                *tl = b.t_last;
+    let mut out: Vec<Block> = Vec::new();
+    for b in buckets {
+        let no = (last - b.idx) / k as u64;
+        match out.last_mut() {
+            Some(cur) if cur.no == no => {
+                cur.min = cur.min.min(b.min);
+                cur.max = cur.max.max(b.max);
+                cur.t_last = b.t_last;
             }
-            _ => {
-                if let Some((blk, mn, tf, tl)) = cur {
-                    out.push(((tf + tl) / 2.0 - t0, mn, blk));
-                }
-                cur = Some((block, b.min, b.t_first, b.t_last));
-            }
+            _ => out.push(Block {
+                no,
+                min: b.min,
+                max: b.max,
+                t_first: b.t_first,
+                t_last: b.t_last,
+            }),
         }
     }
-    if let Some((blk, mn, tf, tl)) = cur {
-        out.push(((tf + tl) / 2.0 - t0, mn, blk));
-    }
-    // The oldest block may be partial (it starts mid-block): drop it when others exist.
+    // The oldest block may be partial (it starts mid-block): drop it when
+    // enough others remain.
     let first_idx = buckets[0].idx;
-    if out.len() > MIN_BLOCKS && k > 1 {
-        let oldest_block = out[0].2;
-        let full_start = last.saturating_sub((oldest_block + 1) * k as u64 - 1);
+    if out.len() > 4 && k > 1 {
+        let full_start = last.saturating_sub((out[0].no + 1) * k as u64 - 1);
         if first_idx > full_start + (k as u64) / 4 {
             out.remove(0);
         }
     }
-    out.into_iter().map(|(t, v, _)| (t, v)).collect()
+    let mut ranges: Vec<f64> = out.iter().map(|b| b.max - b.min).collect();
+    let swing = median(&mut ranges);
+    let floor = out
+        .iter()
+        .map(|b| ((b.t_first + b.t_last) / 2.0 - t0, b.min))
+        .collect();
+    (floor, swing)
 }
 
-/// The dominant period of the bucket minima, in buckets, if there is a clear one.
-fn dominant_period(buckets: &[Bucket]) -> Option<usize> {
+/// The dominant period of the bucket minima, in bucket widths and in buckets
+/// holding samples, if there is a clear one. (Buckets may be sparse when samples are further apart than a
+/// bucket is wide: the lag found between samples is scaled by their spacing.)
+fn dominant_period(buckets: &[Bucket]) -> Option<(usize, usize)> {
     let n = buckets.len();
     if n < 32 {
         return None;
@@ -652,7 +710,12 @@ fn dominant_period(buckets: &[Bucket]) -> Option<usize> {
     // A periodic swing shows a clear second peak; noise and trends do not.
     let repeats = 2 * best.0 >= n / 2 || acf(2 * best.0) > 0.1;
     if best.1 >= 0.3 && best.0 >= 2 && repeats {
-        Some(best.0)
+        let mut gaps: Vec<f64> = buckets
+            .windows(2)
+            .map(|w| (w[1].idx - w[0].idx) as f64)
+            .collect();
+        let spacing = median(&mut gaps).max(1.0);
+        Some(((best.0 as f64 * spacing).round() as usize, best.0))
     } else {
         None
     }
@@ -749,6 +812,8 @@ fn window_stats(floor: &[(f64, f64)], start: usize) -> WindowStats {
     let new_high = median(&mut recent) > first_half_max.max(history_max);
     let (last, last_lo, last_hi, ..) = theil_sen(quarter);
     WindowStats {
+        n,
+        alias: 0.0,
         t_start: pts[0].0,
         t_end: pts[n - 1].0,
         slope,

@@ -222,3 +222,48 @@ proptest! {
         prop_assert!((v.rate - rate).abs() <= 0.02 * rate, "rate {} vs {rate}", v.rate);
     }
 }
+
+/// A GC sawtooth of `cycles` periods over 2 minutes sampled every second, on a
+/// floor that grows by `growth` × the swing over the run (0 = flat).
+fn slow_sawtooth(seed: u64, cycles: f64, growth: f64) -> Vec<(f64, f64)> {
+    let mut r = leakwatch::synth::Rng::new(seed);
+    let (dur, p) = (120.0, 120.0 / cycles);
+    let amp = 50e6 * r.range(0.2, 0.5);
+    let phase = r.unit() * p;
+    (0..120)
+        .map(|i| {
+            let t = i as f64;
+            let v =
+                100e6 + amp * (((t + phase) % p) / p) + growth * amp * t / dur + 1e5 * r.normal();
+            (t, (v / 4096.0).round() * 4096.0)
+        })
+        .collect()
+}
+
+#[test]
+fn a_sawtooth_sampled_slowly_is_judged_on_its_period() {
+    // Samples further apart than a bucket is wide: the period is still found
+    // in seconds (8 cycles of 15 s), so the floor is judged, not the swing.
+    let mut called = 0;
+    for seed in 0..6 {
+        let flat = judge(DetectorConfig::default(), slow_sawtooth(seed, 8.0, 0.0));
+        assert_eq!(
+            flat.kind,
+            VerdictKind::Plateau,
+            "seed {seed}: {}",
+            flat.reason
+        );
+        let p = flat.period_s.expect("period found");
+        assert!((p - 15.0).abs() < 1.5, "period {p}");
+        // Six blocks of floor: a leak is called, or at worst not yet decided.
+        let leak = judge(DetectorConfig::default(), slow_sawtooth(seed, 8.0, 0.6));
+        assert_ne!(
+            leak.kind,
+            VerdictKind::Plateau,
+            "seed {seed}: {}",
+            leak.reason
+        );
+        called += (leak.kind == VerdictKind::Leaking) as usize;
+    }
+    assert!(called >= 4, "only {called} of 6 leaks called");
+}
