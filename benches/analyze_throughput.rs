@@ -2,7 +2,7 @@
 //! million rows, on one core, and the detector's cost per sample.
 //!
 //! `cargo bench --bench analyze_throughput` (ROWS=N to change the size).
-//! The log is written to a temporary file (about 650 MB) and removed after.
+//! The log is written to a temporary file (about 600 MB) and removed after.
 
 use leakwatch::analyze::{AnalyzeConfig, analyze};
 use leakwatch::detector::{Detector, DetectorConfig};

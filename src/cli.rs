@@ -82,7 +82,8 @@ struct WatchArgs {
     /// Watch the one process whose name or command line contains PATTERN
     #[arg(long, value_name = "PATTERN")]
     name: Option<String>,
-    /// Sum RSS and VSZ over the process and all its descendants
+    /// Sum every metric over the process and all its descendants (shared pages
+    /// count once per process in RSS; PSS divides them)
     #[arg(long)]
     children: bool,
     /// Time between samples (down to 1ms)
