@@ -9,13 +9,14 @@
 //!    least one garbage-collection period wide (the period is found from the
 //!    autocorrelation of the bucket minima), so a sawtooth, spikes and bursts
 //!    of load do not count as growth.
-//! 2. Windows that end now (the last half, quarter and eighth of the run; with
-//!    an explicit warm-up, everything after it, then its last half and quarter)
-//!    are tested with a Theil–Sen slope and a Mann–Kendall test whose variance
-//!    is widened for autocorrelated blocks.
+//! 2. Windows that end now (the whole judged run, and its last half, quarter
+//!    and eighth) each get a Theil–Sen slope and a z score against an honest
+//!    error: the residuals' scale, widened by their integrated autocorrelation
+//!    time, with Student's t for few effective blocks.
 //! 3. Growth counts as a leak only if it is significant, at least `min_rate`,
-//!    larger than the floor's noise, spread over the window (not one step), and
-//!    not decelerating towards a ceiling.
+//!    larger than the floor's noise (and than the drift a sparsely sampled
+//!    swing can fake), spread over the window (not one step), setting new
+//!    highs, and not decelerating towards a ceiling.
 //!
 //! The same samples give the same verdict whether they arrive live or from a
 //! log: the state is a pure function of the samples fed in.
@@ -437,8 +438,6 @@ fn analyze_state(d: &Detector) -> Verdict {
     };
     v.block_s = d.width * k as f64;
     v.period_s = period_buckets.map(|(p, _)| p as f64 * d.width);
-    v.floor = floor.clone();
-
     let m = floor.len();
     // Windows that end now: the whole judged run, its last half, quarter, eighth.
     let windows = [m, m / 2, m / 4, m / 8];
@@ -474,9 +473,11 @@ fn analyze_state(d: &Detector) -> Verdict {
                 crate::units::format_secs(need_s)
             )
         };
+        v.floor = floor;
         return v;
     }
 
+    v.floor = floor;
     let min_rate = d.cfg.min_rate;
     // Plateau and inconclusive are judged on the last half when it can be
     // tested (an automatic warm-up), else on all of it.

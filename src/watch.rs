@@ -97,7 +97,6 @@ pub fn run(cfg: &WatchConfig) -> Result<ExitCode> {
             return Err(e);
         }
     };
-    let progress = Progress::new(cfg.quiet, log_to_stdout);
     let mut dets: Vec<(Metric, Detector)> = cfg
         .metrics
         .iter()
@@ -117,24 +116,23 @@ pub fn run(cfg: &WatchConfig) -> Result<ExitCode> {
     let mut n: u64 = 0;
     let ended_by: String;
     let mut write_error: Option<anyhow::Error> = None;
-    let mut progress = progress;
+    let mut progress = Progress::new(cfg.quiet);
     loop {
         // Sample now. Time is kept to the millisecond, as the log has it, so
         // `analyze` on the log reaches exactly the live verdict.
         let now_elapsed = (start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
         let mem = match sampler.sample() {
-            Ok(Some(m)) => Some(m),
-            Ok(None) => None,
+            Ok(Some(m)) => m,
+            Ok(None) => {
+                ended_by = "target exited".into();
+                break;
+            }
             Err(e) => {
                 if let Some(c) = child.as_mut() {
                     stop_child(c);
                 }
                 return Err(e.context(format!("cannot sample PID {pid}")));
             }
-        };
-        let Some(mem) = mem else {
-            ended_by = "target exited".into();
-            break;
         };
         n += 1;
         for (m, d) in dets.iter_mut() {
@@ -340,7 +338,7 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(quiet: bool, _log_to_stdout: bool) -> Progress {
+    fn new(quiet: bool) -> Progress {
         Progress {
             tty: std::io::stderr().is_terminal(),
             quiet,
