@@ -51,13 +51,21 @@ pub fn spawn_leaky(args: &[&str]) -> Child {
         .unwrap()
 }
 
-/// Starts `sleep SECS` (an idle process whose memory does not move).
+/// Starts `sleep SECS` (an idle process whose memory does not move) and
+/// waits until it has been exec'd and is asleep, so its memory is settled.
 pub fn spawn_sleep(secs: &str) -> Child {
-    Command::new("sleep")
+    let child = Command::new("sleep")
         .arg(secs)
         .stdout(Stdio::null())
         .spawn()
-        .unwrap()
+        .unwrap();
+    let stat = format!("/proc/{}/stat", child.id());
+    wait_until("sleep to settle", Duration::from_secs(30), || {
+        let s = std::fs::read_to_string(&stat).unwrap_or_default();
+        // "PID (sleep) S ...": exec'd, and blocked in its sleep.
+        s.contains("(sleep) S ")
+    });
+    child
 }
 
 /// Parses the JSON report in `out`.
