@@ -299,3 +299,40 @@ fn the_log_gets_the_extra_columns() {
         assert_eq!(f[7], "1", "sleep has one thread");
     }
 }
+
+#[test]
+fn another_users_process_is_a_clear_error_for_pss_and_fds() {
+    // Run leakwatch as `nobody` against PID 1 (root's): smaps_rollup and the fd
+    // listing are refused; that is one clear line and exit 2 at start. Needs
+    // root to switch user; elsewhere there is nothing to check.
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let runuser = Command::new("runuser").arg("--help").output().is_ok();
+    if !root || !runuser {
+        eprintln!("skipped: needs root and runuser");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("leakwatch");
+    std::fs::copy(leakwatch_path(), &bin).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for (metric, file) in [("pss", "/proc/1/smaps_rollup"), ("fds", "/proc/1/fd")] {
+        let out = Command::new("runuser")
+            .args(["-u", "nobody", "--"])
+            .arg(&bin)
+            .args(["--pid", "1", "-n", "1", "--metrics", metric])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(&format!("--metrics {metric}: cannot")) && err.contains(file),
+            "{err}"
+        );
+        assert!(
+            err.contains("permission denied") && err.contains("leave"),
+            "{err}"
+        );
+    }
+}

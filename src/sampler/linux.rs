@@ -343,6 +343,21 @@ mod tests {
     }
 
     #[test]
+    fn a_sampler_stays_bound_to_its_process() {
+        // Reads go through descriptors opened on the process: once it has
+        // exited and been reaped they fail, whatever process gets the PID next.
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let mut s = ProcSampler::open(child.id(), false, &Metric::ALL).unwrap();
+        assert!(s.sample().unwrap().is_some());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(s.sample().unwrap(), None);
+    }
+
+    #[test]
     fn missing_pid_is_a_clear_error() {
         let e = ProcSampler::open(u32::MAX - 7, false, &[Metric::Rss])
             .err()
