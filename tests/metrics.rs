@@ -42,7 +42,7 @@ fn an_fd_leak_with_flat_memory_is_leaking_on_fds_only() {
         (rate - 40.0).abs() < 8.0,
         "a pipe a tick is two descriptors: {rate}/s"
     );
-    // --judge any fails on it, as does --judge fds.
+    // --judge any fails on it.
     let (code, j) = watch(
         &[
             "-d",
