@@ -261,7 +261,12 @@ impl Report {
         limit: Option<(f64, String)>,
     ) -> (Report, VerdictKind) {
         let (top, exit_kind) = judge.pick(all);
-        let mut r = Report::new(&top.verdict, &top.column, min_rate);
+        let top_min_rate = if top.counts {
+            metrics::COUNT_MIN_RATE
+        } else {
+            min_rate
+        };
+        let mut r = Report::new(&top.verdict, &top.column, top_min_rate);
         r.judge = judge.name();
         r.counts = top.counts;
         for j in all {
