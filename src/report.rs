@@ -96,7 +96,8 @@ pub struct Report {
     pub pid: Option<u64>,
     /// Earlier watches set aside or appended runs joined, in words.
     pub set_aside: Option<String>,
-    /// Why a live watch ended (`duration`, `samples`, `target exited`, `interrupted`, `terminated`, `write error`).
+    /// Why a live watch ended (`duration`, `sample count`, `target exited`,
+    /// `interrupted (SIGINT)`, `terminated (SIGTERM)`, `hung up (SIGHUP)`, `write error`).
     pub ended_by: Option<String>,
     /// How the started command ended, for `-- CMD`.
     pub target_exit: Option<String>,

@@ -230,23 +230,28 @@ pub fn run(cfg: &WatchConfig) -> Result<ExitCode> {
     Ok(ExitCode::for_verdict(kind, cfg.fail_on_leak))
 }
 
-/// SIGINT and SIGTERM, recorded by flags so the watch can end cleanly.
+/// SIGINT, SIGTERM and SIGHUP, recorded by flags so the watch can end cleanly
+/// (a closed terminal or ssh session ends it with a verdict too).
 struct Signals {
     int: Arc<AtomicBool>,
     term: Arc<AtomicBool>,
+    hup: Arc<AtomicBool>,
 }
 
 impl Signals {
     fn install() -> Result<Signals> {
-        use signal_hook::consts::{SIGINT, SIGTERM};
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
         let s = Signals {
             int: Arc::new(AtomicBool::new(false)),
             term: Arc::new(AtomicBool::new(false)),
+            hup: Arc::new(AtomicBool::new(false)),
         };
         signal_hook::flag::register(SIGINT, Arc::clone(&s.int))
             .context("cannot install a SIGINT handler")?;
         signal_hook::flag::register(SIGTERM, Arc::clone(&s.term))
             .context("cannot install a SIGTERM handler")?;
+        signal_hook::flag::register(SIGHUP, Arc::clone(&s.hup))
+            .context("cannot install a SIGHUP handler")?;
         Ok(s)
     }
 
@@ -256,6 +261,8 @@ impl Signals {
             Some("interrupted (SIGINT)")
         } else if self.term.load(Ordering::Relaxed) {
             Some("terminated (SIGTERM)")
+        } else if self.hup.load(Ordering::Relaxed) {
+            Some("hung up (SIGHUP)")
         } else {
             None
         }

@@ -191,6 +191,14 @@ fn ctrl_c_ends_the_watch_with_a_verdict() {
 }
 
 #[test]
+fn sighup_ends_the_watch_with_a_verdict() {
+    let (out, log, _dir) = end_with_signal(libc::SIGHUP);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ended by:  hung up"));
+    log_is_complete(&log);
+}
+
+#[test]
 fn sigterm_ends_the_watch_with_a_verdict() {
     let (out, log, _dir) = end_with_signal(libc::SIGTERM);
     assert_eq!(out.status.code(), Some(0));
