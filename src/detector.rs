@@ -585,7 +585,15 @@ fn analyze_state(d: &Detector) -> Verdict {
     } else {
         v.kind = VerdictKind::Plateau;
         let noisy = p.z < Z_MAYBE || p.rise() <= p.noise;
-        v.reason = if noisy {
+        v.reason = if noisy && p.z >= 1.96 && p.rise() > 0.0 {
+            format!(
+                "{floor_word} crept up by {} over the last {span} ({}), not significant against its noise of {} (z = {:.1}, {Z_MAYBE} needed to suspect growth)",
+                fmt_v(p.rise()),
+                fmt_rate(p.slope),
+                fmt_v(p.noise),
+                p.z
+            )
+        } else if noisy {
             format!(
                 "{floor_word} shows no growth beyond its noise of {} over the last {span} ({}, z = {:.1})",
                 fmt_v(p.noise),
