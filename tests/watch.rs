@@ -167,9 +167,10 @@ fn log_is_complete(log: &std::path::Path) {
     }
 }
 
-#[test]
-fn ctrl_c_ends_the_watch_with_a_verdict() {
-    let (out, log, _dir) = end_with_signal(libc::SIGINT);
+/// Ends an open-ended watch with `sig`: exit 0, a verdict naming why it
+/// ended, every logged sample judged, and a log complete to its last row.
+fn ends_cleanly_on(sig: i32, ended_by: &str) {
+    let (out, log, _dir) = end_with_signal(sig);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -181,7 +182,7 @@ fn ctrl_c_ends_the_watch_with_a_verdict() {
         text.starts_with("plateau") || text.starts_with("inconclusive"),
         "{text}"
     );
-    assert!(text.contains("ended by:  interrupted"), "{text}");
+    assert!(text.contains(&format!("ended by:  {ended_by}")), "{text}");
     log_is_complete(&log);
     let n = rows(&log).len();
     assert!(
@@ -191,19 +192,18 @@ fn ctrl_c_ends_the_watch_with_a_verdict() {
 }
 
 #[test]
-fn sighup_ends_the_watch_with_a_verdict() {
-    let (out, log, _dir) = end_with_signal(libc::SIGHUP);
-    assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ended by:  hung up"));
-    log_is_complete(&log);
+fn ctrl_c_ends_the_watch_with_a_verdict() {
+    ends_cleanly_on(libc::SIGINT, "interrupted (SIGINT)");
 }
 
 #[test]
 fn sigterm_ends_the_watch_with_a_verdict() {
-    let (out, log, _dir) = end_with_signal(libc::SIGTERM);
-    assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ended by:  terminated"));
-    log_is_complete(&log);
+    ends_cleanly_on(libc::SIGTERM, "terminated (SIGTERM)");
+}
+
+#[test]
+fn sighup_ends_the_watch_with_a_verdict() {
+    ends_cleanly_on(libc::SIGHUP, "hung up (SIGHUP)");
 }
 
 #[test]
