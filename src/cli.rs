@@ -128,7 +128,7 @@ struct WatchArgs {
 struct AnalyzeArgs {
     /// The log (`-` for standard input)
     file: PathBuf,
-    /// The column to judge
+    /// The column to judge [default: rss_bytes]
     #[arg(long, value_name = "NAME")]
     column: Option<String>,
     /// Spacing of samples in a shell-loop log (which has no times)
@@ -154,7 +154,7 @@ struct PlotArgs {
     /// The SVG file to write
     #[arg(short, long, value_name = "OUT.svg")]
     output: PathBuf,
-    /// The column to plot and judge
+    /// The column to plot and judge [default: rss_bytes]
     #[arg(long, value_name = "NAME")]
     column: Option<String>,
     /// Spacing of samples in a shell-loop log
