@@ -61,7 +61,7 @@ fn main() {
         let t = Instant::now();
         let a = analyze(&cfg).unwrap();
         best = best.min(t.elapsed().as_secs_f64());
-        verdict = format!("{} ({})", a.verdict.kind, a.verdict.reason);
+        verdict = format!("{} ({})", a.verdict().kind, a.verdict().reason);
     }
     println!(
         "analyze: {:.2} s for {rows} rows = {:.0} MB/s, {:.1} M rows/s; verdict {verdict}",

@@ -144,8 +144,6 @@ impl Segmenter {
 /// The outcome of `analyze`.
 #[derive(Debug, Clone)]
 pub struct Analysis {
-    /// The detector's verdict on the judged column of the last watch.
-    pub verdict: Verdict,
     /// Verdicts on every metric column (and the judged column), in column order.
     pub judged: Vec<Judged>,
     /// The column judged.
@@ -162,6 +160,14 @@ pub struct Analysis {
     pub rows_set_aside: u64,
     /// Warnings (a cut-short last row).
     pub warnings: Vec<String>,
+}
+
+impl Analysis {
+    /// The verdict on the judged column (always among `judged`).
+    pub fn verdict(&self) -> &Verdict {
+        let j = self.judged.iter().find(|j| j.column == self.column);
+        &j.unwrap_or(&self.judged[0]).verdict
+    }
 }
 
 /// Reads the log in one streaming pass and judges its last watch: the judged
@@ -207,13 +213,7 @@ pub fn analyze(cfg: &AnalyzeConfig) -> Result<Analysis> {
             verdict: d.verdict(),
         })
         .collect();
-    let verdict = judged
-        .iter()
-        .find(|j| j.column == column)
-        .map(|j| j.verdict.clone())
-        .unwrap_or_else(|| Detector::new(cfg.detector).verdict());
     Ok(Analysis {
-        verdict,
         judged,
         column,
         source: reader.name().to_string(),

@@ -4,7 +4,7 @@
 use crate::analyze::AnalyzeConfig;
 use crate::detector::DetectorConfig;
 use crate::log::ReadOptions;
-use crate::metrics::{self, Judge, Metric};
+use crate::metrics::{self, Judge};
 use crate::plot::PlotConfig;
 use crate::report::{ExitCode, Format, JudgeSpec, Report};
 use crate::units::{parse_duration, parse_rate, parse_size};
@@ -395,12 +395,7 @@ pub fn run(cfg: &Config) -> Result<ExitCode> {
             println!(
                 "{}: {} ({}), written to {}",
                 a.verdict.kind,
-                metrics::format_rate(
-                    Metric::from_column(&p.read.column.clone().unwrap_or_default())
-                        .is_none_or(|m| m.is_bytes()),
-                    a.verdict.rate,
-                    "h"
-                ),
+                metrics::format_rate(!a.counts, a.verdict.rate, "h"),
                 a.verdict.reason,
                 p.output.display()
             );

@@ -30,6 +30,8 @@ pub struct PlotConfig {
 pub struct Plotted {
     /// The verdict on the last watch.
     pub verdict: Verdict,
+    /// The plotted column counts things (fds, threads), not bytes.
+    pub counts: bool,
     /// Warnings from reading.
     pub warnings: Vec<String>,
 }
@@ -100,6 +102,7 @@ pub fn plot(cfg: &PlotConfig) -> Result<Plotted> {
     .with_context(|| format!("cannot write {}", cfg.output.display()))?;
     Ok(Plotted {
         verdict,
+        counts,
         warnings: reader.warnings().to_vec(),
     })
 }
