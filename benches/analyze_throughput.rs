@@ -50,7 +50,7 @@ fn main() {
         path: path.clone(),
         read: ReadOptions::default(),
         detector: DetectorConfig::default(),
-        judge_any: false,
+        judge: leakwatch::judging::Judge::Column("rss_bytes".into()),
         limit: None,
     };
     // Warm the page cache, then measure the best of three.
@@ -61,7 +61,11 @@ fn main() {
         let t = Instant::now();
         let a = analyze(&cfg).unwrap();
         best = best.min(t.elapsed().as_secs_f64());
-        verdict = format!("{} ({})", a.verdict().kind, a.verdict().reason);
+        verdict = format!(
+            "{} ({})",
+            a.verdict().kind,
+            leakwatch::report::reason(a.verdict(), leakwatch::units::Quantity::Bytes)
+        );
     }
     println!(
         "analyze: {:.2} s for {rows} rows = {:.0} MB/s, {:.1} M rows/s; verdict {verdict}",

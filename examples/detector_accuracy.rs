@@ -69,7 +69,11 @@ fn main() {
                     if v.kind == VerdictKind::Leaking {
                         false_leaks += 1;
                     }
-                    wrong.push(format!("{dur}s@{iv}s#{seed}={} ({})", v.kind, v.reason));
+                    wrong.push(format!(
+                        "{dur}s@{iv}s#{seed}={} ({})",
+                        v.kind,
+                        leakwatch::report::reason(&v, leakwatch::units::Quantity::Bytes)
+                    ));
                 }
                 if let Some(t) = first_call {
                     early.push((t - s.leak_start) / (dur - s.leak_start));

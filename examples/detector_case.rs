@@ -18,7 +18,11 @@ fn main() {
     let v = judge(DetectorConfig::default(), s.samples.iter().copied());
     println!(
         "{:?} {} block {:.2}s window {:.1}-{:.1}",
-        v.kind, v.reason, v.block_s, v.window_start_s, v.window_end_s
+        v.kind,
+        leakwatch::report::reason(&v, leakwatch::units::Quantity::Bytes),
+        v.block_s,
+        v.window_start_s,
+        v.window_end_s
     );
     for (t, f) in &v.floor {
         println!("{t:8.2} {:10.3}", f / 1e6);

@@ -1,10 +1,10 @@
 //! `leakwatch analyze`: judging a log offline with the same detector the live
 //! watch uses, including the rules for logs that hold several watches.
 
-use crate::detector::{Detector, DetectorConfig, Verdict};
-use crate::log::{InputKind, LogReader, ReadOptions, Row};
-use crate::metrics::{self, Metric};
-use crate::report::Judged;
+use crate::detector::{DetectorConfig, Verdict};
+use crate::judging::{Judge, Judged, Judging};
+use crate::log::{InputKind, LogReader, Placement, ReadOptions, Segmenter};
+use crate::metrics::Metric;
 
 use anyhow::Result;
 use std::path::PathBuf;
@@ -18,127 +18,11 @@ pub struct AnalyzeConfig {
     pub read: ReadOptions,
     /// Warm-up and minimum rate.
     pub detector: DetectorConfig,
-    /// `--judge any`: the exit code follows any metric that leaks.
-    pub judge_any: bool,
+    /// Which series decides: the read column (`Judge::Column`, whatever it
+    /// names) or any metric that leaks.
+    pub judge: Judge,
     /// A memory limit to compare against.
     pub limit: Option<f64>,
-}
-
-/// How a row relates to the ones before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Placement {
-    /// The first row of the input.
-    First,
-    /// The same run as the row before.
-    Same,
-    /// An appended run of the same process, placed on the time axis by `timestamp`.
-    NewSegment,
-    /// A new watch (another PID, or a restart with no timestamps to order it):
-    /// everything before is set aside.
-    NewWatch,
-}
-
-/// Splits a log into watches and places each row on the time axis of the last one.
-///
-/// A new run starts where `elapsed_s` goes back or the PID changes. Runs of the
-/// same PID are one watch, ordered by `timestamp`; a PID change starts a new watch.
-#[derive(Debug, Default, Clone)]
-pub struct Segmenter {
-    started: bool,
-    pid: Option<u64>,
-    prev_elapsed: f64,
-    prev_ts: Option<f64>,
-    watch_ts0: Option<f64>,
-    offset: f64,
-    /// Watches set aside so far (all but the current).
-    pub watches_set_aside: u64,
-    /// Rows set aside so far (those of earlier watches).
-    pub rows_set_aside: u64,
-    rows_in_watch: u64,
-    /// Appended runs joined into the current watch.
-    pub segments_in_watch: u64,
-}
-
-impl Segmenter {
-    /// Places `row`: its time in seconds on the current watch's axis, and how it relates.
-    pub fn place(&mut self, row: &Row) -> (f64, Placement) {
-        let mut placement = Placement::Same;
-        if !self.started {
-            self.started = true;
-            placement = Placement::First;
-            self.segments_in_watch = 1;
-        } else {
-            let pid_changed = matches!((self.pid, row.pid), (Some(a), Some(b)) if a != b);
-            let restarted = match row.elapsed {
-                Some(e) => e < self.prev_elapsed,
-                None => matches!((self.prev_ts, row.timestamp), (Some(a), Some(b)) if b < a),
-            };
-            if pid_changed || (restarted && (row.timestamp.is_none() || row.elapsed.is_none())) {
-                placement = Placement::NewWatch;
-            } else if restarted {
-                placement = Placement::NewSegment;
-            }
-        }
-        match placement {
-            Placement::First | Placement::NewWatch => {
-                if placement == Placement::NewWatch {
-                    self.watches_set_aside += 1;
-                    self.rows_set_aside += self.rows_in_watch;
-                    self.segments_in_watch = 1;
-                }
-                self.rows_in_watch = 0;
-                self.watch_ts0 = row.timestamp;
-                self.offset = 0.0;
-                if let (Some(e), None) = (row.elapsed, row.timestamp) {
-                    self.offset = -e.min(0.0);
-                }
-            }
-            Placement::NewSegment => {
-                self.segments_in_watch += 1;
-                if let (Some(ts), Some(ts0), Some(e)) = (row.timestamp, self.watch_ts0, row.elapsed)
-                {
-                    self.offset = ts - ts0 - e;
-                }
-            }
-            Placement::Same => {}
-        }
-        self.rows_in_watch += 1;
-        self.pid = row.pid.or(self.pid);
-        if let Some(e) = row.elapsed {
-            self.prev_elapsed = e;
-        }
-        self.prev_ts = row.timestamp.or(self.prev_ts);
-        let t = match (row.elapsed, row.timestamp, self.watch_ts0) {
-            (Some(e), _, _) => e + self.offset,
-            (None, Some(ts), Some(ts0)) => ts - ts0,
-            _ => 0.0,
-        };
-        (t, placement)
-    }
-
-    /// A sentence on what was set aside, if anything.
-    pub fn set_aside_note(&self) -> Option<String> {
-        let mut parts = Vec::new();
-        if self.watches_set_aside > 0 {
-            parts.push(format!(
-                "{} earlier watch{} ({} rows) set aside; judged the last",
-                self.watches_set_aside,
-                if self.watches_set_aside == 1 {
-                    ""
-                } else {
-                    "es"
-                },
-                self.rows_set_aside
-            ));
-        }
-        if self.segments_in_watch > 1 {
-            parts.push(format!(
-                "{} appended runs of the same process joined by timestamp",
-                self.segments_in_watch
-            ));
-        }
-        (!parts.is_empty()).then(|| parts.join("; "))
-    }
 }
 
 /// The outcome of `analyze`.
@@ -148,6 +32,8 @@ pub struct Analysis {
     pub judged: Vec<Judged>,
     /// The column judged.
     pub column: String,
+    /// Which series decides the exit code.
+    pub judge: Judge,
     /// The input's name.
     pub source: String,
     /// CSV log or shell-loop log.
@@ -175,46 +61,30 @@ impl Analysis {
 pub fn analyze(cfg: &AnalyzeConfig) -> Result<Analysis> {
     let mut reader = LogReader::open(&cfg.path, &cfg.read)?;
     let column = reader.column().to_string();
-    // (metric, or None for a judged column that is no known metric; its detector)
-    let mut series: Vec<(Option<Metric>, DetectorConfig)> = reader
-        .present_metrics()
-        .into_iter()
-        .map(|m| (Some(m), metrics::detector_for(m, cfg.detector)))
-        .collect();
-    if Metric::from_column(&column).is_none() {
-        series.push((None, cfg.detector));
-    }
-    let fresh = |s: &[(Option<Metric>, DetectorConfig)]| -> Vec<Detector> {
-        s.iter().map(|(_, c)| Detector::new(*c)).collect()
+    let judge = match cfg.judge {
+        Judge::Any => Judge::Any,
+        Judge::Column(_) => Judge::Column(column.clone()),
     };
-    let mut dets = fresh(&series);
+    let extra = Metric::from_column(&column)
+        .is_none()
+        .then_some(column.as_str());
+    let mut judging = Judging::new(cfg.detector, &reader.present_metrics(), extra, judge);
     let mut seg = Segmenter::default();
     let mut pid = None;
     while let Some(row) = reader.next_row()? {
         let (t, placement) = seg.place(&row);
         if placement == Placement::NewWatch {
-            dets = fresh(&series);
+            judging.reset();
         }
         pid = row.pid.or(pid);
-        for ((m, _), d) in series.iter().zip(dets.iter_mut()) {
-            let v = match m {
-                Some(m) => row.metrics[m.index()].unwrap_or(row.value),
-                None => row.value,
-            };
-            d.push(t, v);
-        }
+        judging.push(t, |m| match m {
+            Some(m) => row.metrics[m.index()].unwrap_or(row.value),
+            None => row.value,
+        });
     }
-    let judged: Vec<Judged> = series
-        .iter()
-        .zip(&dets)
-        .map(|((m, _), d)| Judged {
-            column: m.map_or(column.clone(), |m| m.column().to_string()),
-            counts: m.is_some_and(|m| !m.is_bytes()),
-            verdict: d.verdict(),
-        })
-        .collect();
     Ok(Analysis {
-        judged,
+        judged: judging.judged(),
+        judge: judging.judge().clone(),
         column,
         source: reader.name().to_string(),
         kind: reader.kind(),

@@ -1,5 +1,5 @@
-//! The `leakwatch` binary: a thin wrapper over [`leakwatch::cli`].
+//! The `leakwatch` binary: a thin wrapper over [`leakwatch::app`].
 
-fn main() {
-    std::process::exit(leakwatch::cli::main());
+fn main() -> std::process::ExitCode {
+    leakwatch::app::main().into()
 }

@@ -1,7 +1,7 @@
 //! The metrics leakwatch can sample and judge, their log columns and units.
 
 use crate::detector::DetectorConfig;
-use anyhow::{Result, bail};
+use crate::units::Quantity;
 
 /// A sampled quantity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -37,7 +37,7 @@ impl Metric {
         Metric::Threads,
     ];
 
-    /// The name used in `--metrics` and `--judge`.
+    /// The metric's short name (`rss`, `fds`).
     pub fn name(self) -> &'static str {
         match self {
             Metric::Rss => "rss",
@@ -89,80 +89,29 @@ impl Metric {
 /// Growth slower than this (per second) counts as a plateau for fds and threads: 1 an hour.
 pub const COUNT_MIN_RATE: f64 = 1.0 / 3600.0;
 
-/// The detector settings for `m`, from the shared ones: counts get their own
-/// minimum rate and wording.
-pub fn detector_for(m: Metric, base: DetectorConfig) -> DetectorConfig {
-    if m.is_bytes() {
-        base
-    } else {
-        DetectorConfig {
-            min_rate: COUNT_MIN_RATE,
-            counts: true,
-            ..base
+impl Metric {
+    /// What its values count.
+    pub fn quantity(self) -> Quantity {
+        Quantity::of(self.is_bytes())
+    }
+
+    /// The detector settings for this metric, from the shared ones: counts get
+    /// their own minimum rate.
+    pub fn detector_config(self, base: DetectorConfig) -> DetectorConfig {
+        if self.is_bytes() {
+            base
+        } else {
+            DetectorConfig {
+                min_rate: COUNT_MIN_RATE,
+                ..base
+            }
         }
     }
 }
 
-/// Parses `--metrics`: a comma-separated list of metric names. `rss` and
-/// `vsz` are always sampled (they are the log's base columns), so they may be
-/// left out. The result is in log-column order, without repeats.
-pub fn parse_list(text: &str) -> Result<Vec<Metric>> {
-    let mut out = vec![Metric::Rss, Metric::Vsz];
-    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        match Metric::parse(part) {
-            Some(m) => out.push(m),
-            None => bail!(
-                "--metrics: unknown metric '{part}'; choose from rss,vsz,pss,uss,swap,fds,threads"
-            ),
-        }
-    }
-    out.sort();
-    out.dedup();
-    Ok(out)
-}
-
-/// Which metric decides the exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Judge {
-    /// This metric.
-    One(Metric),
-    /// Any metric that leaks.
-    Any,
-}
-
-/// Parses `--judge`: a metric name or `any`.
-pub fn parse_judge(text: &str) -> Result<Judge> {
-    if text == "any" {
-        return Ok(Judge::Any);
-    }
-    match Metric::parse(text) {
-        Some(m) => Ok(Judge::One(m)),
-        None => bail!(
-            "--judge: unknown metric '{text}'; choose rss, vsz, pss, uss, swap, fds, threads or any"
-        ),
-    }
-}
-
-/// Formats a value of `metric` for people: bytes in binary units, counts plain.
-pub fn format_value(bytes: bool, v: f64) -> String {
-    if bytes {
-        crate::units::format_bytes(v)
-    } else if v.abs() >= 100.0 || v.fract() == 0.0 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.1}")
-    }
-}
-
-/// Formats a rate per second of `metric` as a signed amount per `unit` (`min`, `h`).
-pub fn format_rate(bytes: bool, per_s: f64, unit: &str) -> String {
-    if bytes {
-        return crate::units::format_rate(per_s, unit);
-    }
-    let per = if unit == "min" { 60.0 } else { 3600.0 };
-    let v = per_s * per;
-    let sign = if v >= 0.0 { "+" } else { "" };
-    format!("{sign}{}/{unit}", format_value(false, v))
+/// The names of every metric, comma-separated, for messages.
+pub fn names() -> String {
+    Metric::ALL.map(Metric::name).join(", ")
 }
 
 #[cfg(test)]
@@ -170,25 +119,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lists() {
+    fn names_and_columns_parse() {
+        for m in Metric::ALL {
+            assert_eq!(Metric::parse(m.name()), Some(m));
+            assert_eq!(Metric::parse(m.column()), Some(m));
+        }
+        assert_eq!(Metric::parse("heap"), None);
         assert_eq!(
-            parse_list("rss,vsz").unwrap(),
-            vec![Metric::Rss, Metric::Vsz]
+            Metric::Fds
+                .detector_config(DetectorConfig::default())
+                .min_rate,
+            COUNT_MIN_RATE
         );
-        assert_eq!(
-            parse_list("fds, pss,rss").unwrap(),
-            vec![Metric::Rss, Metric::Vsz, Metric::Pss, Metric::Fds]
-        );
-        assert!(parse_list("rss,heap").is_err());
-        assert_eq!(parse_judge("any").unwrap(), Judge::Any);
-        assert_eq!(parse_judge("pss").unwrap(), Judge::One(Metric::Pss));
-        assert!(parse_judge("heap").is_err());
-    }
-
-    #[test]
-    fn formats_counts() {
-        assert_eq!(format_rate(false, 2.0, "min"), "+120/min");
-        assert_eq!(format_rate(false, 0.01, "min"), "+0.6/min");
-        assert_eq!(format_value(false, 37.0), "37");
     }
 }

@@ -4,10 +4,12 @@
 //! buckets (the detector's own bucket store), so a log of millions of rows is
 //! drawn from at most a few hundred columns and spikes stay visible.
 
-use crate::analyze::{Placement, Segmenter};
 use crate::detector::{BucketView, Detector, DetectorConfig, Verdict, VerdictKind};
-use crate::log::{LogReader, ReadOptions};
+use crate::judging::{Judge, Judging};
+use crate::log::{LogReader, Placement, ReadOptions, Segmenter};
 use crate::metrics::Metric;
+use crate::report::reason;
+use crate::units::Quantity;
 use anyhow::{Context, Result, anyhow};
 use plotters::prelude::*;
 use std::path::PathBuf;
@@ -42,16 +44,14 @@ pub fn plot(cfg: &PlotConfig) -> Result<Plotted> {
     let store = DetectorConfig {
         warmup: None,
         min_rate: 0.0,
-        counts: false,
     };
-    let mut seg = Segmenter::default();
-    let metric = Metric::from_column(reader.column());
+    let column = reader.column().to_string();
+    let metric = Metric::from_column(&column);
     let counts = metric.is_some_and(|m| !m.is_bytes());
-    let judge_cfg = match metric {
-        Some(m) => crate::metrics::detector_for(m, cfg.detector),
-        None => cfg.detector,
-    };
-    let mut det = Detector::new(judge_cfg);
+    let metrics: Vec<Metric> = metric.into_iter().collect();
+    let extra = metric.is_none().then_some(column.as_str());
+    let mut judging = Judging::new(cfg.detector, &metrics, extra, Judge::Column(column.clone()));
+    let mut seg = Segmenter::default();
     let mut main = Detector::new(store);
     let mut vsz = Detector::new(store);
     let mut breaks: Vec<f64> = Vec::new();
@@ -59,7 +59,7 @@ pub fn plot(cfg: &PlotConfig) -> Result<Plotted> {
         let (t, placement) = seg.place(&row);
         match placement {
             Placement::NewWatch => {
-                det = Detector::new(judge_cfg);
+                judging.reset();
                 main = Detector::new(store);
                 vsz = Detector::new(store);
                 breaks.clear();
@@ -67,39 +67,39 @@ pub fn plot(cfg: &PlotConfig) -> Result<Plotted> {
             Placement::NewSegment => breaks.push(t),
             _ => {}
         }
-        det.push(t, row.value);
+        judging.push(t, |_| row.value);
         main.push(t, row.value);
-        if reader.column() != "vsz_bytes"
+        if column != "vsz_bytes"
             && let Some(v) = row.metrics[Metric::Vsz.index()]
         {
             vsz.push(t, v);
         }
     }
-    let verdict = det.verdict();
+    let verdict = judging.shown().detector.verdict();
+    let q = Quantity::of(!counts);
     let title = format!(
-        "{}: {} (95% {} to {}) on {}",
+        "{}: {} (95% {} to {}) on {column}",
         verdict.kind,
-        crate::metrics::format_rate(!counts, verdict.rate, "h"),
-        crate::metrics::format_rate(!counts, verdict.rate_ci95[0], "h"),
-        crate::metrics::format_rate(!counts, verdict.rate_ci95[1], "h"),
-        reader.column()
+        q.rate(verdict.rate, "h"),
+        q.rate(verdict.rate_ci95[0], "h"),
+        q.rate(verdict.rate_ci95[1], "h"),
     );
+    let why = reason(&verdict, q);
     let subtitle = match seg.set_aside_note() {
-        Some(n) => format!("{} | {n}", verdict.reason),
-        None => verdict.reason.clone(),
+        Some(n) => format!("{why} | {n}"),
+        None => why,
     };
-    draw(
-        cfg,
+    let chart = Chart {
+        title: &title,
+        subtitle: &subtitle,
+        verdict: &verdict,
+        column: &column,
         counts,
-        &title,
-        &subtitle,
-        &verdict,
-        reader.column(),
-        &main.buckets(),
-        &vsz.buckets(),
-        &breaks,
-    )
-    .with_context(|| format!("cannot write {}", cfg.output.display()))?;
+        main: &main.buckets(),
+        vsz: &vsz.buckets(),
+        breaks: &breaks,
+    };
+    draw(&cfg.output, &chart).with_context(|| format!("cannot write {}", cfg.output.display()))?;
     Ok(Plotted {
         verdict,
         counts,
@@ -155,161 +155,188 @@ fn runs<'a>(b: &'a [BucketView], breaks: &[f64]) -> Vec<&'a [BucketView]> {
     out
 }
 
-#[allow(clippy::too_many_arguments)]
-fn draw(
-    cfg: &PlotConfig,
+/// What one picture shows.
+struct Chart<'a> {
+    title: &'a str,
+    subtitle: &'a str,
+    verdict: &'a Verdict,
+    column: &'a str,
     counts: bool,
-    title: &str,
-    subtitle: &str,
-    v: &Verdict,
-    column: &str,
-    main: &[BucketView],
-    vsz: &[BucketView],
-    breaks: &[f64],
-) -> Result<()> {
-    let root = SVGBackend::new(&cfg.output, (1100, 760)).into_drawing_area();
-    let err = |e: DrawingAreaErrorKind<std::io::Error>| anyhow!("{e}");
-    root.fill(&WHITE).map_err(err)?;
-    let color = match v.kind {
+    main: &'a [BucketView],
+    vsz: &'a [BucketView],
+    breaks: &'a [f64],
+}
+
+type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+
+fn draw_err(e: DrawingAreaErrorKind<std::io::Error>) -> anyhow::Error {
+    anyhow!("{e}")
+}
+
+/// The verdict's colour: red leaking, green plateau, amber inconclusive.
+fn verdict_color(kind: VerdictKind) -> RGBColor {
+    match kind {
         VerdictKind::Leaking => RGBColor(200, 30, 30),
         VerdictKind::Plateau => RGBColor(20, 130, 60),
         VerdictKind::Inconclusive => RGBColor(180, 120, 0),
-    };
+    }
+}
+
+/// Draws `c` as an SVG at `path`: the title, the judged panel, and VSZ below it.
+fn draw(path: &std::path::Path, c: &Chart) -> Result<()> {
+    let root = SVGBackend::new(path, (1100, 760)).into_drawing_area();
+    root.fill(&WHITE).map_err(draw_err)?;
+    let color = verdict_color(c.verdict.kind);
     let root = root
-        .titled(title, ("sans-serif", 24).into_font().color(&color))
-        .map_err(err)?;
+        .titled(c.title, ("sans-serif", 24).into_font().color(&color))
+        .map_err(draw_err)?;
     let (head, body) = root.split_vertically(26);
-    let short: String = subtitle.chars().take(170).collect();
+    let short: String = c.subtitle.chars().take(170).collect();
     head.draw(&Text::new(
         short,
         (10, 4),
         ("sans-serif", 14).into_font().color(&RGBColor(60, 60, 60)),
     ))
-    .map_err(err)?;
-    let has_vsz = !vsz.is_empty();
+    .map_err(draw_err)?;
+    let has_vsz = !c.vsz.is_empty();
     let (top, bottom) = if has_vsz {
         body.split_vertically(470)
     } else {
         (body.clone(), body.shrink((0, 0), (0, 0)))
     };
-    let span = main.last().map(|b| b.t_last).unwrap_or(1.0).max(1e-3);
-    let (tu, tname) = time_unit(span);
-    let x1 = span / tu;
+    panel(&top, c, c.main, c.column, true)?;
+    if has_vsz {
+        panel(&bottom, c, c.vsz, "vsz_bytes", false)?;
+    }
+    root.present().map_err(draw_err)?;
+    Ok(())
+}
 
-    let panel = |area: &DrawingArea<SVGBackend, plotters::coord::Shift>,
-                 data: &[BucketView],
-                 label: &str,
-                 judged: bool,
-                 is_count: bool|
-     -> Result<()> {
-        let ymax = data.iter().map(|b| b.max).fold(0.0f64, f64::max);
-        let ymin = data
-            .iter()
-            .map(|b| b.min)
-            .fold(f64::MAX, f64::min)
-            .min(ymax);
-        let (bu, bname) = if is_count {
-            (1.0, "count")
-        } else {
-            byte_unit(ymax)
-        };
-        let pad = ((ymax - ymin) * 0.08).max(ymax * 0.01).max(1.0);
-        let (lo, hi) = (((ymin - pad) / bu).max(0.0), (ymax + pad) / bu);
-        let mut chart = ChartBuilder::on(area)
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(80)
-            .build_cartesian_2d(0.0..x1.max(1e-3), lo..hi.max(lo + 1e-9))
-            .map_err(err)?;
+/// One panel: `data` as a min–max band and a mean line; on the `judged`
+/// panel also the warm-up, the floor and the trend of the judged window.
+fn panel(area: &Area, c: &Chart, data: &[BucketView], label: &str, judged: bool) -> Result<()> {
+    let v = c.verdict;
+    let is_count = judged && c.counts;
+    let span = c.main.last().map(|b| b.t_last).unwrap_or(1.0).max(1e-3);
+    let (tu, tname) = time_unit(span);
+    let ymax = data.iter().map(|b| b.max).fold(0.0f64, f64::max);
+    let ymin = data
+        .iter()
+        .map(|b| b.min)
+        .fold(f64::MAX, f64::min)
+        .min(ymax);
+    let (bu, bname) = if is_count {
+        (1.0, "count")
+    } else {
+        byte_unit(ymax)
+    };
+    let pad = ((ymax - ymin) * 0.08).max(ymax * 0.01).max(1.0);
+    let (lo, hi) = (((ymin - pad) / bu).max(0.0), (ymax + pad) / bu);
+    let mut chart = ChartBuilder::on(area)
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0.0..(span / tu).max(1e-3), lo..hi.max(lo + 1e-9))
+        .map_err(draw_err)?;
+    chart
+        .configure_mesh()
+        .x_desc(format!("time since start ({tname})"))
+        .y_desc(format!("{label} ({bname})"))
+        .light_line_style(RGBColor(244, 244, 244))
+        .draw()
+        .map_err(draw_err)?;
+    if judged && v.warmup_s > 0.0 {
         chart
-            .configure_mesh()
-            .x_desc(format!("time since start ({tname})"))
-            .y_desc(format!("{label} ({bname})"))
-            .light_line_style(RGBColor(244, 244, 244))
-            .draw()
-            .map_err(err)?;
-        if judged && v.warmup_s > 0.0 {
-            chart
-                .draw_series(std::iter::once(Rectangle::new(
-                    [(0.0, lo), (v.warmup_s / tu, hi)],
-                    RGBColor(120, 120, 120).mix(0.15).filled(),
-                )))
-                .map_err(err)?
-                .label("set aside (warm-up)")
+            .draw_series(std::iter::once(Rectangle::new(
+                [(0.0, lo), (v.warmup_s / tu, hi)],
+                RGBColor(120, 120, 120).mix(0.15).filled(),
+            )))
+            .map_err(draw_err)?
+            .label("set aside (warm-up)")
+            .legend(|(x, y)| {
+                Rectangle::new(
+                    [(x, y - 5), (x + 16, y + 5)],
+                    RGBColor(120, 120, 120).mix(0.3).filled(),
+                )
+            });
+    }
+    // min–max band: spikes stay visible however many rows were merged.
+    chart
+        .draw_series(data.iter().map(|b| {
+            let x = (b.t_first + b.t_last) / 2.0 / tu;
+            PathElement::new(
+                vec![(x, b.min / bu), (x, b.max / bu)],
+                RGBColor(120, 160, 220).mix(0.6),
+            )
+        }))
+        .map_err(draw_err)?;
+    for (i, run) in runs(data, c.breaks).into_iter().enumerate() {
+        let s = chart
+            .draw_series(LineSeries::new(
+                run.iter()
+                    .map(|b| ((b.t_first + b.t_last) / 2.0 / tu, b.mean / bu)),
+                RGBColor(30, 90, 180).stroke_width(1),
+            ))
+            .map_err(draw_err)?;
+        if i == 0 {
+            s.label(format!("{label} (mean; band = min..max)"))
                 .legend(|(x, y)| {
-                    Rectangle::new(
-                        [(x, y - 5), (x + 16, y + 5)],
-                        RGBColor(120, 120, 120).mix(0.3).filled(),
-                    )
+                    PathElement::new(vec![(x, y), (x + 16, y)], RGBColor(30, 90, 180))
                 });
         }
-        // min–max band: spikes stay visible however many rows were merged.
-        chart
-            .draw_series(data.iter().map(|b| {
-                let x = (b.t_first + b.t_last) / 2.0 / tu;
-                PathElement::new(
-                    vec![(x, b.min / bu), (x, b.max / bu)],
-                    RGBColor(120, 160, 220).mix(0.6),
-                )
-            }))
-            .map_err(err)?;
-        for (i, run) in runs(data, breaks).into_iter().enumerate() {
-            let s = chart
-                .draw_series(LineSeries::new(
-                    run.iter()
-                        .map(|b| ((b.t_first + b.t_last) / 2.0 / tu, b.mean / bu)),
-                    RGBColor(30, 90, 180).stroke_width(1),
-                ))
-                .map_err(err)?;
-            if i == 0 {
-                s.label(format!("{label} (mean; band = min..max)"))
-                    .legend(|(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 16, y)], RGBColor(30, 90, 180))
-                    });
-            }
-        }
-        if judged && !v.floor.is_empty() {
-            chart
-                .draw_series(
-                    v.floor
-                        .iter()
-                        .map(|&(t, f)| Circle::new((t / tu, f / bu), 2, BLACK.filled())),
-                )
-                .map_err(err)?
-                .label("judged floor (block minima)")
-                .legend(|(x, y)| Circle::new((x + 8, y), 3, BLACK.filled()));
-            if v.window_s() > 0.0 {
-                chart
-                    .draw_series(LineSeries::new(
-                        vec![
-                            (v.window_start_s / tu, v.baseline_start / bu),
-                            (v.window_end_s / tu, v.baseline_end / bu),
-                        ],
-                        color.stroke_width(3),
-                    ))
-                    .map_err(err)?
-                    .label(format!(
-                        "trend over judged window ({})",
-                        crate::metrics::format_rate(!is_count, v.rate, "h")
-                    ))
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(3))
-                    });
-            }
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .draw()
-            .map_err(err)?;
-        Ok(())
-    };
-    panel(&top, main, column, true, counts)?;
-    if has_vsz {
-        panel(&bottom, vsz, "vsz_bytes", false, false)?;
     }
-    root.present().map_err(err)?;
+    if judged {
+        draw_floor(&mut chart, v, (tu, bu), Quantity::of(!is_count))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(200, 200, 200))
+        .draw()
+        .map_err(draw_err)?;
+    Ok(())
+}
+
+type Plot<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// The judged floor's points and the trend over the judged window, in
+/// units of (`tu` seconds, `bu` values).
+fn draw_floor(chart: &mut Plot, v: &Verdict, (tu, bu): (f64, f64), q: Quantity) -> Result<()> {
+    if v.floor.is_empty() {
+        return Ok(());
+    }
+    chart
+        .draw_series(
+            v.floor
+                .iter()
+                .map(|&(t, f)| Circle::new((t / tu, f / bu), 2, BLACK.filled())),
+        )
+        .map_err(draw_err)?
+        .label("judged floor (block minima)")
+        .legend(|(x, y)| Circle::new((x + 8, y), 3, BLACK.filled()));
+    if v.window_s() > 0.0 {
+        let color = verdict_color(v.kind);
+        chart
+            .draw_series(LineSeries::new(
+                vec![
+                    (v.window_start_s / tu, v.baseline_start / bu),
+                    (v.window_end_s / tu, v.baseline_end / bu),
+                ],
+                color.stroke_width(3),
+            ))
+            .map_err(draw_err)?
+            .label(format!(
+                "trend over judged window ({})",
+                q.rate(v.rate, "h")
+            ))
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(3))
+            });
+    }
     Ok(())
 }

@@ -91,18 +91,47 @@ pub fn format_bytes(bytes: f64) -> String {
     }
 }
 
-/// Formats a rate in bytes per second as a signed size per `unit` (`"min"` or
-/// `"h"`), e.g. `+12.0 MiB/h`.
-pub fn format_rate(bytes_per_s: f64, unit: &str) -> String {
-    let per = match unit {
-        "s" => 1.0,
-        "min" => 60.0,
-        "h" => 3600.0,
-        _ => 86400.0,
-    };
-    let v = bytes_per_s * per;
-    let sign = if v >= 0.0 { "+" } else { "" };
-    format!("{sign}{}/{unit}", format_bytes(v))
+/// What a series counts: bytes, or things (file descriptors, threads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantity {
+    /// Sizes in bytes, shown in binary units.
+    Bytes,
+    /// Plain counts.
+    Count,
+}
+
+impl Quantity {
+    /// `Bytes` when `bytes`, else `Count`.
+    pub fn of(bytes: bool) -> Quantity {
+        if bytes {
+            Quantity::Bytes
+        } else {
+            Quantity::Count
+        }
+    }
+
+    /// Formats a value: bytes in binary units (`1.50 KiB`), counts plain (`37`, `0.6`).
+    pub fn value(self, v: f64) -> String {
+        match self {
+            Quantity::Bytes => format_bytes(v),
+            Quantity::Count if v.abs() >= 100.0 || v.fract() == 0.0 => format!("{v:.0}"),
+            Quantity::Count => format!("{v:.1}"),
+        }
+    }
+
+    /// Formats a rate per second as a signed amount per `unit` (`s`, `min`,
+    /// `h`, else a day), e.g. `+12.0 MiB/h` or `+120/min`.
+    pub fn rate(self, per_s: f64, unit: &str) -> String {
+        let per = match unit {
+            "s" => 1.0,
+            "min" => 60.0,
+            "h" => 3600.0,
+            _ => 86400.0,
+        };
+        let v = per_s * per;
+        let sign = if v >= 0.0 { "+" } else { "" };
+        format!("{sign}{}/{unit}", self.value(v))
+    }
 }
 
 /// Formats seconds as a short human duration: `45s`, `12m 5s`, `3h 20m`, `2d 4h`.
@@ -156,7 +185,13 @@ mod tests {
         assert_eq!(format_bytes(512.0), "512 B");
         assert_eq!(format_bytes(1536.0), "1.50 KiB");
         assert_eq!(format_bytes(230.4 * 1048576.0), "230 MiB");
-        assert_eq!(format_rate(1048576.0 / 60.0, "min"), "+1.00 MiB/min");
+        assert_eq!(
+            Quantity::Bytes.rate(1048576.0 / 60.0, "min"),
+            "+1.00 MiB/min"
+        );
+        assert_eq!(Quantity::Count.rate(2.0, "min"), "+120/min");
+        assert_eq!(Quantity::Count.rate(0.01, "min"), "+0.6/min");
+        assert_eq!(Quantity::Count.value(37.0), "37");
         assert_eq!(format_secs(3725.0), "1h 2m");
         assert_eq!(format_secs(65.0), "1m 5s");
     }

@@ -1,11 +1,18 @@
 //! The detector on seeded synthetic series of every shape real processes show,
 //! its streaming/offline equivalence and its memory bound.
 
+use leakwatch::detector::Verdict;
 use leakwatch::detector::{
     DEFAULT_MIN_RATE, Detector, DetectorConfig, MAX_BUCKETS, VerdictKind, judge,
 };
 use leakwatch::synth::{Shape, generate};
+use leakwatch::units::Quantity;
 use proptest::prelude::*;
+
+/// The verdict's reason in words.
+fn why(v: &Verdict) -> String {
+    leakwatch::report::reason(v, Quantity::Bytes)
+}
 
 /// (duration s, interval s) pairs: a short fast run, a medium one, a long slow one.
 const RUNS: [(f64, f64); 3] = [(120.0, 0.1), (600.0, 0.5), (1800.0, 1.0)];
@@ -20,7 +27,8 @@ fn check_shape(shape: Shape) {
             if v.kind != shape.expected() {
                 wrong.push(format!(
                     "{dur}s@{iv}s seed {seed}: {} ({})",
-                    v.kind, v.reason
+                    v.kind,
+                    why(&v)
                 ));
             }
         }
@@ -107,7 +115,6 @@ fn explicit_warmup_is_set_aside() {
     let cfg = DetectorConfig {
         warmup: Some(60.0),
         min_rate: DEFAULT_MIN_RATE,
-        counts: false,
     };
     let v = judge(
         cfg,
@@ -116,7 +123,7 @@ fn explicit_warmup_is_set_aside() {
             (t, 50e6 + 1e6 * t.min(60.0))
         }),
     );
-    assert_eq!(v.kind, VerdictKind::Plateau, "{}", v.reason);
+    assert_eq!(v.kind, VerdictKind::Plateau, "{}", why(&v));
     assert!(v.window_start_s >= 60.0 && v.warmup_s == 60.0);
 }
 
@@ -131,12 +138,11 @@ fn min_rate_turns_slow_growth_into_plateau() {
         v.kind,
         VerdictKind::Plateau,
         "600 KiB/h is below the 1 MiB/h default: {}",
-        v.reason
+        why(&v)
     );
     let cfg = DetectorConfig {
         warmup: None,
         min_rate: 100.0,
-        counts: false,
     };
     assert_eq!(
         judge(cfg, series.iter().copied()).kind,
@@ -206,7 +212,7 @@ proptest! {
         let v = judge(DetectorConfig::default(), values.iter().enumerate().map(|(i, &x)| (i as f64 * step, x)));
         prop_assert!(v.rate_ci95[0] <= v.rate + 1e-6 && v.rate <= v.rate_ci95[1] + 1e-6);
         prop_assert!(v.window_start_s >= 0.0 && v.window_end_s <= v.duration_s + 1e-9);
-        prop_assert!(!v.reason.is_empty());
+        prop_assert!(!why(&v).is_empty());
     }
 
     #[test]
@@ -251,7 +257,7 @@ fn a_sawtooth_sampled_slowly_is_judged_on_its_period() {
             flat.kind,
             VerdictKind::Plateau,
             "seed {seed}: {}",
-            flat.reason
+            why(&flat)
         );
         let p = flat.period_s.expect("period found");
         assert!((p - 15.0).abs() < 1.5, "period {p}");
@@ -261,7 +267,7 @@ fn a_sawtooth_sampled_slowly_is_judged_on_its_period() {
             leak.kind,
             VerdictKind::Plateau,
             "seed {seed}: {}",
-            leak.reason
+            why(&leak)
         );
         called += (leak.kind == VerdictKind::Leaking) as usize;
     }

@@ -6,9 +6,9 @@
 //! page tables (tens of µs, growing with the process's size); fds, a listing
 //! of `/proc/PID/fd` (grows with the number of descriptors).
 
-use super::{Reading, Sampler};
+use super::{Reading, SampleError, Sampled, Sampler};
 use crate::metrics::Metric;
-use anyhow::{Result, bail};
+use anyhow::Result;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::ErrorKind;
@@ -44,29 +44,26 @@ pub fn page_size() -> u64 {
     if p > 0 { p as u64 } else { 4096 }
 }
 
-fn open_proc(pid: u32, file: &str, metric: Option<Metric>) -> Result<File> {
-    let path = format!("/proc/{pid}/{file}");
-    match File::open(&path) {
-        Ok(f) => Ok(f),
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            bail!("no process with PID {pid}; check the PID with `ps -p {pid}`")
-        }
-        Err(e) if e.kind() == ErrorKind::PermissionDenied => match metric {
-            Some(m) => bail!(
-                "--metrics {}: cannot read {path}: permission denied; run leakwatch as the user that owns PID {pid} (or as root), or leave {} out of --metrics",
-                m.name(),
-                m.name()
-            ),
-            None => bail!(
-                "cannot read {path}: permission denied; run leakwatch as the user that owns PID {pid}, or as root"
-            ),
+/// The error for failing to open `path` of `pid`, needed for `metric`.
+fn open_error(pid: u32, path: String, metric: Option<Metric>, e: std::io::Error) -> SampleError {
+    match e.kind() {
+        ErrorKind::NotFound => SampleError::NoProcess { pid },
+        ErrorKind::PermissionDenied => SampleError::PermissionDenied { pid, path, metric },
+        _ => SampleError::Io {
+            path,
+            metric,
+            source: e,
         },
-        Err(e) => bail!("cannot read {path}: {e}"),
     }
 }
 
+fn open_proc(pid: u32, file: &str, metric: Option<Metric>) -> Result<File, SampleError> {
+    let path = format!("/proc/{pid}/{file}");
+    File::open(&path).map_err(|e| open_error(pid, path, metric, e))
+}
+
 impl ProcFiles {
-    fn open(pid: u32, metrics: &[Metric]) -> Result<ProcFiles> {
+    fn open(pid: u32, metrics: &[Metric]) -> Result<ProcFiles, SampleError> {
         let statm = open_proc(pid, "statm", None)?;
         let stat = if metrics.contains(&Metric::Threads) {
             Some(open_proc(pid, "stat", Some(Metric::Threads))?)
@@ -84,12 +81,7 @@ impl ProcFiles {
         if fds {
             let path = format!("/proc/{pid}/fd");
             if let Err(e) = std::fs::read_dir(&path) {
-                if e.kind() == ErrorKind::PermissionDenied {
-                    bail!(
-                        "--metrics fds: cannot list {path}: permission denied; run leakwatch as the user that owns PID {pid} (or as root), or leave fds out of --metrics"
-                    );
-                }
-                bail!("--metrics fds: cannot list {path}: {e}");
+                return Err(open_error(pid, path, Some(Metric::Fds), e));
             }
         }
         Ok(ProcFiles {
@@ -274,7 +266,7 @@ impl ProcSampler {
         let own = ProcFiles::open(pid, metrics)?;
         let mut buf = vec![0; 4096];
         if own.read(&mut buf, page_size())?.is_none() {
-            bail!("process {pid} has already exited");
+            return Err(SampleError::Exited { pid }.into());
         }
         Ok(ProcSampler {
             pid,
@@ -289,7 +281,7 @@ impl ProcSampler {
 }
 
 impl Sampler for ProcSampler {
-    fn sample(&mut self) -> Result<Option<Reading>> {
+    fn sample(&mut self) -> Result<Option<Sampled>> {
         let Some(mut total) = self.own.read(&mut self.buf, self.page)? else {
             return Ok(None);
         };
@@ -323,7 +315,11 @@ impl Sampler for ProcSampler {
                 }
             }
         }
-        Ok(Some(total))
+        Ok(Some(Sampled {
+            reading: total,
+            pid: self.pid,
+            fresh: false,
+        }))
     }
 }
 
@@ -334,7 +330,7 @@ mod tests {
     #[test]
     fn reads_own_metrics() {
         let mut s = ProcSampler::open(std::process::id(), false, &Metric::ALL).unwrap();
-        let m = s.sample().unwrap().unwrap();
+        let m = s.sample().unwrap().unwrap().reading;
         assert!(m.rss() > 0 && m.vsz() >= m.rss());
         assert!(m.get(Metric::Pss) > 0 && m.get(Metric::Pss) <= m.rss());
         assert!(m.get(Metric::Uss) > 0 && m.get(Metric::Uss) <= m.rss());

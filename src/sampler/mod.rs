@@ -4,6 +4,7 @@
 //! kept open (`pread`), which costs about a microsecond and is bound to the
 //! process it was opened for: once that process exits, reads fail, even if its
 //! PID is reused. Elsewhere [`portable::SysinfoSampler`] asks sysinfo.
+//! [`replay::Replay`] reads a log back as if it were a live target.
 
 use crate::metrics::Metric;
 use anyhow::Result;
@@ -11,6 +12,93 @@ use anyhow::Result;
 #[cfg(target_os = "linux")]
 pub mod linux;
 pub mod portable;
+pub mod replay;
+
+/// Why a target cannot be sampled.
+#[derive(Debug)]
+pub enum SampleError {
+    /// No process has this PID.
+    NoProcess {
+        /// The PID asked for.
+        pid: u32,
+    },
+    /// The process exited before it could be read.
+    Exited {
+        /// Its PID.
+        pid: u32,
+    },
+    /// A file of the process may not be read by this user.
+    PermissionDenied {
+        /// The process.
+        pid: u32,
+        /// The file or directory refused.
+        path: String,
+        /// The metric that needs it (`None`: the base metrics).
+        metric: Option<Metric>,
+    },
+    /// This platform cannot sample the metric.
+    Unsupported {
+        /// The metric.
+        metric: Metric,
+    },
+    /// Any other failure reading a file of the process.
+    Io {
+        /// The file.
+        path: String,
+        /// The metric that needs it, if not a base one.
+        metric: Option<Metric>,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+}
+
+impl SampleError {
+    /// The metric whose file failed, if it is not a base metric.
+    pub fn metric(&self) -> Option<Metric> {
+        match self {
+            SampleError::PermissionDenied { metric, .. } | SampleError::Io { metric, .. } => {
+                *metric
+            }
+            SampleError::Unsupported { metric } => Some(*metric),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for SampleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SampleError::NoProcess { pid } => {
+                write!(
+                    f,
+                    "no process with PID {pid}; check the PID with `ps -p {pid}`"
+                )
+            }
+            SampleError::Exited { pid } => write!(f, "process {pid} has already exited"),
+            SampleError::PermissionDenied { pid, path, .. } => write!(
+                f,
+                "cannot read {path}: permission denied; run leakwatch as the user that owns PID {pid} (or as root)"
+            ),
+            SampleError::Unsupported { metric } => {
+                write!(f, "{} can only be sampled on Linux", metric.name())
+            }
+            SampleError::Io { path, source, .. } => write!(f, "cannot read {path}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for SampleError {}
+
+/// One reading and the process it is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sampled {
+    /// The metrics read.
+    pub reading: Reading,
+    /// The process read.
+    pub pid: u32,
+    /// A new target starts here (a replayed log's next watch): judge afresh.
+    pub fresh: bool,
+}
 
 /// The target's metrics at one moment (bytes, or counts for fds and
 /// threads); metrics that were not asked for are 0.
@@ -44,10 +132,15 @@ impl Reading {
     }
 }
 
-/// Reads the metrics of a fixed target.
+/// Reads the metrics of a target.
 pub trait Sampler {
-    /// The target's metrics now, or `Ok(None)` once the target has exited.
-    fn sample(&mut self) -> Result<Option<Reading>>;
+    /// The target's metrics now, or `Ok(None)` once the target has gone.
+    fn sample(&mut self) -> Result<Option<Sampled>>;
+
+    /// Why the target is gone, once `sample` has said so.
+    fn gone(&self) -> &'static str {
+        "target exited"
+    }
 }
 
 /// A process found by name: its PID and command line.
@@ -113,14 +206,11 @@ pub fn open(pid: u32, children: bool, metrics: &[Metric]) -> Result<Box<dyn Samp
     }
     #[cfg(not(target_os = "linux"))]
     {
-        if let Some(m) = metrics
+        if let Some(&metric) = metrics
             .iter()
             .find(|m| !matches!(m, Metric::Rss | Metric::Vsz))
         {
-            anyhow::bail!(
-                "--metrics {}: only available on Linux; leave it out of --metrics",
-                m.name()
-            );
+            return Err(SampleError::Unsupported { metric }.into());
         }
         Ok(Box::new(portable::SysinfoSampler::open(pid, children)?))
     }

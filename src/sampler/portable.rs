@@ -1,8 +1,8 @@
 //! The sampler for every platform sysinfo supports (used where `/proc` is not).
 
-use super::{Reading, Sampler};
+use super::{Reading, SampleError, Sampled, Sampler};
 use crate::metrics::Metric;
-use anyhow::{Result, bail};
+use anyhow::Result;
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 
 /// Samples through sysinfo, refreshing only the target (or, with children,
@@ -25,7 +25,7 @@ impl SysinfoSampler {
             ProcessRefreshKind::nothing().with_memory(),
         );
         let Some(proc_) = sys.process(p) else {
-            bail!("no process with PID {pid}; check the PID with `ps -p {pid}`");
+            return Err(SampleError::NoProcess { pid }.into());
         };
         let start_time = proc_.start_time();
         Ok(SysinfoSampler {
@@ -38,7 +38,7 @@ impl SysinfoSampler {
 }
 
 impl Sampler for SysinfoSampler {
-    fn sample(&mut self) -> Result<Option<Reading>> {
+    fn sample(&mut self) -> Result<Option<Sampled>> {
         let kind = ProcessRefreshKind::nothing().with_memory();
         if self.children {
             self.sys
@@ -75,6 +75,10 @@ impl Sampler for SysinfoSampler {
                 i += 1;
             }
         }
-        Ok(Some(mem))
+        Ok(Some(Sampled {
+            reading: mem,
+            pid: self.pid.as_u32(),
+            fresh: false,
+        }))
     }
 }

@@ -2,9 +2,15 @@
 //! exit codes that go with it.
 
 use crate::detector::{Verdict, VerdictKind};
+use crate::judging::{Judge, Judged};
 use crate::metrics;
-use crate::units::{format_bytes, format_rate, format_secs};
+use crate::units::Quantity;
 use serde::Serialize;
+
+mod reason;
+mod text;
+
+pub use reason::reason;
 
 /// Serialises pairs as a JSON object, keeping their order.
 fn ordered_map<S: serde::Serializer>(
@@ -27,30 +33,6 @@ pub enum Format {
     Text,
     /// One JSON object.
     Json,
-}
-
-/// leakwatch's exit codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitCode {
-    /// Success (and, without `--fail-on-leak`, any verdict).
-    Success = 0,
-    /// With `--fail-on-leak`: the verdict is `leaking`.
-    Leaking = 1,
-    /// Bad input, a missing process, an unwritable log: any error.
-    Error = 2,
-    /// With `--fail-on-leak`: the verdict is `inconclusive`.
-    Inconclusive = 3,
-}
-
-impl ExitCode {
-    /// The exit code for `verdict`, given `--fail-on-leak`.
-    pub fn for_verdict(kind: VerdictKind, fail_on_leak: bool) -> ExitCode {
-        match (fail_on_leak, kind) {
-            (true, VerdictKind::Leaking) => ExitCode::Leaking,
-            (true, VerdictKind::Inconclusive) => ExitCode::Inconclusive,
-            _ => ExitCode::Success,
-        }
-    }
 }
 
 /// Everything the final report says; serialised as the JSON output.
@@ -146,59 +128,6 @@ pub struct MetricReport {
     pub reason: String,
 }
 
-/// One judged series: its column, whether it counts things, its verdict.
-#[derive(Debug, Clone)]
-pub struct Judged {
-    /// The log column.
-    pub column: String,
-    /// Counts (fds, threads), not bytes.
-    pub counts: bool,
-    /// The detector's verdict.
-    pub verdict: Verdict,
-}
-
-/// Which judged series decides the exit code.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JudgeSpec {
-    /// The series in this column.
-    Column(String),
-    /// Any series that leaks.
-    Any,
-}
-
-impl JudgeSpec {
-    /// The judged series for the top-level fields (for `Any`: the first that
-    /// leaks, else the first) and the verdict behind the exit code.
-    pub fn pick<'a>(&self, all: &'a [Judged]) -> (&'a Judged, VerdictKind) {
-        match self {
-            JudgeSpec::Column(c) => {
-                let j = all.iter().find(|j| &j.column == c).unwrap_or(&all[0]);
-                (j, j.verdict.kind)
-            }
-            JudgeSpec::Any => {
-                if let Some(j) = all.iter().find(|j| j.verdict.kind == VerdictKind::Leaking) {
-                    (j, VerdictKind::Leaking)
-                } else if all
-                    .iter()
-                    .any(|j| j.verdict.kind == VerdictKind::Inconclusive)
-                {
-                    (&all[0], VerdictKind::Inconclusive)
-                } else {
-                    (&all[0], all[0].verdict.kind)
-                }
-            }
-        }
-    }
-
-    /// The name shown in output.
-    pub fn name(&self) -> String {
-        match self {
-            JudgeSpec::Column(c) => c.clone(),
-            JudgeSpec::Any => "any".into(),
-        }
-    }
-}
-
 /// When a floor at `floor` growing at `rate` (95% `[lo, hi]`) reaches `limit`:
 /// (estimate, [earliest, latest]) in seconds; `None` where it never does.
 pub fn time_to_limit(
@@ -216,8 +145,8 @@ pub fn time_to_limit(
 }
 
 impl Report {
-    /// A report of `v` on `column`; the caller fills in the rest.
-    pub fn new(v: &Verdict, column: &str, min_rate: f64) -> Report {
+    /// A report of `v` on `column` (of `q`); the caller fills in the rest.
+    pub fn new(v: &Verdict, column: &str, q: Quantity, min_rate: f64) -> Report {
         Report {
             verdict: v.kind,
             samples: v.samples,
@@ -234,7 +163,7 @@ impl Report {
             gc_period_s: v.period_s.map(round3),
             watch_more_s: v.watch_more_s.map(round3),
             min_rate_bytes_per_s: round3(min_rate),
-            reason: v.reason.clone(),
+            reason: reason(v, q),
             column: column.to_string(),
             source: None,
             pid: None,
@@ -248,7 +177,7 @@ impl Report {
             limit_source: None,
             time_to_limit_s: None,
             time_to_limit_ci95: None,
-            counts: false,
+            counts: q == Quantity::Count,
             limit_series: None,
         }
     }
@@ -257,7 +186,7 @@ impl Report {
     /// `judge` picks; returns it with the verdict behind the exit code.
     pub fn from_judged(
         all: &[Judged],
-        judge: &JudgeSpec,
+        judge: &Judge,
         min_rate: f64,
         limit: Option<(f64, String)>,
     ) -> (Report, VerdictKind) {
@@ -267,9 +196,9 @@ impl Report {
         } else {
             min_rate
         };
-        let mut r = Report::new(&top.verdict, &top.column, top_min_rate);
-        r.judge = judge.name();
-        r.counts = top.counts;
+        let q = Quantity::of(!top.counts);
+        let mut r = Report::new(&top.verdict, &top.column, q, top_min_rate);
+        r.judge = judge.name().to_string();
         for j in all {
             let v = &j.verdict;
             r.metrics.push((
@@ -282,7 +211,7 @@ impl Report {
                     baseline_start: v.baseline_start.round(),
                     baseline_end: v.baseline_end.round(),
                     window_s: round3(v.window_s()),
-                    reason: v.reason.clone(),
+                    reason: reason(v, Quantity::of(!j.counts)),
                 },
             ));
         }
@@ -306,101 +235,13 @@ impl Report {
     pub fn render(&self, format: Format) -> String {
         match format {
             Format::Json => {
-                let mut s = serde_json::to_string_pretty(self).expect("report serialises");
+                // A report has no maps with non-string keys: it always serialises.
+                let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
                 s.push('\n');
                 s
             }
-            Format::Text => self.text(),
+            Format::Text => text::text(self),
         }
-    }
-
-    fn text(&self) -> String {
-        use std::fmt::Write;
-        let bytes = !self.counts;
-        let rate = |r: f64, u: &str| metrics::format_rate(bytes, r, u);
-        let value = |v: f64| metrics::format_value(bytes, v);
-        let mut s = String::new();
-        let _ = writeln!(s, "{}", self.verdict);
-        if self.window_s > 0.0 {
-            let r = self.growth_rate_bytes_per_s;
-            let [lo, hi] = self.growth_rate_ci95;
-            let _ = writeln!(
-                s,
-                "  rate:      {} ({}); 95% interval {} to {}",
-                rate(r, "min"),
-                rate(r, "h"),
-                rate(lo, "h"),
-                rate(hi, "h")
-            );
-            let _ = writeln!(
-                s,
-                "  baseline:  {} -> {} ({})",
-                value(self.baseline_start_bytes),
-                value(self.baseline_end_bytes),
-                self.column
-            );
-            let _ = writeln!(
-                s,
-                "  window:    last {} ({} to {}); first {} set aside as warm-up",
-                format_secs(self.window_s),
-                format_secs(self.window_start_s),
-                format_secs(self.window_end_s),
-                format_secs(self.warmup_s)
-            );
-        }
-        let _ = writeln!(
-            s,
-            "  samples:   {} over {}",
-            self.samples,
-            format_secs(self.duration_s)
-        );
-        let _ = writeln!(s, "  reason:    {}", self.reason);
-        if let Some(w) = self.watch_more_s {
-            let _ = writeln!(s, "  next:      watch about {} longer", format_secs(w));
-        }
-        if let Some(limit) = self.limit_bytes {
-            let (col, r) = self.limit_series.clone().unwrap_or_default();
-            let at = format!("at {}", format_rate(r, "h"));
-            let text = match (self.time_to_limit_s, self.time_to_limit_ci95) {
-                (Some(t), _) if t <= 0.0 => format!("{col} is at or over the limit"),
-                (Some(t), Some([a, b])) => format!(
-                    "{at}, {col} reaches {} in about {} ({} to {})",
-                    format_bytes(limit),
-                    format_secs(t),
-                    a.map(format_secs).unwrap_or_else(|| "?".into()),
-                    b.map(format_secs).unwrap_or_else(|| "never".into())
-                ),
-                _ => format!(
-                    "{col} is not growing towards {}: it won't reach it at the current rate",
-                    format_bytes(limit)
-                ),
-            };
-            let src = self.limit_source.as_deref().unwrap_or("");
-            let _ = writeln!(s, "  limit:     {text} ({src})");
-        }
-        if self.metrics.len() > 1 {
-            let _ = writeln!(s, "  metrics:   (judged: {})", self.judge);
-            for (col, m) in &self.metrics {
-                let b = m.unit == "bytes";
-                let _ = writeln!(
-                    s,
-                    "    {col:<11} {:<13} {:>14}  now {}",
-                    m.verdict.as_str(),
-                    metrics::format_rate(b, m.growth_rate_per_s, "h"),
-                    metrics::format_value(b, m.baseline_end)
-                );
-            }
-        }
-        if let Some(a) = &self.set_aside {
-            let _ = writeln!(s, "  set aside: {a}");
-        }
-        if let Some(e) = &self.ended_by {
-            let _ = writeln!(s, "  ended by:  {e}");
-        }
-        if let Some(e) = &self.target_exit {
-            let _ = writeln!(s, "  target:    {e}");
-        }
-        s
     }
 }
 
@@ -414,24 +255,12 @@ mod tests {
     use crate::detector::{DetectorConfig, judge};
 
     #[test]
-    fn exit_codes() {
-        use VerdictKind::*;
-        assert_eq!(ExitCode::for_verdict(Leaking, false), ExitCode::Success);
-        assert_eq!(ExitCode::for_verdict(Leaking, true), ExitCode::Leaking);
-        assert_eq!(
-            ExitCode::for_verdict(Inconclusive, true),
-            ExitCode::Inconclusive
-        );
-        assert_eq!(ExitCode::for_verdict(Plateau, true), ExitCode::Success);
-    }
-
-    #[test]
     fn json_has_the_documented_fields() {
         let v = judge(
             DetectorConfig::default(),
             (0..100).map(|i| (i as f64, 1e6 + 1e4 * i as f64)),
         );
-        let r = Report::new(&v, "rss_bytes", 1.0);
+        let r = Report::new(&v, "rss_bytes", Quantity::Bytes, 1.0);
         let j: serde_json::Value = serde_json::from_str(&r.render(Format::Json)).unwrap();
         for k in [
             "verdict",

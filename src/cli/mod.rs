@@ -1,12 +1,16 @@
 //! The command line: clap types parsed and validated into plain configs. No
-//! other module sees clap.
+//! other module sees clap, and flag names appear only here: [`explain`] adds
+//! them to the library's errors.
 
 use crate::analyze::AnalyzeConfig;
 use crate::detector::DetectorConfig;
+use crate::judging::Judge;
 use crate::log::ReadOptions;
-use crate::metrics::{self, Judge};
+use crate::log::reader::MissingColumn;
+use crate::metrics::{self, Metric};
 use crate::plot::PlotConfig;
-use crate::report::{ExitCode, Format, JudgeSpec, Report};
+use crate::report::Format;
+use crate::sampler::SampleError;
 use crate::units::{parse_duration, parse_rate, parse_size};
 use crate::watch::{Target, WatchConfig};
 use anyhow::{Result, bail};
@@ -20,6 +24,7 @@ Examples:
   leakwatch --name my-server --duration 10m --fail-on-leak
   leakwatch --children -d 2m -- python3 server.py
   leakwatch analyze samples.csv --format json
+  leakwatch --replay samples.csv --min-rate 5MiB/h --fail-on-leak
   leakwatch plot samples.csv -o samples.svg
 
 Exit codes: 0 ok; 1 leaking and 3 inconclusive (with --fail-on-leak); 2 error.";
@@ -119,6 +124,10 @@ struct WatchArgs {
     /// the target's cgroup v2 memory.max, if set]
     #[arg(long, value_name = "SIZE")]
     limit: Option<String>,
+    /// Feed a log's samples through the live watch on a simulated clock, as
+    /// fast as it reads (to try settings on a recording; its columns are the metrics)
+    #[arg(long, value_name = "LOG", conflicts_with_all = ["pid", "name", "children", "metrics"])]
+    replay: Option<PathBuf>,
     /// A command to start and watch (after `--`)
     #[arg(last = true, value_name = "CMD")]
     command: Vec<String>,
@@ -194,7 +203,6 @@ fn detector_config(j: &JudgeArgs) -> Result<DetectorConfig> {
     Ok(DetectorConfig {
         warmup: warmup.map(|d| d.as_secs_f64()),
         min_rate,
-        counts: false,
     })
 }
 
@@ -246,31 +254,41 @@ pub enum CliError {
     Invalid(anyhow::Error),
 }
 
+/// Parses `--metrics`: a comma-separated list of metric names. `rss` and
+/// `vsz` are always sampled (they are the log's base columns), so they may be
+/// left out. The result is in log-column order, without repeats.
+fn parse_metrics(text: &str) -> Result<Vec<Metric>> {
+    let mut out = vec![Metric::Rss, Metric::Vsz];
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match Metric::parse(part) {
+            Some(m) => out.push(m),
+            None => bail!(
+                "--metrics: unknown metric '{part}'; choose from rss,vsz,pss,uss,swap,fds,threads"
+            ),
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// Parses `--judge`: a metric name, or `any` (`None`).
+fn parse_judge(text: &str) -> Result<Option<Metric>> {
+    if text == "any" {
+        return Ok(None);
+    }
+    match Metric::parse(text) {
+        Some(m) => Ok(Some(m)),
+        None => bail!(
+            "--judge: unknown metric '{text}'; choose {} or any",
+            metrics::names()
+        ),
+    }
+}
+
 fn validate(cli: Cli) -> Result<Config> {
     match cli.command {
-        Some(Sub::Analyze(a)) => {
-            let (column, judge_any) = match a.judge.as_deref() {
-                None => (a.column, false),
-                Some(j) => match metrics::parse_judge(j)? {
-                    Judge::Any => (None, true),
-                    Judge::One(m) => (Some(m.column().to_string()), false),
-                },
-            };
-            Ok(Config::Analyze {
-                analyze: AnalyzeConfig {
-                    path: a.file,
-                    read: ReadOptions {
-                        column,
-                        interval_s: interval(&a.interval)?.as_secs_f64(),
-                    },
-                    detector: detector_config(&a.judging)?,
-                    judge_any,
-                    limit: limit(&a.limit)?,
-                },
-                format: format(a.out.format),
-                fail_on_leak: a.out.fail_on_leak,
-            })
-        }
+        Some(Sub::Analyze(a)) => validate_analyze(a),
         Some(Sub::Plot(p)) => Ok(Config::Plot(PlotConfig {
             path: p.file,
             output: p.output,
@@ -280,128 +298,110 @@ fn validate(cli: Cli) -> Result<Config> {
             },
             detector: detector_config(&p.judge)?,
         })),
-        None => {
-            let w = cli.watch;
-            let target = match (w.pid, w.name, w.command.is_empty()) {
-                (Some(p), None, true) => Target::Pid(p),
-                (None, Some(n), true) if !n.is_empty() => Target::Name(n),
-                (None, None, false) => Target::Command(w.command),
-                (None, None, true) => bail!(
-                    "nothing to watch: give --pid PID, --name PATTERN, or a command after `--`; \
-                     or `leakwatch analyze FILE` for a log (see --help)"
-                ),
-                _ => bail!("give only one of --pid, --name and a command after `--`"),
-            };
-            let duration = match &w.duration {
-                Some(d) => {
-                    let d = parse_duration(d).map_err(|e| anyhow::anyhow!("--duration: {e}"))?;
-                    if d.is_zero() {
-                        bail!("--duration: must be more than 0");
-                    }
-                    Some(d)
-                }
-                None => None,
-            };
-            if w.samples == Some(0) {
-                bail!("--samples: must be at least 1");
-            }
-            let mut sampled = metrics::parse_list(&w.metrics)?;
-            let judge = metrics::parse_judge(&w.judge)?;
-            if let Judge::One(m) = judge
-                && !sampled.contains(&m)
-            {
-                // Judging a metric means sampling it.
-                sampled.push(m);
-                sampled.sort();
-            }
-            Ok(Config::Watch(WatchConfig {
-                target,
-                children: w.children,
-                interval: interval(&w.interval)?,
-                duration,
-                samples: w.samples,
-                output: w.output,
-                format: format(w.out.format),
-                quiet: w.quiet,
-                fail_on_leak: w.out.fail_on_leak,
-                detector: detector_config(&w.judge_opts)?,
-                metrics: sampled,
-                judge,
-                limit: limit(&w.limit)?,
-            }))
-        }
+        None => validate_watch(cli.watch),
     }
 }
 
-/// Runs leakwatch with the process's arguments; returns the exit code.
-pub fn main() -> i32 {
-    let cfg = match parse(std::env::args_os()) {
-        Ok(c) => c,
-        Err(CliError::Clap(e)) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::Error as i32
-            } else {
-                0
-            };
-        }
-        Err(CliError::Invalid(e)) => {
-            eprintln!("leakwatch: {e:#}");
-            return ExitCode::Error as i32;
-        }
+fn validate_analyze(a: AnalyzeArgs) -> Result<Config> {
+    let (column, judge) = match a.judge.as_deref().map(parse_judge).transpose()? {
+        None => (a.column, None),
+        Some(None) => (None, Some(Judge::Any)),
+        Some(Some(m)) => (Some(m.column().to_string()), None),
     };
-    match run(&cfg) {
-        Ok(code) => code as i32,
-        Err(e) => {
-            eprintln!("leakwatch: {e:#}");
-            ExitCode::Error as i32
-        }
-    }
+    let judge = judge
+        .unwrap_or_else(|| Judge::Column(column.clone().unwrap_or_else(|| "rss_bytes".into())));
+    Ok(Config::Analyze {
+        analyze: AnalyzeConfig {
+            path: a.file,
+            read: ReadOptions {
+                column,
+                interval_s: interval(&a.interval)?.as_secs_f64(),
+            },
+            detector: detector_config(&a.judging)?,
+            judge,
+            limit: limit(&a.limit)?,
+        },
+        format: format(a.out.format),
+        fail_on_leak: a.out.fail_on_leak,
+    })
 }
 
-/// Runs a validated configuration.
-pub fn run(cfg: &Config) -> Result<ExitCode> {
-    match cfg {
-        Config::Watch(w) => crate::watch::run(w),
-        Config::Analyze {
-            analyze,
-            format,
-            fail_on_leak,
-        } => {
-            let a = crate::analyze::analyze(analyze)?;
-            for w in &a.warnings {
-                eprintln!("leakwatch: warning: {w}");
+fn target(w: &mut WatchArgs) -> Result<Target> {
+    let command = std::mem::take(&mut w.command);
+    Ok(
+        match (w.pid, w.name.take(), command.is_empty(), w.replay.take()) {
+            (Some(p), None, true, None) => Target::Pid(p),
+            (None, Some(n), true, None) if !n.is_empty() => Target::Name(n),
+            (None, None, false, None) => Target::Command(command),
+            (None, None, true, Some(r)) => Target::Replay(r),
+            (None, None, true, None) => bail!(
+                "nothing to watch: give --pid PID, --name PATTERN, or a command after `--`; \
+                 or `leakwatch analyze FILE` for a log (see --help)"
+            ),
+            _ => bail!("give only one of --pid, --name, --replay and a command after `--`"),
+        },
+    )
+}
+
+fn validate_watch(mut w: WatchArgs) -> Result<Config> {
+    let target = target(&mut w)?;
+    let duration = match &w.duration {
+        Some(d) => {
+            let d = parse_duration(d).map_err(|e| anyhow::anyhow!("--duration: {e}"))?;
+            if d.is_zero() {
+                bail!("--duration: must be more than 0");
             }
-            let spec = if analyze.judge_any {
-                JudgeSpec::Any
-            } else {
-                JudgeSpec::Column(a.column.clone())
-            };
-            let limit = analyze.limit.map(|l| (l, "--limit".to_string()));
-            let (mut r, kind) =
-                Report::from_judged(&a.judged, &spec, analyze.detector.min_rate, limit);
-            r.source = Some(a.source.clone());
-            r.pid = a.pid;
-            r.set_aside = a.set_aside.clone();
-            r.warnings = a.warnings.clone();
-            print!("{}", r.render(*format));
-            Ok(ExitCode::for_verdict(kind, *fail_on_leak))
+            Some(d)
         }
-        Config::Plot(p) => {
-            let a = crate::plot::plot(p)?;
-            for w in &a.warnings {
-                eprintln!("leakwatch: warning: {w}");
-            }
-            println!(
-                "{}: {} ({}), written to {}",
-                a.verdict.kind,
-                metrics::format_rate(!a.counts, a.verdict.rate, "h"),
-                a.verdict.reason,
-                p.output.display()
-            );
-            Ok(ExitCode::Success)
-        }
+        None => None,
+    };
+    if w.samples == Some(0) {
+        bail!("--samples: must be at least 1");
     }
+    let mut sampled = parse_metrics(&w.metrics)?;
+    let judged = parse_judge(&w.judge)?;
+    if let Some(m) = judged
+        && !sampled.contains(&m)
+    {
+        // Judging a metric means sampling it.
+        sampled.push(m);
+        sampled.sort();
+    }
+    Ok(Config::Watch(WatchConfig {
+        target,
+        children: w.children,
+        interval: interval(&w.interval)?,
+        duration,
+        samples: w.samples,
+        output: w.output,
+        format: format(w.out.format),
+        quiet: w.quiet,
+        fail_on_leak: w.out.fail_on_leak,
+        detector: detector_config(&w.judge_opts)?,
+        metrics: sampled,
+        judge: judged.map_or(Judge::Any, Judge::metric),
+        limit: limit(&w.limit)?,
+    }))
+}
+
+/// An error as the user should read it: the library's message, with the
+/// flag that leads to it named where one does.
+pub fn explain(e: &anyhow::Error) -> String {
+    if let Some(se) = e.downcast_ref::<SampleError>()
+        && let Some(m) = se.metric()
+    {
+        let n = m.name();
+        return match se {
+            SampleError::Unsupported { .. } => {
+                format!("--metrics {n}: only available on Linux; leave it out of --metrics")
+            }
+            _ => format!("--metrics {n}: {e:#}, or leave {n} out of --metrics"),
+        };
+    }
+    if e.downcast_ref::<MissingColumn>().is_some() {
+        return format!("{e:#}; choose one with --column");
+    }
+    format!("{e:#}")
 }
 
 #[cfg(test)]

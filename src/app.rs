@@ -1,0 +1,138 @@
+//! The one place that prints reports and picks the exit code: it runs a
+//! validated [`Config`] and turns the outcome into output.
+
+use crate::cli::{self, CliError, Config};
+use crate::exit_codes::ExitCode;
+use crate::judging::Judged;
+use crate::report::{Format, Report};
+use crate::units::Quantity;
+use crate::watch::{self, LimitSource, WatchConfig};
+use anyhow::Result;
+use std::io::Write;
+
+/// Runs leakwatch with the process's arguments; returns the exit code.
+pub fn main() -> ExitCode {
+    match cli::parse(std::env::args_os()) {
+        Ok(cfg) => run(&cfg),
+        Err(CliError::Clap(e)) => {
+            let _ = e.print();
+            if e.use_stderr() {
+                ExitCode::Error
+            } else {
+                ExitCode::Success
+            }
+        }
+        Err(CliError::Invalid(e)) => fail(&e),
+    }
+}
+
+/// Runs a validated configuration, printing what it finds.
+pub fn run(cfg: &Config) -> ExitCode {
+    let res = match cfg {
+        Config::Watch(w) => run_watch(w),
+        Config::Analyze {
+            analyze,
+            format,
+            fail_on_leak,
+        } => run_analyze(analyze, *format, *fail_on_leak),
+        Config::Plot(p) => run_plot(p),
+    };
+    res.unwrap_or_else(|e| fail(&e))
+}
+
+/// Prints `e` as one error line; exit code 2.
+fn fail(e: &anyhow::Error) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "leakwatch: {}", cli::explain(e));
+    ExitCode::Error
+}
+
+fn warn(warnings: &[String]) {
+    let mut err = std::io::stderr().lock();
+    for w in warnings {
+        let _ = writeln!(err, "leakwatch: warning: {w}");
+    }
+}
+
+/// Writes `text` to stdout (or stderr); a closed stdout is not an error.
+fn emit(text: &str, to_stderr: bool) {
+    let res = if to_stderr {
+        std::io::stderr().write_all(text.as_bytes())
+    } else {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes()).and_then(|_| out.flush())
+    };
+    // A reader that went away (`| head`) has what it wanted.
+    let _ = res;
+}
+
+/// The report on `judged`, with the limit's source named as the user gave it.
+fn report(
+    judged: &[Judged],
+    judge: &crate::judging::Judge,
+    min_rate: f64,
+    limit: Option<(f64, LimitSource)>,
+) -> (Report, crate::detector::VerdictKind) {
+    let limit = limit.map(|(l, src)| {
+        let name = match src {
+            LimitSource::Given => "--limit",
+            LimitSource::Cgroup => "cgroup memory.max",
+        };
+        (l, name.to_string())
+    });
+    Report::from_judged(judged, judge, min_rate, limit)
+}
+
+fn run_watch(cfg: &WatchConfig) -> Result<ExitCode> {
+    let out = watch::run(cfg)?;
+    warn(&out.warnings);
+    let (mut r, kind) = report(&out.judged, &out.judge, cfg.detector.min_rate, out.limit);
+    r.pid = out.pid.map(u64::from);
+    r.source = cfg
+        .output
+        .as_ref()
+        .filter(|p| p.as_os_str() != "-")
+        .map(|p| p.display().to_string());
+    r.set_aside = out.set_aside;
+    r.ended_by = Some(out.ended_by);
+    r.target_exit = out.target_exit;
+    r.warnings = out.warnings;
+    emit(&r.render(cfg.format), cfg.log_to_stdout());
+    match out.error {
+        Some(e) => Err(e),
+        None => Ok(ExitCode::for_verdict(kind, cfg.fail_on_leak)),
+    }
+}
+
+fn run_analyze(
+    cfg: &crate::analyze::AnalyzeConfig,
+    format: Format,
+    fail_on_leak: bool,
+) -> Result<ExitCode> {
+    let a = crate::analyze::analyze(cfg)?;
+    warn(&a.warnings);
+    let limit = cfg.limit.map(|l| (l, LimitSource::Given));
+    let (mut r, kind) = report(&a.judged, &a.judge, cfg.detector.min_rate, limit);
+    r.source = Some(a.source.clone());
+    r.pid = a.pid;
+    r.set_aside = a.set_aside.clone();
+    r.warnings = a.warnings.clone();
+    emit(&r.render(format), false);
+    Ok(ExitCode::for_verdict(kind, fail_on_leak))
+}
+
+fn run_plot(cfg: &crate::plot::PlotConfig) -> Result<ExitCode> {
+    let a = crate::plot::plot(cfg)?;
+    warn(&a.warnings);
+    let q = Quantity::of(!a.counts);
+    emit(
+        &format!(
+            "{}: {} ({}), written to {}\n",
+            a.verdict.kind,
+            q.rate(a.verdict.rate, "h"),
+            crate::report::reason(&a.verdict, q),
+            cfg.output.display()
+        ),
+        false,
+    );
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,272 @@
+//! Judging the detector's state: the floor, the windows that end now, and the
+//! verdict with the finding behind it.
+
+use super::floor::{Floor, Period, dominant_period, floor_blocks};
+use super::window::{WindowStats, window_stats};
+use super::{Detector, Finding, MIN_SAMPLES, Verdict, VerdictKind};
+
+/// Fewest floor blocks a window needs to be tested.
+const MIN_BLOCKS: usize = 6;
+/// Fewest floor blocks a window needs when a regular swing was found.
+const MIN_BLOCKS_PERIODIC: usize = 4;
+/// Floor blocks aimed for over the whole judged run when there is no GC period.
+const TARGET_BLOCKS: usize = 64;
+/// z above which growth that is not yet a leak is `inconclusive` rather than `plateau`.
+pub(crate) const Z_MAYBE: f64 = 2.5;
+
+/// Judges the samples `d` has seen.
+pub(crate) fn verdict(d: &Detector) -> Verdict {
+    let mut v = empty_verdict(d);
+    if d.judged < MIN_SAMPLES {
+        too_few_samples(d, &mut v);
+        return v;
+    }
+    let (floor, period) = find_floor(d, &mut v);
+    let min_blocks = if period.is_some() {
+        // A regular swing gives clean minima: fewer blocks can be judged (the
+        // t-test asks more of few blocks, and a plateau must then be clearly flat).
+        MIN_BLOCKS_PERIODIC
+    } else {
+        MIN_BLOCKS
+    };
+    // Sampling a swing at few points a period misses its troughs by up to a
+    // step of the swing, and the miss drifts as the phases beat: growth must
+    // exceed that to count.
+    let alias = period.map_or(0.0, |p| floor.swing / p.seen.max(1) as f64);
+    let m = floor.points.len();
+    // Windows that end now: the whole judged run, its last half, quarter, eighth.
+    let stats: Vec<WindowStats> = [m, m / 2, m / 4, m / 8]
+        .iter()
+        .filter(|&&n| n >= min_blocks)
+        .map(|&n| window_stats(&floor.points, m - n, alias))
+        .collect();
+    let swing = floor.swing;
+    v.floor = floor.points;
+    if stats.is_empty() {
+        too_short(d, &mut v, period.is_some(), min_blocks);
+        return v;
+    }
+    judge_windows(d, &mut v, &stats, swing);
+    v
+}
+
+/// An `inconclusive` verdict with nothing judged yet.
+fn empty_verdict(d: &Detector) -> Verdict {
+    let duration = d.duration();
+    let warmup = d.cfg.warmup.unwrap_or(0.0).min(duration);
+    Verdict {
+        kind: VerdictKind::Inconclusive,
+        finding: Finding::NoSamples,
+        samples: d.samples,
+        duration_s: duration,
+        rate: 0.0,
+        rate_ci95: [0.0, 0.0],
+        baseline_start: d.last_v,
+        baseline_end: d.last_v,
+        window_start_s: warmup,
+        window_end_s: duration,
+        warmup_s: warmup,
+        block_s: d.width,
+        period_s: None,
+        watch_more_s: None,
+        floor: Vec::new(),
+    }
+}
+
+/// Mean seconds between samples (0 for fewer than two).
+fn interval(d: &Detector) -> f64 {
+    if d.samples > 1 {
+        d.duration() / (d.samples - 1) as f64
+    } else {
+        0.0
+    }
+}
+
+fn too_few_samples(d: &Detector, v: &mut Verdict) {
+    let needed = MIN_SAMPLES - d.judged;
+    v.finding = if d.samples == 0 {
+        Finding::NoSamples
+    } else if d.judged == 0 {
+        Finding::AllInWarmup { samples: d.samples }
+    } else {
+        Finding::TooFewSamples {
+            judged: d.judged,
+            needed: MIN_SAMPLES,
+        }
+    };
+    let interval = interval(d);
+    if interval > 0.0 {
+        v.watch_more_s = Some(needed as f64 * interval);
+    }
+}
+
+/// The floor blocks (at least a GC period wide) and the period, if any;
+/// records both widths in `v`.
+fn find_floor(d: &Detector, v: &mut Verdict) -> (Floor, Option<Period>) {
+    let period = dominant_period(&d.buckets);
+    let (first, last) = (d.buckets[0].idx, d.buckets[d.buckets.len() - 1].idx);
+    let nb_span = (last - first + 1) as usize;
+    let mut k = nb_span.div_ceil(TARGET_BLOCKS).max(1);
+    if let Some(p) = period {
+        // A block holds at least one trough; a period seen in few samples
+        // gets more slack, because sampling may straddle the trough.
+        let factor = if p.seen < 10 { 2.0 } else { 1.2 };
+        k = k.max((p.buckets as f64 * factor).ceil() as usize);
+    }
+    let t0 = d.first_t.unwrap_or(0.0);
+    v.block_s = d.width * k as f64;
+    v.period_s = period.map(|p| p.buckets as f64 * d.width);
+    (floor_blocks(&d.buckets, k, t0), period)
+}
+
+fn too_short(d: &Detector, v: &mut Verdict, periodic: bool, min_blocks: usize) {
+    let need_s = min_blocks as f64 * v.block_s;
+    let judged_s = d.duration() - v.warmup_s;
+    v.watch_more_s = Some((need_s - judged_s).max(interval(d)));
+    v.finding = if periodic {
+        Finding::SwingTooLong {
+            period_s: v.period_s.unwrap_or(v.block_s),
+            need_s,
+        }
+    } else {
+        Finding::TooShort { judged_s, need_s }
+    };
+}
+
+/// The verdict from the windows: a leak in the first window that shows one,
+/// else plateau or inconclusive on the primary window.
+fn judge_windows(d: &Detector, v: &mut Verdict, stats: &[WindowStats], swing: f64) {
+    let explicit_warmup = d.cfg.warmup.is_some();
+    let min_rate = d.cfg.min_rate;
+    // Plateau and inconclusive are judged on the last half when it can be
+    // tested (an automatic warm-up), else on all of it.
+    let primary = if !explicit_warmup && stats.len() > 1 {
+        stats[1]
+    } else {
+        stats[0]
+    };
+    // A short window's growth that is a sliver of what a longer window saw
+    // before it levelled off is the tail of that curve, not a leak.
+    let tail_of_curve = |i: usize, w: &WindowStats| {
+        stats[..i]
+            .iter()
+            .any(|l| l.levelled_off(min_rate) && w.slope() < 0.05 * l.early)
+    };
+    let chosen = stats
+        .iter()
+        .enumerate()
+        .find(|(i, s)| s.leaking(min_rate) && !tail_of_curve(*i, s))
+        .map(|(_, s)| *s);
+    let w = chosen.unwrap_or(primary);
+    v.rate = w.slope();
+    v.rate_ci95 = [w.fit.lo, w.fit.hi];
+    v.window_start_s = w.t_start;
+    v.window_end_s = w.t_end;
+    v.baseline_start = w.fit.intercept + w.slope() * w.t_start;
+    v.baseline_end = w.fit.intercept + w.slope() * w.t_end;
+    if !explicit_warmup {
+        v.warmup_s = w.t_start;
+    }
+    if chosen.is_some() {
+        v.kind = VerdictKind::Leaking;
+        v.finding = Finding::StillRising {
+            rise: w.rise(),
+            span_s: w.span(),
+            rate: w.slope(),
+            z: w.fit.z,
+        };
+        return;
+    }
+    let judged_s = d.duration() - v.warmup_s;
+    not_a_leak(v, &primary, stats, swing, min_rate, judged_s);
+}
+
+/// Plateau or inconclusive, judged on the primary window `p`.
+fn not_a_leak(
+    v: &mut Verdict,
+    p: &WindowStats,
+    stats: &[WindowStats],
+    swing: f64,
+    min_rate: f64,
+    judged_s: f64,
+) {
+    let (rise, span_s, rate, z, noise) = (p.rise(), p.span(), p.slope(), p.fit.z, p.fit.noise);
+    v.kind = VerdictKind::Plateau;
+    if p.levelled_off(min_rate) && z >= Z_MAYBE {
+        v.finding = Finding::LevelledOff {
+            rise,
+            span_s,
+            recent_rate: p.recent_rate(),
+        };
+    } else if rate < min_rate {
+        v.finding = if rate < 0.0 && z <= -Z_MAYBE {
+            Finding::Fell {
+                fall: -rise,
+                span_s,
+                rate,
+            }
+        } else if noise == 0.0 && rise == 0.0 {
+            Finding::Unchanged { span_s }
+        } else {
+            Finding::HeldWithin {
+                within: noise.max(rise.abs()),
+                span_s,
+                rate,
+                min_rate,
+            }
+        };
+    } else if (z >= Z_MAYBE
+        && rise > noise
+        && p.still_rising()
+        && !stats.iter().any(|s| s.levelled_off(min_rate)))
+        || (p.n < MIN_BLOCKS && p.fit.hi * span_s > 0.25 * swing)
+    {
+        v.kind = VerdictKind::Inconclusive;
+        // z grows roughly as window^1.5 for a steady rate.
+        let factor = (p.z_crit / z).powf(2.0 / 3.0);
+        v.watch_more_s = Some(judged_s * 2.0 * (factor - 1.0).max(0.1));
+        v.finding = if p.n < MIN_BLOCKS && z < Z_MAYBE {
+            Finding::FewSwings {
+                swings: p.n,
+                up_to: p.fit.hi,
+            }
+        } else {
+            Finding::MayBeRising {
+                rate,
+                z,
+                noise,
+                span_s,
+            }
+        };
+    } else {
+        let noisy = z < Z_MAYBE || rise <= noise;
+        v.finding = if noisy && z >= 1.96 && rise > 0.0 {
+            Finding::CreptUp {
+                rise,
+                span_s,
+                rate,
+                noise,
+                z,
+                z_needed: Z_MAYBE,
+            }
+        } else if noisy {
+            Finding::NoGrowth {
+                noise,
+                span_s,
+                rate,
+                z,
+            }
+        } else if !p.new_high {
+            Finding::Wanders {
+                moved: rise,
+                span_s,
+            }
+        } else {
+            Finding::LevellingOff {
+                rise,
+                span_s,
+                recent_rate: p.recent_rate(),
+            }
+        };
+    }
+}

@@ -1,0 +1,147 @@
+//! The floor under a swing: the GC period the bucket minima show, and the
+//! minima of blocks at least that wide.
+
+use super::Bucket;
+use super::fit::median;
+
+/// A regular swing found in the bucket minima.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Period {
+    /// Its length in bucket widths.
+    pub buckets: usize,
+    /// Its length in buckets that hold samples (fewer when samples are sparse).
+    pub seen: usize,
+}
+
+/// The floor series and the swing above it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Floor {
+    /// Block minima: (seconds since the first sample, value).
+    pub points: Vec<(f64, f64)>,
+    /// The median swing within a block (max − min).
+    pub swing: f64,
+}
+
+/// The floor: minima of blocks of `k` bucket widths, aligned so the last block
+/// ends with the newest bucket, as (seconds since first sample, value); and the
+/// median swing within a block.
+pub(crate) fn floor_blocks(buckets: &[Bucket], k: usize, t0: f64) -> Floor {
+    struct Block {
+        no: u64,
+        min: f64,
+        max: f64,
+        t_first: f64,
+        t_last: f64,
+    }
+    let Some(last) = buckets.last().map(|b| b.idx) else {
+        return Floor {
+            points: Vec::new(),
+            swing: 0.0,
+        };
+    };
+    let mut out: Vec<Block> = Vec::new();
+    for b in buckets {
+        let no = (last - b.idx) / k as u64;
+        match out.last_mut() {
+            Some(cur) if cur.no == no => {
+                cur.min = cur.min.min(b.min);
+                cur.max = cur.max.max(b.max);
+                cur.t_last = b.t_last;
+            }
+            _ => out.push(Block {
+                no,
+                min: b.min,
+                max: b.max,
+                t_first: b.t_first,
+                t_last: b.t_last,
+            }),
+        }
+    }
+    // The oldest block may be partial (it starts mid-block): drop it when
+    // enough others remain.
+    let first_idx = buckets[0].idx;
+    if out.len() > 4 && k > 1 {
+        let full_start = last.saturating_sub((out[0].no + 1) * k as u64 - 1);
+        if first_idx > full_start + (k as u64) / 4 {
+            out.remove(0);
+        }
+    }
+    let mut ranges: Vec<f64> = out.iter().map(|b| b.max - b.min).collect();
+    Floor {
+        swing: median(&mut ranges),
+        points: out
+            .iter()
+            .map(|b| ((b.t_first + b.t_last) / 2.0 - t0, b.min))
+            .collect(),
+    }
+}
+
+/// The dominant period of the bucket minima, if there is a clear one.
+/// (Buckets may be sparse when samples are further apart than a bucket is
+/// wide: the lag found between samples is scaled by their spacing.)
+pub(crate) fn dominant_period(buckets: &[Bucket]) -> Option<Period> {
+    let n = buckets.len();
+    if n < 32 {
+        return None;
+    }
+    let r = detrended_minima(buckets)?;
+    let var: f64 = r.iter().map(|a| a * a).sum();
+    let max_lag = n / 4;
+    let acf = |l: usize| -> f64 { (0..n - l).map(|i| r[i] * r[i + l]).sum::<f64>() / var };
+    let start = (1..=max_lag).find(|&l| acf(l) < 0.0)?;
+    let mut best = (0usize, f64::MIN);
+    for l in start..=max_lag {
+        let a = acf(l);
+        if a > best.1 {
+            best = (l, a);
+        }
+    }
+    // A periodic swing shows a clear second peak; noise and trends do not.
+    let repeats = 2 * best.0 >= n / 2 || acf(2 * best.0) > 0.1;
+    if best.1 >= 0.3 && best.0 >= 2 && repeats {
+        let mut gaps: Vec<f64> = buckets
+            .windows(2)
+            .map(|w| (w[1].idx - w[0].idx) as f64)
+            .collect();
+        let spacing = median(&mut gaps).max(1.0);
+        Some(Period {
+            buckets: (best.0 as f64 * spacing).round() as usize,
+            seen: best.0,
+        })
+    } else {
+        None
+    }
+}
+
+/// The bucket minima less their least-squares line (so a trend does not
+/// masquerade as a long period); `None` when what remains is no swing.
+fn detrended_minima(buckets: &[Bucket]) -> Option<Vec<f64>> {
+    let n = buckets.len();
+    let x: Vec<f64> = buckets.iter().map(|b| b.min).collect();
+    let xs: Vec<f64> = buckets.iter().map(|b| b.idx as f64).collect();
+    let mx = xs.iter().sum::<f64>() / n as f64;
+    let my = x.iter().sum::<f64>() / n as f64;
+    let sxx: f64 = xs.iter().map(|a| (a - mx) * (a - mx)).sum();
+    let sxy: f64 = xs.iter().zip(&x).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let b = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+    let r: Vec<f64> = xs
+        .iter()
+        .zip(&x)
+        .map(|(a, y)| y - my - b * (a - mx))
+        .collect();
+    let var: f64 = r.iter().map(|a| a * a).sum();
+    if var <= 0.0 {
+        return None;
+    }
+    // A swing wider than the buckets moves their minima by much more than
+    // each bucket's own range; tiny ripples (aliasing) are not a swing.
+    // Nor is a wobble of a hair around a clean trend.
+    let mut ranges: Vec<f64> = buckets.iter().map(|b| b.max - b.min).collect();
+    let typical_range = median(&mut ranges);
+    let spread =
+        x.iter().copied().fold(f64::MIN, f64::max) - x.iter().copied().fold(f64::MAX, f64::min);
+    if (var / n as f64).sqrt() < (0.2 * typical_range).max(0.02 * spread) {
+        return None;
+    }
+    Some(r)
+}

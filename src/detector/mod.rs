@@ -1,0 +1,457 @@
+//! The plateau-vs-growth detector.
+//!
+//! [`Detector`] takes `(seconds, value)` samples one at a time and keeps a fixed
+//! number of time buckets (min, max, sum, count), merging neighbours pairwise
+//! when the run outgrows them, so its memory does not depend on how long it
+//! runs. [`Detector::verdict`] judges that state on demand:
+//!
+//! 1. The *floor* is judged, not raw samples: the minimum of time blocks at
+//!    least one garbage-collection period wide (the period is found from the
+//!    autocorrelation of the bucket minima), so a sawtooth, spikes and bursts
+//!    of load do not count as growth.
+//! 2. Windows that end now (the whole judged run, and its last half, quarter
+//!    and eighth) each get a Theil–Sen slope and a z score against an honest
+//!    error: the residuals' scale, widened by their integrated autocorrelation
+//!    time, with Student's t for few effective blocks.
+//! 3. Growth counts as a leak only if it is significant, at least `min_rate`,
+//!    larger than the floor's noise (and than the drift a sparsely sampled
+//!    swing can fake), spread over the window (not one step), setting new
+//!    highs, and not decelerating towards a ceiling.
+//!
+//! The same samples give the same verdict whether they arrive live or from a
+//! log: the state is a pure function of the samples fed in. The detector deals
+//! in numbers only: a [`Finding`] says what it decided and why; putting that
+//! in words is the caller's business.
+
+use serde::Serialize;
+
+mod decide;
+mod fit;
+mod floor;
+mod window;
+
+/// How many time buckets the detector keeps at most.
+pub const MAX_BUCKETS: usize = 512;
+/// Fewest judged samples before any verdict but `inconclusive`.
+pub const MIN_SAMPLES: u64 = 10;
+/// Default `min_rate`: 1 MiB/h.
+pub const DEFAULT_MIN_RATE: f64 = 1024.0 * 1024.0 / 3600.0;
+
+/// What the detector concluded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerdictKind {
+    /// The floor is still rising, significantly and faster than `min_rate`.
+    Leaking,
+    /// The floor is flat, falling, or levelling off.
+    Plateau,
+    /// The data cannot decide yet.
+    Inconclusive,
+}
+
+impl VerdictKind {
+    /// The lowercase name used in output: `leaking`, `plateau`, `inconclusive`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerdictKind::Leaking => "leaking",
+            VerdictKind::Plateau => "plateau",
+            VerdictKind::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+impl std::fmt::Display for VerdictKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Settings shared by the live watch and `analyze`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DetectorConfig {
+    /// Seconds set aside at the start; `None` lets the detector decide.
+    pub warmup: Option<f64>,
+    /// Growth slower than this (units/s) counts as a plateau.
+    pub min_rate: f64,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        DetectorConfig {
+            warmup: None,
+            min_rate: DEFAULT_MIN_RATE,
+        }
+    }
+}
+
+/// The detector's judgement of the samples seen so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// The verdict.
+    pub kind: VerdictKind,
+    /// All samples fed in, including those set aside as warm-up.
+    pub samples: u64,
+    /// Seconds from the first to the last sample.
+    pub duration_s: f64,
+    /// Growth rate of the floor over the judged window, bytes per second.
+    pub rate: f64,
+    /// 95% interval of `rate`.
+    pub rate_ci95: [f64; 2],
+    /// Fitted floor at the start of the judged window, bytes.
+    pub baseline_start: f64,
+    /// Fitted floor at the end of the judged window, bytes.
+    pub baseline_end: f64,
+    /// Start of the judged window, seconds since the first sample.
+    pub window_start_s: f64,
+    /// End of the judged window, seconds since the first sample.
+    pub window_end_s: f64,
+    /// Seconds set aside at the start (explicit or decided) before the judged window.
+    pub warmup_s: f64,
+    /// Width of the blocks whose minima make the floor, seconds.
+    pub block_s: f64,
+    /// Period of a regular swing (a GC sawtooth) found in the data, seconds.
+    pub period_s: Option<f64>,
+    /// What was decided and why, with the numbers behind it.
+    pub finding: Finding,
+    /// For `inconclusive`: roughly how much longer to watch, seconds.
+    pub watch_more_s: Option<f64>,
+    /// The floor series of the whole run: (seconds since first sample, bytes).
+    pub floor: Vec<(f64, f64)>,
+}
+
+/// What the detector decided and why, in numbers (values in the series'
+/// unit, rates per second, spans in seconds). The report puts it in words.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Finding {
+    /// No samples were fed in.
+    NoSamples,
+    /// Every sample so far falls inside the explicit warm-up.
+    AllInWarmup {
+        /// Samples seen.
+        samples: u64,
+    },
+    /// Too few samples after the warm-up to judge.
+    TooFewSamples {
+        /// Samples judged.
+        judged: u64,
+        /// Samples needed.
+        needed: u64,
+    },
+    /// A regular swing was found, but the watch is too short to judge its floor.
+    SwingTooLong {
+        /// The swing's period.
+        period_s: f64,
+        /// The shortest watch that can judge it.
+        need_s: f64,
+    },
+    /// The judged data spans too little time.
+    TooShort {
+        /// Seconds judged.
+        judged_s: f64,
+        /// Seconds needed.
+        need_s: f64,
+    },
+    /// `leaking`: the floor rose steadily over the window and still rises.
+    StillRising {
+        /// Growth over the window.
+        rise: f64,
+        /// The window's length.
+        span_s: f64,
+        /// The window's growth rate.
+        rate: f64,
+        /// The rate over its standard error.
+        z: f64,
+    },
+    /// `plateau`: significant growth that has since levelled off.
+    LevelledOff {
+        /// Growth over the window.
+        rise: f64,
+        /// The window's length.
+        span_s: f64,
+        /// The recent rate (at least 0).
+        recent_rate: f64,
+    },
+    /// `plateau`: the floor fell significantly.
+    Fell {
+        /// How far it fell.
+        fall: f64,
+        /// The window's length.
+        span_s: f64,
+        /// The (negative) rate.
+        rate: f64,
+    },
+    /// `plateau`: the floor did not change at all.
+    Unchanged {
+        /// The window's length.
+        span_s: f64,
+    },
+    /// `plateau`: the floor held within a band, slower than the minimum rate.
+    HeldWithin {
+        /// The band's height.
+        within: f64,
+        /// The window's length.
+        span_s: f64,
+        /// The window's rate.
+        rate: f64,
+        /// The minimum rate of a leak.
+        min_rate: f64,
+    },
+    /// `inconclusive`: too few swings to rule out growth.
+    FewSwings {
+        /// Floor blocks (swings) seen.
+        swings: usize,
+        /// The rate that cannot be ruled out.
+        up_to: f64,
+    },
+    /// `inconclusive`: growth that the noise keeps from being sure.
+    MayBeRising {
+        /// The window's rate.
+        rate: f64,
+        /// The rate over its standard error.
+        z: f64,
+        /// The floor's noise.
+        noise: f64,
+        /// The window's length.
+        span_s: f64,
+    },
+    /// `plateau`: a rise that is not significant against the noise.
+    CreptUp {
+        /// Growth over the window.
+        rise: f64,
+        /// The window's length.
+        span_s: f64,
+        /// The window's rate.
+        rate: f64,
+        /// The floor's noise.
+        noise: f64,
+        /// The rate over its standard error.
+        z: f64,
+        /// The z needed to suspect growth.
+        z_needed: f64,
+    },
+    /// `plateau`: no growth beyond the noise.
+    NoGrowth {
+        /// The floor's noise.
+        noise: f64,
+        /// The window's length.
+        span_s: f64,
+        /// The window's rate.
+        rate: f64,
+        /// The rate over its standard error.
+        z: f64,
+    },
+    /// `plateau`: the floor moved but stayed within its earlier range.
+    Wanders {
+        /// How far it moved.
+        moved: f64,
+        /// The window's length.
+        span_s: f64,
+    },
+    /// `plateau`: a rise that is levelling off.
+    LevellingOff {
+        /// Growth over the window.
+        rise: f64,
+        /// The window's length.
+        span_s: f64,
+        /// The recent rate (at least 0).
+        recent_rate: f64,
+    },
+}
+
+impl Verdict {
+    /// Length of the judged window in seconds.
+    pub fn window_s(&self) -> f64 {
+        self.window_end_s - self.window_start_s
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Bucket {
+    idx: u64,
+    count: u64,
+    min: f64,
+    max: f64,
+    sum: f64,
+    t_first: f64,
+    t_last: f64,
+}
+
+impl Bucket {
+    fn merge(&mut self, o: &Bucket) {
+        self.count += o.count;
+        self.min = self.min.min(o.min);
+        self.max = self.max.max(o.max);
+        self.sum += o.sum;
+        self.t_first = self.t_first.min(o.t_first);
+        self.t_last = self.t_last.max(o.t_last);
+    }
+}
+
+/// A streaming, bounded-memory plateau-vs-growth detector.
+#[derive(Debug, Clone)]
+pub struct Detector {
+    cfg: DetectorConfig,
+    first_t: Option<f64>,
+    origin: f64,
+    width: f64,
+    buckets: Vec<Bucket>,
+    samples: u64,
+    judged: u64,
+    last_t: f64,
+    last_v: f64,
+}
+
+/// A bucket's summary as the outside sees it (for plots and tests).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BucketView {
+    /// Time of the first sample in the bucket (seconds since the first sample).
+    pub t_first: f64,
+    /// Time of the last sample in the bucket.
+    pub t_last: f64,
+    /// Smallest value.
+    pub min: f64,
+    /// Largest value.
+    pub max: f64,
+    /// Mean value.
+    pub mean: f64,
+    /// Number of samples.
+    pub count: u64,
+}
+
+impl Detector {
+    /// A detector with the given settings and no samples.
+    pub fn new(cfg: DetectorConfig) -> Self {
+        Detector {
+            cfg,
+            first_t: None,
+            origin: 0.0,
+            width: 1e-3,
+            buckets: Vec::with_capacity(MAX_BUCKETS),
+            samples: 0,
+            judged: 0,
+            last_t: 0.0,
+            last_v: 0.0,
+        }
+    }
+
+    /// The settings this detector was made with.
+    pub fn config(&self) -> DetectorConfig {
+        self.cfg
+    }
+
+    /// Number of samples fed in so far.
+    pub fn samples(&self) -> u64 {
+        self.samples
+    }
+
+    /// The most recent value fed in.
+    pub fn last_value(&self) -> Option<f64> {
+        (self.samples > 0).then_some(self.last_v)
+    }
+
+    /// Approximate heap bytes held by the detector (constant once full).
+    pub fn state_bytes(&self) -> usize {
+        size_of::<Self>() + self.buckets.capacity() * size_of::<Bucket>()
+    }
+
+    /// The buckets currently held, oldest first.
+    pub fn buckets(&self) -> Vec<BucketView> {
+        let t0 = self.first_t.unwrap_or(0.0);
+        self.buckets
+            .iter()
+            .map(|b| BucketView {
+                t_first: b.t_first - t0,
+                t_last: b.t_last - t0,
+                min: b.min,
+                max: b.max,
+                mean: b.sum / b.count as f64,
+                count: b.count,
+            })
+            .collect()
+    }
+
+    /// Feeds one sample: `t` in seconds (any origin, non-decreasing), `v` in bytes.
+    /// Non-finite values are ignored; a time that goes backwards is taken as the last one.
+    pub fn push(&mut self, t: f64, v: f64) {
+        if !t.is_finite() || !v.is_finite() {
+            return;
+        }
+        let first = *self.first_t.get_or_insert(t);
+        let t = if self.samples > 0 {
+            t.max(self.last_t)
+        } else {
+            t
+        };
+        self.samples += 1;
+        self.last_t = t;
+        self.last_v = v;
+        if let Some(w) = self.cfg.warmup
+            && t - first < w
+        {
+            return;
+        }
+        if self.judged == 0 {
+            self.origin = t;
+        }
+        self.judged += 1;
+        let mut idx = ((t - self.origin) / self.width).floor() as u64;
+        while idx >= MAX_BUCKETS as u64 {
+            self.coarsen();
+            idx = ((t - self.origin) / self.width).floor() as u64;
+        }
+        match self.buckets.last_mut() {
+            Some(b) if b.idx == idx => {
+                b.count += 1;
+                b.min = b.min.min(v);
+                b.max = b.max.max(v);
+                b.sum += v;
+                b.t_last = t;
+            }
+            _ => self.buckets.push(Bucket {
+                idx,
+                count: 1,
+                min: v,
+                max: v,
+                sum: v,
+                t_first: t,
+                t_last: t,
+            }),
+        }
+    }
+
+    /// Doubles the bucket width, merging neighbours pairwise.
+    fn coarsen(&mut self) {
+        self.width *= 2.0;
+        let mut out: Vec<Bucket> = Vec::with_capacity(MAX_BUCKETS);
+        for b in &self.buckets {
+            let idx = b.idx / 2;
+            match out.last_mut() {
+                Some(o) if o.idx == idx => o.merge(b),
+                _ => out.push(Bucket { idx, ..*b }),
+            }
+        }
+        self.buckets = out;
+    }
+
+    /// Seconds from the first to the last sample (0 before two samples).
+    pub fn duration(&self) -> f64 {
+        match self.first_t {
+            Some(t0) if self.samples > 0 => self.last_t - t0,
+            _ => 0.0,
+        }
+    }
+
+    /// Judges the samples seen so far.
+    pub fn verdict(&self) -> Verdict {
+        decide::verdict(self)
+    }
+}
+
+/// Judges a whole series at once (the offline path; same result as pushing each sample).
+pub fn judge(cfg: DetectorConfig, samples: impl IntoIterator<Item = (f64, f64)>) -> Verdict {
+    let mut d = Detector::new(cfg);
+    for (t, v) in samples {
+        d.push(t, v);
+    }
+    d.verdict()
+}

@@ -1,0 +1,126 @@
+//! One window of the floor that ends now, and the tests a leak must pass in it.
+
+use super::fit::{Fit, median, t_quantile, theil_sen};
+
+/// One-sided z needed to call a leak (p ≈ 0.0013).
+pub(crate) const Z_LEAK: f64 = 3.0;
+
+/// Statistics of one window of the floor.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WindowStats {
+    /// Floor blocks in the window.
+    pub n: usize,
+    /// How far the floor can drift from sampling a swing at few points.
+    pub alias: f64,
+    /// Time of the window's first block, seconds since the first sample.
+    pub t_start: f64,
+    /// Time of the window's last block.
+    pub t_end: f64,
+    /// The fit over the whole window.
+    pub fit: Fit,
+    /// z needed to call a leak, given the window's effective sample size.
+    pub z_crit: f64,
+    /// The fit over the window's second half.
+    pub late: Fit,
+    /// Slope of the window's first half.
+    pub early: f64,
+    /// The first half's rise stands well clear of the second half's noise.
+    pub early_clear: bool,
+    /// The recent floor is above every floor of the window's first half and
+    /// (but for one block) every floor before the window.
+    pub new_high: bool,
+    /// The fit over the window's last quarter.
+    pub last: Fit,
+}
+
+impl WindowStats {
+    /// The window's fitted growth rate.
+    pub fn slope(&self) -> f64 {
+        self.fit.slope
+    }
+
+    /// Growth over the window at its fitted rate.
+    pub fn rise(&self) -> f64 {
+        self.fit.slope * (self.t_end - self.t_start)
+    }
+
+    /// The window's length in seconds.
+    pub fn span(&self) -> f64 {
+        self.t_end - self.t_start
+    }
+
+    /// Growth is still going on at the end of the window: neither half-window
+    /// check shows it has slowed to well under the window's rate.
+    pub fn still_rising(&self) -> bool {
+        let s = self.fit.slope;
+        let late_ok = self.late.slope >= 0.5 * s || self.late.slope + 2.0 * self.late.se() >= s;
+        let last_ok =
+            self.last.slope >= 0.3 * s || self.last.slope + 2.0 * self.last.se() >= 0.6 * s;
+        late_ok && last_ok
+    }
+
+    /// Significant growth in the window's first half that has since slowed to
+    /// well under its rate (a warm-up curve, a cache reaching its cap).
+    pub fn levelled_off(&self, min_rate: f64) -> bool {
+        self.early_clear
+            && self.early >= min_rate
+            && self.late.slope < 0.3 * self.early
+            && self.last.slope < 0.3 * self.early
+    }
+
+    /// The recent rate: the slower of the last half's and last quarter's, at least 0.
+    pub fn recent_rate(&self) -> f64 {
+        self.late.slope.min(self.last.slope).max(0.0)
+    }
+
+    /// Every test of a leak holds in this window.
+    pub fn leaking(&self, min_rate: f64) -> bool {
+        let f = &self.fit;
+        f.z >= self.z_crit
+            && f.lo > 0.0
+            && f.slope >= min_rate
+            && self.rise() > 2.0 * f.noise
+            && self.rise() > self.alias
+            && self.new_high
+            && self.early >= 0.25 * f.slope
+            && self.still_rising()
+    }
+}
+
+/// The statistics of the window of `floor` that starts at block `start`,
+/// at least four blocks long.
+pub(crate) fn window_stats(floor: &[(f64, f64)], start: usize, alias: f64) -> WindowStats {
+    let pts = &floor[start..];
+    // Before the window: the highest floor but one (one odd block is forgiven).
+    let mut before: Vec<f64> = floor[..start].iter().map(|p| p.1).collect();
+    before.sort_by(|a, b| b.total_cmp(a));
+    let history_max = before
+        .get(1)
+        .or(before.first())
+        .copied()
+        .unwrap_or(f64::MIN);
+    let n = pts.len();
+    let fit = theil_sen(pts);
+    let late = theil_sen(&pts[n / 2..]);
+    let early_pts = &pts[..n / 2 + 1];
+    let early = theil_sen(early_pts).slope;
+    let early_rise = early * (early_pts[early_pts.len() - 1].0 - early_pts[0].0);
+    // A leak sets new highs: the recent floor is above all of the first half's.
+    let mut recent: Vec<f64> = pts[n - (n / 8).max(3)..].iter().map(|p| p.1).collect();
+    let first_half_max = pts[..n / 2].iter().map(|p| p.1).fold(f64::MIN, f64::max);
+    let new_high = median(&mut recent) > first_half_max.max(history_max);
+    let last = theil_sen(&pts[n - (n / 4).max(3)..]);
+    WindowStats {
+        n,
+        alias,
+        t_start: pts[0].0,
+        t_end: pts[n - 1].0,
+        fit,
+        z_crit: t_quantile(Z_LEAK, fit.neff - 2.0),
+        late,
+        early,
+        early_clear: early_rise > 4.0 * late.noise,
+        new_high,
+        last,
+    }
+}

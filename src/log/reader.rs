@@ -1,0 +1,432 @@
+//! Reading a log back as a stream of rows: a CSV log found by its header, or
+//! the article's shell-loop log.
+
+use super::parse_timestamp;
+use super::shell::{self, ShellRows};
+use crate::metrics::{self, Metric};
+use anyhow::{Context, Result, bail};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+/// How to read a log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadOptions {
+    /// The column judged; `None` means `rss_bytes`.
+    pub column: Option<String>,
+    /// Spacing of samples in a shell-loop log, which has no times.
+    pub interval_s: f64,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            column: None,
+            interval_s: 1.0,
+        }
+    }
+}
+
+/// One row read back.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Row {
+    /// Line number in the input (1-based).
+    pub line: u64,
+    /// Seconds since the Unix epoch, from `timestamp`, if present.
+    pub timestamp: Option<f64>,
+    /// Seconds from `elapsed_s`, or the row's index × interval for a shell-loop log.
+    pub elapsed: Option<f64>,
+    /// The PID, if present.
+    pub pid: Option<u64>,
+    /// The judged column's value.
+    pub value: f64,
+    /// Every known metric column present, indexed by [`Metric::index`].
+    pub metrics: [Option<f64>; metrics::COUNT],
+}
+
+/// What kind of input was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// A CSV log with a header.
+    Csv,
+    /// The article's shell-loop log: `VSZ RSS` in KiB per line, no header, no times.
+    ShellLoop,
+}
+
+/// The header has no such column.
+#[derive(Debug)]
+pub struct MissingColumn {
+    /// The input's name.
+    pub source: String,
+    /// The column asked for.
+    pub column: String,
+    /// The columns the header has.
+    pub have: Vec<String>,
+}
+
+impl std::fmt::Display for MissingColumn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: line 1: no column '{}' in the header (columns: {})",
+            self.source,
+            self.column,
+            self.have.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for MissingColumn {}
+
+/// A streaming reader of leakwatch logs and shell-loop logs.
+pub struct LogReader {
+    name: String,
+    kind: InputKind,
+    column_name: String,
+    rows: Rows,
+    warnings: Vec<String>,
+}
+
+enum Rows {
+    Csv(Box<CsvRows>),
+    Shell(ShellRows),
+}
+
+/// Where the known columns are.
+#[derive(Debug, Clone, Copy)]
+struct Cols {
+    ts: Option<usize>,
+    el: Option<usize>,
+    pid: Option<usize>,
+    val: usize,
+    metrics: [Option<usize>; metrics::COUNT],
+    nfields: usize,
+}
+
+/// Rows of a CSV log, with one record of look-ahead so the last is known.
+struct CsvRows {
+    rdr: csv::Reader<Box<dyn Read>>,
+    rec: csv::ByteRecord,
+    next: csv::ByteRecord,
+    have_next: bool,
+    cols: Cols,
+}
+
+impl LogReader {
+    /// Opens `path` (`-` for standard input) and reads its header.
+    pub fn open(path: &Path, opts: &ReadOptions) -> Result<LogReader> {
+        if path.as_os_str() == "-" {
+            return Self::from_reader("<stdin>".to_string(), Box::new(std::io::stdin()), opts);
+        }
+        match File::open(path) {
+            Ok(f) => Self::from_reader(path.display().to_string(), Box::new(f), opts),
+            Err(_) => bail!(
+                "{}: no such file or not readable; give the path of a log written with -o",
+                path.display()
+            ),
+        }
+    }
+
+    /// Reads from any byte stream; `name` is used in messages.
+    pub fn from_reader(
+        name: String,
+        input: Box<dyn Read>,
+        opts: &ReadOptions,
+    ) -> Result<LogReader> {
+        let mut br = BufReader::with_capacity(256 * 1024, input);
+        let (head, empty) = {
+            let buf = br
+                .fill_buf()
+                .with_context(|| format!("cannot read {name}"))?;
+            let empty = buf.iter().all(|b| b.is_ascii_whitespace());
+            let end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
+            (
+                String::from_utf8_lossy(&buf[..end]).trim().to_string(),
+                empty,
+            )
+        };
+        let column = opts.column.clone().unwrap_or_else(|| "rss_bytes".into());
+        let shell_loop = shell::looks_like(&head);
+        if !shell_loop && !empty {
+            let rows = CsvRows::open(&name, Box::new(br), &column)?;
+            return Ok(LogReader::new(
+                name,
+                InputKind::Csv,
+                column,
+                Rows::Csv(rows),
+            ));
+        }
+        let rss = match column.as_str() {
+            "rss_bytes" | "rss" => true,
+            "vsz_bytes" | "vsz" => false,
+            other => bail!(
+                "{name}: a shell-loop log has only the columns vsz_bytes and rss_bytes, not '{other}'"
+            ),
+        };
+        // Empty input reads as a log with no rows.
+        let kind = if empty {
+            InputKind::Csv
+        } else {
+            InputKind::ShellLoop
+        };
+        let column = if rss { "rss_bytes" } else { "vsz_bytes" };
+        let rows = Rows::Shell(ShellRows::new(br, rss, opts.interval_s));
+        Ok(LogReader::new(name, kind, column.to_string(), rows))
+    }
+
+    fn new(name: String, kind: InputKind, column_name: String, rows: Rows) -> LogReader {
+        LogReader {
+            name,
+            kind,
+            column_name,
+            rows,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The input's name as used in messages.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What kind of input this is.
+    pub fn kind(&self) -> InputKind {
+        self.kind
+    }
+
+    /// The judged column's name.
+    pub fn column(&self) -> &str {
+        &self.column_name
+    }
+
+    /// The known metric columns this input has.
+    pub fn present_metrics(&self) -> Vec<Metric> {
+        match &self.rows {
+            Rows::Csv(c) => Metric::ALL
+                .into_iter()
+                .filter(|m| c.cols.metrics[m.index()].is_some())
+                .collect(),
+            Rows::Shell(_) if self.kind == InputKind::ShellLoop => {
+                vec![Metric::Rss, Metric::Vsz]
+            }
+            Rows::Shell(_) => vec![Metric::Rss],
+        }
+    }
+
+    /// Warnings so far (a last row cut short, skipped).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// The next row, `Ok(None)` at the end. A malformed row is an error naming
+    /// the line and column, except the very last row, which is skipped with a
+    /// warning (a writer killed mid-row leaves one).
+    pub fn next_row(&mut self) -> Result<Option<Row>> {
+        match &mut self.rows {
+            Rows::Shell(s) => s.next_row(&self.name, &mut self.warnings),
+            Rows::Csv(c) => c.next_row(&self.name, &mut self.warnings),
+        }
+    }
+}
+
+impl CsvRows {
+    /// Reads the header of a CSV log and finds its columns.
+    fn open(name: &str, input: Box<dyn Read>, column: &str) -> Result<Box<CsvRows>> {
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .buffer_capacity(256 * 1024)
+            .from_reader(input);
+        let headers = match rdr.byte_headers() {
+            Ok(h) => h.clone(),
+            Err(e) => bail!("{name}: line 1: cannot read the header: {e}"),
+        };
+        let find = |n: &str| headers.iter().position(|h| h == n.as_bytes());
+        let Some(val) = find(column) else {
+            return Err(MissingColumn {
+                source: name.to_string(),
+                column: column.to_string(),
+                have: headers
+                    .iter()
+                    .map(|h| String::from_utf8_lossy(h).into_owned())
+                    .collect(),
+            }
+            .into());
+        };
+        let cols = Cols {
+            ts: find("timestamp"),
+            el: find("elapsed_s"),
+            pid: find("pid"),
+            val,
+            metrics: Metric::ALL.map(|m| find(m.column())),
+            nfields: headers.len(),
+        };
+        if cols.ts.is_none() && cols.el.is_none() {
+            bail!(
+                "{name}: line 1: the header has neither 'elapsed_s' nor 'timestamp', so samples have no times"
+            );
+        }
+        Ok(Box::new(CsvRows {
+            rdr,
+            rec: csv::ByteRecord::new(),
+            next: csv::ByteRecord::new(),
+            have_next: false,
+            cols,
+        }))
+    }
+
+    fn next_row(&mut self, name: &str, warnings: &mut Vec<String>) -> Result<Option<Row>> {
+        loop {
+            if self.have_next {
+                std::mem::swap(&mut self.rec, &mut self.next);
+                self.have_next = false;
+            } else {
+                match self.rdr.read_byte_record(&mut self.rec) {
+                    Ok(true) => {}
+                    Ok(false) => return Ok(None),
+                    Err(e) => bail!("{name}: {}", csv_error(&e)),
+                }
+            }
+            let line = self.rec.position().map(|p| p.line()).unwrap_or(0);
+            if self.rec.len() == 1 && self.rec[0].is_empty() {
+                continue;
+            }
+            let msg = match parse_record(&self.rec, &self.cols, line) {
+                Ok(row) => return Ok(Some(row)),
+                Err(msg) => format!("{name}: {msg}"),
+            };
+            match self.rdr.read_byte_record(&mut self.next) {
+                Ok(true) => {
+                    // A row follows, so this one is malformed, not cut short.
+                    self.have_next = true;
+                    bail!(msg);
+                }
+                Ok(false) => {
+                    warnings.push(format!(
+                        "{name}: line {line}: skipped a last row cut short ({})",
+                        msg.split(": ").last().unwrap_or("")
+                    ));
+                    return Ok(None);
+                }
+                Err(e) => bail!("{name}: {}", csv_error(&e)),
+            }
+        }
+    }
+}
+
+fn csv_error(e: &csv::Error) -> String {
+    match e.position() {
+        Some(p) => format!("line {}: {}", p.line(), e),
+        None => e.to_string(),
+    }
+}
+
+fn parse_record(rec: &csv::ByteRecord, c: &Cols, line: u64) -> std::result::Result<Row, String> {
+    if rec.len() < c.nfields {
+        return Err(format!(
+            "line {line}: {} fields where the header has {}",
+            rec.len(),
+            c.nfields
+        ));
+    }
+    let num = |i: usize, what: &str| -> std::result::Result<f64, String> {
+        let f = &rec[i];
+        let s = std::str::from_utf8(f).unwrap_or("");
+        s.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| {
+                format!(
+                    "line {line}, column {} ({what}): '{}' is not a number",
+                    i + 1,
+                    String::from_utf8_lossy(f)
+                )
+            })
+    };
+    let timestamp = match c.ts {
+        Some(i) => {
+            let f = &rec[i];
+            let s = std::str::from_utf8(f).unwrap_or("");
+            Some(parse_timestamp(s).ok_or_else(|| {
+                format!(
+                    "line {line}, column {} (timestamp): '{}' is not an RFC 3339 time such as 2024-05-01T12:00:00.000Z",
+                    i + 1,
+                    String::from_utf8_lossy(f)
+                )
+            })?)
+        }
+        None => None,
+    };
+    let elapsed = c.el.map(|i| num(i, "elapsed_s")).transpose()?;
+    let pid = c.pid.map(|i| num(i, "pid").map(|p| p as u64)).transpose()?;
+    let mut metrics = [None; metrics::COUNT];
+    let mut value = None;
+    for (slot, (col, m)) in metrics.iter_mut().zip(c.metrics.iter().zip(Metric::ALL)) {
+        if let Some(i) = *col {
+            let v = num(i, m.column())?;
+            *slot = Some(v);
+            if i == c.val {
+                value = Some(v);
+            }
+        }
+    }
+    let value = match value {
+        Some(v) => v,
+        None => num(c.val, "judged column")?,
+    };
+    Ok(Row {
+        line,
+        timestamp,
+        elapsed,
+        pid,
+        value,
+        metrics,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(text: &str) -> (Vec<Row>, Vec<String>) {
+        let mut r = LogReader::from_reader(
+            "t.csv".into(),
+            Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
+            &ReadOptions::default(),
+        )
+        .unwrap();
+        let mut rows = Vec::new();
+        while let Some(row) = r.next_row().unwrap() {
+            rows.push(row);
+        }
+        (rows, r.warnings().to_vec())
+    }
+
+    #[test]
+    fn reads_header_by_name_and_ignores_unknown_columns() {
+        let (rows, w) = read_all("pid,extra,elapsed_s,rss_bytes\n7,x,0.5,100\n7,y,1.5,200\n");
+        assert!(w.is_empty());
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1].elapsed, Some(1.5));
+        assert_eq!(rows[1].value, 200.0);
+        assert_eq!(rows[0].pid, Some(7));
+    }
+
+    #[test]
+    fn last_row_cut_short_is_a_warning() {
+        let (rows, w) = read_all("elapsed_s,rss_bytes\n0,1\n1,2\n2,");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("line 4"), "{w:?}");
+    }
+
+    #[test]
+    fn shell_loop_log_is_recognised() {
+        let (rows, _) = read_all("1000 200\n1000 300\n");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1].value, 300.0 * 1024.0);
+        assert_eq!(rows[1].metrics[Metric::Vsz.index()], Some(1000.0 * 1024.0));
+        assert_eq!(rows[1].elapsed, Some(1.0));
+    }
+}

@@ -1,0 +1,148 @@
+//! The detector's finding in words: one sentence a person can check against
+//! a plot.
+
+use crate::detector::{Finding, Verdict};
+use crate::units::{Quantity, format_secs};
+
+/// The sentence for `v`, on a series of `q`.
+pub fn reason(v: &Verdict, q: Quantity) -> String {
+    let rate = |r: f64| q.rate(r, "h");
+    let val = |x: f64| q.value(x);
+    let secs = format_secs;
+    let floor = match v.period_s {
+        Some(p) => format!("the floor under a {} swing", secs(p)),
+        None => "the floor".to_string(),
+    };
+    match v.finding {
+        Finding::NoSamples => "no samples to judge".to_string(),
+        Finding::AllInWarmup { samples } => {
+            format!("all {samples} samples fall inside the warm-up")
+        }
+        Finding::TooFewSamples { judged, needed } => {
+            format!("only {judged} samples to judge; at least {needed} are needed")
+        }
+        Finding::SwingTooLong { period_s, need_s } => format!(
+            "memory swings with a period of about {}; judging its floor needs a watch of at least {}",
+            secs(period_s),
+            secs(need_s)
+        ),
+        Finding::TooShort { judged_s, need_s } => format!(
+            "{} of data is too short to judge; watch at least {}",
+            secs(judged_s),
+            secs(need_s)
+        ),
+        Finding::StillRising {
+            rise,
+            span_s,
+            rate: r,
+            z,
+        } => format!(
+            "{floor} rose steadily by {} over the last {} ({}, z = {z:.1}) and is still rising",
+            val(rise),
+            secs(span_s),
+            rate(r)
+        ),
+        Finding::LevelledOff {
+            rise,
+            span_s,
+            recent_rate,
+        } => format!(
+            "{floor} rose by {} over the last {} but has levelled off: its recent rate is {}",
+            val(rise),
+            secs(span_s),
+            rate(recent_rate)
+        ),
+        Finding::Fell {
+            fall,
+            span_s,
+            rate: r,
+        } => format!(
+            "{floor} fell by {} over the last {} ({})",
+            val(fall),
+            secs(span_s),
+            rate(r)
+        ),
+        Finding::Unchanged { span_s } => {
+            format!("{floor} did not change over the last {}", secs(span_s))
+        }
+        Finding::HeldWithin {
+            within,
+            span_s,
+            rate: r,
+            min_rate,
+        } => format!(
+            "{floor} held within {} over the last {} ({}, below the {} threshold)",
+            val(within),
+            secs(span_s),
+            rate(r),
+            rate(min_rate)
+        ),
+        _ => uncertain(v.finding, &floor, q),
+    }
+}
+
+/// The sentences for findings of doubt: inconclusive growth, and growth that
+/// did not stand out.
+fn uncertain(f: Finding, floor: &str, q: Quantity) -> String {
+    let rate = |r: f64| q.rate(r, "h");
+    let val = |x: f64| q.value(x);
+    let secs = format_secs;
+    match f {
+        Finding::FewSwings { swings, up_to } => format!(
+            "{floor} is seen over only {swings} swings: too few to rule out growth of up to {}",
+            rate(up_to)
+        ),
+        Finding::MayBeRising {
+            rate: r,
+            z,
+            noise,
+            span_s,
+        } => format!(
+            "{floor} may be rising ({}, z = {z:.1}) but the noise ({}) is too large to be sure over {}",
+            rate(r),
+            val(noise),
+            secs(span_s)
+        ),
+        Finding::CreptUp {
+            rise,
+            span_s,
+            rate: r,
+            noise,
+            z,
+            z_needed,
+        } => format!(
+            "{floor} crept up by {} over the last {} ({}), not significant against its noise of {} (z = {z:.1}, {z_needed} needed to suspect growth)",
+            val(rise),
+            secs(span_s),
+            rate(r),
+            val(noise)
+        ),
+        Finding::NoGrowth {
+            noise,
+            span_s,
+            rate: r,
+            z,
+        } => format!(
+            "{floor} shows no growth beyond its noise of {} over the last {} ({}, z = {z:.1})",
+            val(noise),
+            secs(span_s),
+            rate(r)
+        ),
+        Finding::Wanders { moved, span_s } => format!(
+            "{floor} moved by {} over the last {} but stayed within its earlier range: it wanders, it does not climb",
+            val(moved),
+            secs(span_s)
+        ),
+        Finding::LevellingOff {
+            rise,
+            span_s,
+            recent_rate,
+        } => format!(
+            "{floor} rose by {} over the last {} but is levelling off: its recent rate is {}",
+            val(rise),
+            secs(span_s),
+            rate(recent_rate)
+        ),
+        other => format!("{other:?}"),
+    }
+}

@@ -1,0 +1,109 @@
+//! The report as text: the verdict on the first line, then details for people.
+
+use super::Report;
+use crate::units::{Quantity, format_bytes, format_secs};
+use std::fmt::Write;
+
+/// Renders `r` as text, ending with a newline.
+pub(super) fn text(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{}", r.verdict);
+    window_lines(r, &mut s);
+    let _ = writeln!(
+        s,
+        "  samples:   {} over {}",
+        r.samples,
+        format_secs(r.duration_s)
+    );
+    let _ = writeln!(s, "  reason:    {}", r.reason);
+    if let Some(w) = r.watch_more_s {
+        let _ = writeln!(s, "  next:      watch about {} longer", format_secs(w));
+    }
+    if let Some(limit) = r.limit_bytes {
+        let _ = writeln!(s, "  limit:     {}", limit_text(r, limit));
+    }
+    metrics_table(r, &mut s);
+    for (label, value) in [
+        ("set aside", &r.set_aside),
+        ("ended by", &r.ended_by),
+        ("target", &r.target_exit),
+    ] {
+        if let Some(v) = value {
+            let _ = writeln!(s, "  {:<10} {v}", format!("{label}:"));
+        }
+    }
+    s
+}
+
+/// The rate, baseline and window lines, when a window was judged.
+fn window_lines(r: &Report, s: &mut String) {
+    if r.window_s <= 0.0 {
+        return;
+    }
+    let q = Quantity::of(!r.counts);
+    let g = r.growth_rate_bytes_per_s;
+    let [lo, hi] = r.growth_rate_ci95;
+    let _ = writeln!(
+        s,
+        "  rate:      {} ({}); 95% interval {} to {}",
+        q.rate(g, "min"),
+        q.rate(g, "h"),
+        q.rate(lo, "h"),
+        q.rate(hi, "h")
+    );
+    let _ = writeln!(
+        s,
+        "  baseline:  {} -> {} ({})",
+        q.value(r.baseline_start_bytes),
+        q.value(r.baseline_end_bytes),
+        r.column
+    );
+    let _ = writeln!(
+        s,
+        "  window:    last {} ({} to {}); first {} set aside as warm-up",
+        format_secs(r.window_s),
+        format_secs(r.window_start_s),
+        format_secs(r.window_end_s),
+        format_secs(r.warmup_s)
+    );
+}
+
+/// When the judged byte series reaches `limit`, in words, with its source.
+fn limit_text(r: &Report, limit: f64) -> String {
+    let (col, rate) = r.limit_series.clone().unwrap_or_default();
+    let at = format!("at {}", Quantity::Bytes.rate(rate, "h"));
+    let text = match (r.time_to_limit_s, r.time_to_limit_ci95) {
+        (Some(t), _) if t <= 0.0 => format!("{col} is at or over the limit"),
+        (Some(t), Some([a, b])) => format!(
+            "{at}, {col} reaches {} in about {} ({} to {})",
+            format_bytes(limit),
+            format_secs(t),
+            a.map(format_secs).unwrap_or_else(|| "?".into()),
+            b.map(format_secs).unwrap_or_else(|| "never".into())
+        ),
+        _ => format!(
+            "{col} is not growing towards {}: it won't reach it at the current rate",
+            format_bytes(limit)
+        ),
+    };
+    let src = r.limit_source.as_deref().unwrap_or("");
+    format!("{text} ({src})")
+}
+
+/// One line per judged metric, when there are several.
+fn metrics_table(r: &Report, s: &mut String) {
+    if r.metrics.len() <= 1 {
+        return;
+    }
+    let _ = writeln!(s, "  metrics:   (judged: {})", r.judge);
+    for (col, m) in &r.metrics {
+        let q = Quantity::of(m.unit == "bytes");
+        let _ = writeln!(
+            s,
+            "    {col:<11} {:<13} {:>14}  now {}",
+            m.verdict.as_str(),
+            q.rate(m.growth_rate_per_s, "h"),
+            q.value(m.baseline_end)
+        );
+    }
+}

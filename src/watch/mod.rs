@@ -1,0 +1,274 @@
+//! The watch: a target sampled at fixed ticks, every sample logged and judged,
+//! an outcome when it ends. [`engine`] is the loop; this module sets it up for
+//! a live process ([`target`]) or a replayed log, with the system clock or a
+//! simulated one ([`clock`]), and the outputs ([`output`], [`progress`]).
+
+pub mod clock;
+pub mod engine;
+pub mod output;
+pub mod progress;
+pub mod signals;
+pub mod target;
+
+use crate::detector::DetectorConfig;
+use crate::judging::{Judge, Judged, Judging};
+use crate::log::{LogWriter, ReadOptions};
+use crate::metrics::Metric;
+use crate::report::Format;
+use crate::sampler::replay::{Replay, ReplaySampler};
+use crate::sampler::{self, Sampler};
+use anyhow::{Result, bail};
+use clock::{Clock, ReplayClock, SystemClock};
+use engine::{Limits, LoopEnd, run_loop};
+use output::Output;
+use progress::Progress;
+use signals::Signals;
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::Duration;
+
+/// What to watch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A running process.
+    Pid(u32),
+    /// The one process whose name or command line contains this.
+    Name(String),
+    /// A command to start and watch.
+    Command(Vec<String>),
+    /// A log, fed through the loop on a simulated clock.
+    Replay(PathBuf),
+}
+
+/// A validated watch configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchConfig {
+    /// What to watch.
+    pub target: Target,
+    /// Sum over the process and all its descendants.
+    pub children: bool,
+    /// Time between samples.
+    pub interval: Duration,
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+    /// Stop after this many samples.
+    pub samples: Option<u64>,
+    /// The CSV log (`-` for standard output).
+    pub output: Option<PathBuf>,
+    /// Format of the final verdict.
+    pub format: Format,
+    /// No progress on stderr.
+    pub quiet: bool,
+    /// Exit 1 on `leaking`, 3 on `inconclusive`.
+    pub fail_on_leak: bool,
+    /// Warm-up and minimum rate.
+    pub detector: DetectorConfig,
+    /// What to sample (always including rss and vsz), in log-column order;
+    /// a replay takes the log's columns instead.
+    pub metrics: Vec<Metric>,
+    /// The series behind the exit code.
+    pub judge: Judge,
+    /// A memory limit to compare against; else the cgroup's, if any.
+    pub limit: Option<f64>,
+}
+
+impl WatchConfig {
+    /// The log goes to standard output (so the verdict goes to stderr).
+    pub fn log_to_stdout(&self) -> bool {
+        self.output.as_deref().is_some_and(|p| p.as_os_str() == "-")
+    }
+}
+
+/// Where a memory limit came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitSource {
+    /// Given in the configuration.
+    Given,
+    /// The target's cgroup `memory.max`.
+    Cgroup,
+}
+
+/// How a watch ended and what it judged.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Every series' verdict, in column order.
+    pub judged: Vec<Judged>,
+    /// Which series decides.
+    pub judge: Judge,
+    /// The last process sampled.
+    pub pid: Option<u32>,
+    /// Why the watch ended.
+    pub ended_by: String,
+    /// How a started command ended.
+    pub target_exit: Option<String>,
+    /// The memory limit compared against, and where it came from.
+    pub limit: Option<(f64, LimitSource)>,
+    /// For a replay: earlier watches set aside or runs joined, in words.
+    pub set_aside: Option<String>,
+    /// Warnings met on the way.
+    pub warnings: Vec<String>,
+    /// An output's error that ended the watch after its verdict.
+    pub error: Option<anyhow::Error>,
+}
+
+/// Runs a watch to its end.
+pub fn run(cfg: &WatchConfig) -> Result<Outcome> {
+    let signals = Signals::install()?;
+    match &cfg.target {
+        Target::Replay(path) => replay(cfg, path, &signals),
+        _ => live(cfg, &signals),
+    }
+}
+
+/// Opens the log, if one is asked for, for `metrics`.
+fn open_log(cfg: &WatchConfig, metrics: &[Metric]) -> Result<Option<LogWriter>> {
+    cfg.output
+        .as_deref()
+        .map(|p| LogWriter::open(p, metrics))
+        .transpose()
+}
+
+/// The loop's limits from the configuration.
+fn limits(cfg: &WatchConfig) -> Limits {
+    Limits {
+        interval: cfg.interval.as_secs_f64(),
+        duration: cfg.duration.map(|d| d.as_secs_f64()),
+        samples: cfg.samples,
+    }
+}
+
+/// Runs the loop with the log and progress as outputs.
+fn drive(
+    cfg: &WatchConfig,
+    sampler: &mut dyn Sampler,
+    clock: &mut dyn Clock,
+    judging: &mut Judging,
+    log: Option<&mut LogWriter>,
+    stop: &mut dyn FnMut() -> Option<String>,
+) -> Result<LoopEnd> {
+    let mut progress = Progress::new();
+    let mut outputs: Vec<&mut dyn Output> = Vec::new();
+    if let Some(l) = log {
+        outputs.push(l);
+    }
+    if !cfg.quiet {
+        outputs.push(&mut progress);
+    }
+    run_loop(limits(cfg), sampler, clock, judging, &mut outputs, stop)
+}
+
+fn outcome(judging: &Judging, end: LoopEnd, log: Option<&LogWriter>) -> Outcome {
+    Outcome {
+        judged: judging.judged(),
+        judge: judging.judge().clone(),
+        pid: end.pid,
+        ended_by: end.ended_by,
+        target_exit: None,
+        limit: None,
+        set_aside: None,
+        warnings: log.map(|l| l.warnings().to_vec()).unwrap_or_default(),
+        error: end.error,
+    }
+}
+
+/// Watches a live process: by PID, by name, or a command started here.
+fn live(cfg: &WatchConfig, signals: &Signals) -> Result<Outcome> {
+    // The log first: a refused log must not leave a started command behind.
+    let mut log = open_log(cfg, &cfg.metrics)?;
+    let mut child: Option<Child> = None;
+    let pid = match &cfg.target {
+        Target::Pid(p) => *p,
+        Target::Name(pat) => target::resolve_name(pat)?,
+        Target::Command(argv) => {
+            let c = target::spawn(argv, cfg.log_to_stdout())?;
+            let pid = c.id();
+            child = Some(c);
+            pid
+        }
+        Target::Replay(_) => bail!("a replay is not a live target"),
+    };
+    let result = watch_pid(cfg, pid, child.as_mut(), log.as_mut(), signals);
+    let target_exit = child.as_mut().map(target::stop_child);
+    let mut out = result?;
+    out.target_exit = target_exit;
+    Ok(out)
+}
+
+/// Watches `pid` (a started `child`, if any) on the system clock.
+fn watch_pid(
+    cfg: &WatchConfig,
+    pid: u32,
+    mut child: Option<&mut Child>,
+    mut log: Option<&mut LogWriter>,
+    signals: &Signals,
+) -> Result<Outcome> {
+    let mut sampler = sampler::open(pid, cfg.children, &cfg.metrics)?;
+    let mut judging = Judging::new(cfg.detector, &cfg.metrics, None, cfg.judge.clone());
+    let limit = match cfg.limit {
+        Some(l) => Some((l, LimitSource::Given)),
+        None => target::cgroup_limit(pid).map(|l| (l, LimitSource::Cgroup)),
+    };
+    let mut clock = SystemClock::start();
+    let mut stop = || {
+        if let Some(s) = signals.received() {
+            return Some(s.to_string());
+        }
+        match child.as_mut().map(|c| c.try_wait()) {
+            Some(Ok(Some(_))) => Some("target exited".to_string()),
+            _ => None,
+        }
+    };
+    let end = drive(
+        cfg,
+        sampler.as_mut(),
+        &mut clock,
+        &mut judging,
+        log.as_deref_mut(),
+        &mut stop,
+    )
+    .map_err(|e| e.context(format!("cannot sample PID {pid}")))?;
+    let mut out = outcome(&judging, end, log.as_deref());
+    out.pid = Some(pid);
+    out.limit = limit;
+    Ok(out)
+}
+
+/// Feeds a log through the loop on a simulated clock, as fast as it reads.
+fn replay(cfg: &WatchConfig, path: &Path, signals: &Signals) -> Result<Outcome> {
+    if let Some(out) = cfg.output.as_deref() {
+        let same = std::fs::canonicalize(out).ok();
+        if same.is_some() && same == std::fs::canonicalize(path).ok() {
+            bail!(
+                "{}: refusing to replay a log into itself; write the replay's log elsewhere",
+                path.display()
+            );
+        }
+    }
+    let shared = Replay::open(path, &ReadOptions::default())?;
+    let metrics = shared.borrow().metrics();
+    if let Judge::Column(c) = &cfg.judge
+        && !metrics.iter().any(|m| m.column() == c)
+    {
+        let name = shared.borrow().name().to_string();
+        bail!("{name}: the log has no column '{c}' to judge");
+    }
+    let mut log = open_log(cfg, &metrics)?;
+    let mut judging = Judging::new(cfg.detector, &metrics, None, cfg.judge.clone());
+    let mut clock = ReplayClock::new(shared.clone());
+    let mut sampler = ReplaySampler::new(shared.clone());
+    let mut stop = || signals.received().map(str::to_string);
+    let end = drive(
+        cfg,
+        &mut sampler,
+        &mut clock,
+        &mut judging,
+        log.as_mut(),
+        &mut stop,
+    )?;
+    let mut out = outcome(&judging, end, log.as_ref());
+    let r = shared.borrow();
+    out.warnings.extend(r.warnings().iter().cloned());
+    out.set_aside = r.set_aside_note();
+    out.limit = cfg.limit.map(|l| (l, LimitSource::Given));
+    Ok(out)
+}
