@@ -1,7 +1,6 @@
 //! `leakwatch plot`: a well-formed SVG carrying the verdict and its elements.
 
-mod common;
-use common::{leakwatch, log_text};
+use crate::common::{leakwatch, log_text};
 use predicates::prelude::*;
 
 fn svg_of(log: &str, extra: &[&str]) -> (String, String) {

@@ -1,14 +1,13 @@
 //! The bundled examples as a new user runs them: the CI smoke script fails on
 //! the article's leaking server and passes on the fixed one.
 
-mod common;
 use std::process::Command;
 
 fn smoke(mode: &str, out: &std::path::Path) -> std::process::Output {
     Command::new("bash")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/ci-smoke.sh"))
         .arg(mode)
-        .env("LEAKWATCH", common::leakwatch_path())
+        .env("LEAKWATCH", crate::common::leakwatch_path())
         .env("DURATION", "30s")
         .env("OUT", out)
         .output()
@@ -34,7 +33,7 @@ fn ci_smoke_fails_on_the_leaking_server_and_passes_on_the_fixed_one() {
     assert!(say(&leak).contains("LEAK in the leak server"));
     assert_eq!(fixed.status.code(), Some(0), "{}", say(&fixed));
     for d in [&leak_dir, &fixed_dir] {
-        let v = common::json(&std::fs::read(d.join("verdict.json")).unwrap());
+        let v = crate::common::json(&std::fs::read(d.join("verdict.json")).unwrap());
         assert!(v["samples"].as_u64().unwrap() >= 55, "{v}");
         assert!(d.join("smoke.svg").exists());
     }

@@ -1,8 +1,7 @@
 //! `leakwatch analyze` end to end: formats, multi-watch logs, the shell-loop
 //! log, exit codes and every error path.
 
-mod common;
-use common::{json, leakwatch, log_text};
+use crate::common::{json, leakwatch, log_text};
 use predicates::prelude::*;
 use std::io::Write;
 
@@ -245,7 +244,7 @@ fn malformed_number_names_file_line_and_column() {
     text.push_str(log_text(growing(2), 1).lines().nth(1).unwrap());
     text.push('\n');
     let p = write(&dir, "bad.csv", &text);
-    common::fails_with(
+    crate::common::fails_with(
         &["analyze", p.to_str().unwrap()],
         "bad.csv: line 4, column 4 (rss_bytes): '50.4MB' is not a number",
     );
@@ -259,7 +258,7 @@ fn malformed_timestamp_names_file_line_and_column() {
     let bad = format!("yesterday{}", &line3[line3.find(',').unwrap()..]);
     text = text.replacen(&line3, &bad, 1);
     let p = write(&dir, "ts.csv", &text);
-    common::fails_with(
+    crate::common::fails_with(
         &["analyze", p.to_str().unwrap()],
         "ts.csv: line 3, column 1 (timestamp): 'yesterday'",
     );
@@ -284,7 +283,7 @@ fn bad_options_are_errors() {
 #[test]
 fn a_big_log_streams() {
     // 200k rows through a pipe: constant memory, no trouble.
-    let mut child = std::process::Command::new(common::leakwatch_path())
+    let mut child = std::process::Command::new(crate::common::leakwatch_path())
         .args(["analyze", "-", "--format", "json"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

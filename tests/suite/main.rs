@@ -1,0 +1,11 @@
+//! The whole integration suite in one binary, so its tests run concurrently
+//! (most wait on real processes and real seconds; see .cargo/config.toml).
+
+mod analyze;
+mod common;
+mod detector;
+mod examples;
+mod metrics;
+mod plot;
+mod replay;
+mod watch;
