@@ -82,17 +82,16 @@ fn samples_match_ps() {
 fn runs_append_to_the_same_log() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("s.csv");
-    let mut child = spawn_sleep("30");
-    let pid = child.id().to_string();
+    let rec = recording(&dir);
     for _ in 0..2 {
         leakwatch()
-            .args(["--pid", &pid, "-n", "4", "-i", "10ms", "-q", "-o"])
+            .args(["-n", "4", "-q", "--replay"])
+            .arg(&rec)
+            .arg("-o")
             .arg(&log)
             .assert()
             .success();
     }
-    child.kill().ok();
-    child.wait().ok();
     let text = std::fs::read_to_string(&log).unwrap();
     assert_eq!(text.matches("timestamp,").count(), 1, "one header:\n{text}");
     assert_eq!(rows(&log).len(), 8);
@@ -107,8 +106,7 @@ fn runs_append_to_the_same_log() {
 #[test]
 fn another_header_or_a_foreign_file_is_refused_untouched() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = spawn_sleep("30");
-    let pid = child.id().to_string();
+    let rec = recording(&dir);
     for (name, text) in [
         (
             "other.csv",
@@ -119,7 +117,9 @@ fn another_header_or_a_foreign_file_is_refused_untouched() {
         let p = dir.path().join(name);
         std::fs::write(&p, text).unwrap();
         leakwatch()
-            .args(["--pid", &pid, "-n", "2", "-i", "10ms", "-o"])
+            .args(["-n", "2", "--replay"])
+            .arg(&rec)
+            .arg("-o")
             .arg(&p)
             .assert()
             .code(2)
@@ -132,8 +132,13 @@ fn another_header_or_a_foreign_file_is_refused_untouched() {
             "{name} was changed"
         );
     }
-    child.kill().ok();
-    child.wait().ok();
+}
+
+/// A recording of 20 samples to replay, in `dir`.
+fn recording(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let p = dir.path().join("recording.csv");
+    std::fs::write(&p, log_text((0..20).map(|i| (i as f64, 1e6)), 7)).unwrap();
+    p
 }
 
 /// Starts an open-ended watch of an idle process, waits for rows, sends `sig`.
