@@ -81,6 +81,7 @@ fn main() {
         output: svg.clone(),
         read: ReadOptions::default(),
         detector: DetectorConfig::default(),
+        force: false,
     })
     .unwrap();
     println!(

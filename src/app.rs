@@ -53,16 +53,21 @@ fn warn(warnings: &[String]) {
     }
 }
 
-/// Writes `text` to stdout (or stderr); a closed stdout is not an error.
-fn emit(text: &str, to_stderr: bool) {
+/// Writes `text` to stdout (or stderr). A reader that went away (`| head`)
+/// has what it wanted: that is no error; any other failure is.
+fn emit(text: &str, to_stderr: bool) -> Result<()> {
     let res = if to_stderr {
         std::io::stderr().write_all(text.as_bytes())
     } else {
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes()).and_then(|_| out.flush())
     };
-    // A reader that went away (`| head`) has what it wanted.
-    let _ = res;
+    match res {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("cannot write the report"))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The report on `judged`, with the limit's source named as the user gave it.
@@ -96,7 +101,7 @@ fn run_watch(cfg: &WatchConfig) -> Result<ExitCode> {
     r.ended_by = Some(out.ended_by);
     r.target_exit = out.target_exit;
     r.warnings = out.warnings;
-    emit(&r.render(cfg.format), cfg.log_to_stdout());
+    emit(&r.render(cfg.format), cfg.log_to_stdout())?;
     match out.error {
         Some(e) => Err(e),
         None => Ok(ExitCode::for_verdict(kind, cfg.fail_on_leak)),
@@ -116,7 +121,7 @@ fn run_analyze(
     r.pid = a.pid;
     r.set_aside = a.set_aside.clone();
     r.warnings = a.warnings.clone();
-    emit(&r.render(format), false);
+    emit(&r.render(format), false)?;
     Ok(ExitCode::for_verdict(kind, fail_on_leak))
 }
 
@@ -133,6 +138,6 @@ fn run_plot(cfg: &crate::plot::PlotConfig) -> Result<ExitCode> {
             cfg.output.display()
         ),
         false,
-    );
+    )?;
     Ok(ExitCode::Success)
 }

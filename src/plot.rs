@@ -25,6 +25,62 @@ pub struct PlotConfig {
     pub read: ReadOptions,
     /// Warm-up and minimum rate.
     pub detector: DetectorConfig,
+    /// Write over an existing file that is not an SVG.
+    pub force: bool,
+}
+
+/// The plot would write over a file it should not.
+#[derive(Debug)]
+pub struct WouldOverwrite {
+    /// The file.
+    pub path: PathBuf,
+    /// It is the plot's own input (else: it is not an SVG).
+    pub is_input: bool,
+}
+
+impl std::fmt::Display for WouldOverwrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let why = if self.is_input {
+            "it is the log being plotted"
+        } else {
+            "it exists and is not an SVG"
+        };
+        write!(
+            f,
+            "{}: refusing to write the plot over it: {why}; choose another output file",
+            self.path.display()
+        )
+    }
+}
+
+impl std::error::Error for WouldOverwrite {}
+
+/// Refuses an output that is the input (by any path), or an existing file
+/// that is not an SVG unless `force`.
+fn check_output(cfg: &PlotConfig) -> Result<()> {
+    let Ok(out) = std::fs::canonicalize(&cfg.output) else {
+        return Ok(()); // a new file
+    };
+    let refuse = |is_input| WouldOverwrite {
+        path: cfg.output.clone(),
+        is_input,
+    };
+    if std::fs::canonicalize(&cfg.path).is_ok_and(|inp| inp == out) {
+        return Err(refuse(true).into());
+    }
+    if cfg.force || !out.is_file() {
+        return Ok(());
+    }
+    let mut head = [0u8; 512];
+    let n = std::fs::File::open(&out)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .unwrap_or(0);
+    let text = String::from_utf8_lossy(&head[..n]);
+    let svg = text.trim_start().starts_with("<?xml") || text.contains("<svg");
+    if n > 0 && !svg {
+        return Err(refuse(false).into());
+    }
+    Ok(())
 }
 
 /// The outcome of a plot: the verdict drawn in the title.
@@ -40,6 +96,7 @@ pub struct Plotted {
 
 /// Reads the log, judges its last watch and writes the SVG.
 pub fn plot(cfg: &PlotConfig) -> Result<Plotted> {
+    check_output(cfg)?;
     let mut reader = LogReader::open(&cfg.path, &cfg.read)?;
     let store = DetectorConfig {
         warmup: None,

@@ -157,6 +157,22 @@ pub fn format_secs(secs: f64) -> String {
     }
 }
 
+/// `text` quoted for a one-line message: escaped (no control characters or
+/// newlines) and cut to about 80 characters.
+pub fn quoted(text: &str) -> String {
+    const MAX: usize = 80;
+    let mut out = String::from("'");
+    for (n, c) in text.chars().enumerate() {
+        if n == MAX {
+            out.push('…');
+            break;
+        }
+        out.extend(c.escape_debug());
+    }
+    out.push('\'');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +194,12 @@ mod tests {
         assert_eq!(parse_rate("512KiB/min").unwrap(), 512.0 * 1024.0 / 60.0);
         assert!(parse_rate("10KB").is_err());
         assert!(parse_rate("10KB/fortnight").is_err());
+    }
+
+    #[test]
+    fn quoting_is_bounded_and_escaped() {
+        assert_eq!(quoted("a\nb"), "'a\\nb'");
+        assert_eq!(quoted(&"x".repeat(1000)).chars().count(), 83);
     }
 
     #[test]

@@ -169,6 +169,9 @@ struct PlotArgs {
     /// Spacing of samples in a shell-loop log
     #[arg(short, long, value_name = "DURATION", default_value = "1s")]
     interval: String,
+    /// Write over an existing output that is not an SVG
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     judge: JudgeArgs,
 }
@@ -297,6 +300,7 @@ fn validate(cli: Cli) -> Result<Config> {
                 interval_s: interval(&p.interval)?.as_secs_f64(),
             },
             detector: detector_config(&p.judge)?,
+            force: p.force,
         })),
         None => validate_watch(cli.watch),
     }
@@ -397,6 +401,11 @@ pub fn explain(e: &anyhow::Error) -> String {
             }
             _ => format!("--metrics {n}: {e:#}, or leave {n} out of --metrics"),
         };
+    }
+    if let Some(w) = e.downcast_ref::<crate::plot::WouldOverwrite>()
+        && !w.is_input
+    {
+        return format!("{e:#}, or give --force to overwrite it");
     }
     if e.downcast_ref::<MissingColumn>().is_some() {
         return format!("{e:#}; choose one with --column");

@@ -3,6 +3,7 @@
 use super::{BASE_COLUMNS, header_line};
 use crate::metrics::Metric;
 use crate::sampler::Reading;
+use crate::units::quoted;
 use anyhow::{Context, Result, bail};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -59,55 +60,7 @@ impl LogWriter {
                 warnings: Vec::new(),
             });
         }
-        let shown = path.display();
-        let mut warnings = Vec::new();
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)
-            .with_context(|| format!("cannot open log file {shown} for writing"))?;
-        let len = file
-            .metadata()
-            .with_context(|| format!("cannot read {shown}"))?
-            .len();
-        if len == 0 {
-            file.write_all(format!("{header}\n").as_bytes())
-                .with_context(|| format!("cannot write to {shown}"))?;
-        } else {
-            let mut first = String::new();
-            BufReader::new(&mut file)
-                .take(4096)
-                .read_line(&mut first)
-                .with_context(|| format!("cannot read {shown}"))?;
-            let found = first.trim_end_matches(['\n', '\r']);
-            if found != header {
-                let what = if BASE_COLUMNS
-                    .iter()
-                    .all(|c| found.split(',').any(|f| f == *c))
-                {
-                    format!("it has another header ('{found}')")
-                } else {
-                    "it is not a leakwatch log".to_string()
-                };
-                bail!(
-                    "{shown}: refusing to append: {what}; the file is left untouched. \
-                     Choose another file with -o, or move this one away"
-                );
-            }
-            // A row cut short by a crash would glue onto our first row: drop it.
-            let mut last = [0u8; 1];
-            file.seek(SeekFrom::End(-1))?;
-            file.read_exact(&mut last)?;
-            if last[0] != b'\n' {
-                let keep = last_newline(&mut file, len)?;
-                file.set_len(keep)
-                    .with_context(|| format!("cannot trim the partial last row of {shown}"))?;
-                warnings.push(format!(
-                    "{shown}: dropped a partial last row left by an earlier run"
-                ));
-            }
-        }
+        let (file, warnings) = prepare_file(path, &header)?;
         Ok(LogWriter {
             out: Box::new(file),
             path: Some(path.to_path_buf()),
@@ -149,6 +102,90 @@ impl LogWriter {
             None => "cannot write the log to standard output".to_string(),
         })
     }
+}
+
+/// Opens the log file at `path` for appending under an advisory lock, checks
+/// its header (writing it to a new file) and makes it end with a newline.
+fn prepare_file(path: &Path, header: &str) -> Result<(File, Vec<String>)> {
+    let shown = path.display();
+    let mut warnings = Vec::new();
+    let mut file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)
+        .with_context(|| format!("cannot open log file {shown} for writing"))?;
+    lock(&file, path)?;
+    let len = file
+        .metadata()
+        .with_context(|| format!("cannot read {shown}"))?
+        .len();
+    if len == 0 {
+        file.write_all(format!("{header}\n").as_bytes())
+            .with_context(|| format!("cannot write to {shown}"))?;
+        return Ok((file, warnings));
+    }
+    let mut first = String::new();
+    BufReader::new(&mut file)
+        .take(4096)
+        .read_line(&mut first)
+        .with_context(|| format!("cannot read {shown}"))?;
+    let found = first.trim_end_matches(['\n', '\r']);
+    if found != header {
+        let what = if BASE_COLUMNS
+            .iter()
+            .all(|c| found.split(',').any(|f| f == *c))
+        {
+            format!("it has another header ({})", quoted(found))
+        } else {
+            "it is not a leakwatch log".to_string()
+        };
+        bail!(
+            "{shown}: refusing to append: {what}; the file is left untouched. \
+             Choose another log file, or move this one away"
+        );
+    }
+    let mut last = [0u8; 1];
+    file.seek(SeekFrom::End(-1))?;
+    file.read_exact(&mut last)?;
+    if last[0] == b'\n' {
+        return Ok((file, warnings));
+    }
+    if len == header.len() as u64 {
+        // The header alone, without its newline: finish the line.
+        file.write_all(b"\n")
+            .with_context(|| format!("cannot write to {shown}"))?;
+    } else {
+        // A row cut short by a crash would glue onto our first row: drop it.
+        let keep = last_newline(&mut file, len)?;
+        file.set_len(keep)
+            .with_context(|| format!("cannot trim the partial last row of {shown}"))?;
+        warnings.push(format!(
+            "{shown}: dropped a partial last row left by an earlier run"
+        ));
+    }
+    Ok((file, warnings))
+}
+
+/// Takes an exclusive advisory lock (`flock`) on the log, held while it is
+/// open, so two watches never interleave their rows in one file.
+fn lock(file: &File, path: &Path) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock(2) on a descriptor we own and keep open.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    if e.kind() == std::io::ErrorKind::WouldBlock {
+        bail!(
+            "{}: another leakwatch is writing to this log (it holds the log's lock); \
+             wait for it to end, or choose another log file",
+            path.display()
+        );
+    }
+    // A file system without locks (some network mounts) still takes the log.
+    Ok(())
 }
 
 /// Offset just past the last newline in the first `len` bytes of `file`.

@@ -230,6 +230,23 @@ pub fn cgroup_memory_max(proc_cgroup: &str, root: &std::path::Path) -> Option<f6
     best
 }
 
+/// The name of `pid` if it is a kernel thread (flag PF_KTHREAD in
+/// `/proc/PID/stat`), which has no memory of its own to watch.
+fn kernel_thread_name(pid: u32) -> Option<String> {
+    const PF_KTHREAD: u64 = 0x0020_0000;
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let open = stat.iter().position(|&b| b == b'(')?;
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let flags = stat
+        .get(close + 1..)?
+        .split(|&b| b == b' ')
+        .filter(|f| !f.is_empty())
+        .nth(6)
+        .and_then(parse_u64)?;
+    let name = String::from_utf8_lossy(stat.get(open + 1..close)?);
+    (flags & PF_KTHREAD != 0).then(|| name.chars().take(32).collect())
+}
+
 /// (pid, parent pid) of every process, from `/proc/*/stat`.
 fn process_table() -> Vec<(u32, u32)> {
     let mut out = Vec::new();
@@ -266,7 +283,11 @@ impl ProcSampler {
         let own = ProcFiles::open(pid, metrics)?;
         let mut buf = vec![0; 4096];
         if own.read(&mut buf, page_size())?.is_none() {
-            return Err(SampleError::Exited { pid }.into());
+            return Err(match kernel_thread_name(pid) {
+                Some(name) => SampleError::KernelThread { pid, name },
+                None => SampleError::Exited { pid },
+            }
+            .into());
         }
         Ok(ProcSampler {
             pid,

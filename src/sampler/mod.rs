@@ -27,6 +27,13 @@ pub enum SampleError {
         /// Its PID.
         pid: u32,
     },
+    /// The PID is a kernel thread, which has no user memory.
+    KernelThread {
+        /// Its PID.
+        pid: u32,
+        /// Its name.
+        name: String,
+    },
     /// A file of the process may not be read by this user.
     PermissionDenied {
         /// The process.
@@ -75,6 +82,10 @@ impl std::fmt::Display for SampleError {
                 )
             }
             SampleError::Exited { pid } => write!(f, "process {pid} has already exited"),
+            SampleError::KernelThread { pid, name } => write!(
+                f,
+                "PID {pid} ({name}) is a kernel thread: it has no memory of its own to watch; give the PID of a user process"
+            ),
             SampleError::PermissionDenied { pid, path, .. } => write!(
                 f,
                 "cannot read {path}: permission denied; run leakwatch as the user that owns PID {pid} (or as root)"

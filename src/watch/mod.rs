@@ -16,7 +16,7 @@ use crate::log::{LogWriter, ReadOptions};
 use crate::metrics::Metric;
 use crate::report::Format;
 use crate::sampler::replay::{Replay, ReplaySampler};
-use crate::sampler::{self, Sampler};
+use crate::sampler::{self, SampleError, Sampler};
 use anyhow::{Result, bail};
 use clock::{Clock, ReplayClock, SystemClock};
 use engine::{Limits, LoopEnd, run_loop};
@@ -77,6 +77,13 @@ impl WatchConfig {
     pub fn log_to_stdout(&self) -> bool {
         self.output.as_deref().is_some_and(|p| p.as_os_str() == "-")
     }
+
+    /// A started command may write to our stdout: only when that is a
+    /// terminal showing the text verdict, never into a log or JSON.
+    fn command_keeps_stdout(&self) -> bool {
+        use std::io::IsTerminal;
+        !self.log_to_stdout() && self.format == Format::Text && std::io::stdout().is_terminal()
+    }
 }
 
 /// Where a memory limit came from.
@@ -110,6 +117,9 @@ pub struct Outcome {
     /// An output's error that ended the watch after its verdict.
     pub error: Option<anyhow::Error>,
 }
+
+/// Why a watch ended when its target exited.
+const GONE: &str = "target exited";
 
 /// Runs a watch to its end.
 pub fn run(cfg: &WatchConfig) -> Result<Outcome> {
@@ -180,7 +190,7 @@ fn live(cfg: &WatchConfig, signals: &Signals) -> Result<Outcome> {
         Target::Pid(p) => *p,
         Target::Name(pat) => target::resolve_name(pat)?,
         Target::Command(argv) => {
-            let c = target::spawn(argv, cfg.log_to_stdout())?;
+            let c = target::spawn(argv, !cfg.command_keeps_stdout())?;
             let pid = c.id();
             child = Some(c);
             pid
@@ -188,7 +198,8 @@ fn live(cfg: &WatchConfig, signals: &Signals) -> Result<Outcome> {
         Target::Replay(_) => bail!("a replay is not a live target"),
     };
     let result = watch_pid(cfg, pid, child.as_mut(), log.as_mut(), signals);
-    let target_exit = child.as_mut().map(target::stop_child);
+    let exiting = result.as_ref().is_ok_and(|o| o.ended_by == GONE);
+    let target_exit = child.as_mut().map(|c| target::stop_child(c, exiting));
     let mut out = result?;
     out.target_exit = target_exit;
     Ok(out)
@@ -202,8 +213,21 @@ fn watch_pid(
     mut log: Option<&mut LogWriter>,
     signals: &Signals,
 ) -> Result<Outcome> {
-    let mut sampler = sampler::open(pid, cfg.children, &cfg.metrics)?;
     let mut judging = Judging::new(cfg.detector, &cfg.metrics, None, cfg.judge.clone());
+    let mut sampler = match sampler::open(pid, cfg.children, &cfg.metrics) {
+        Ok(s) => s,
+        // A started command that is gone already gets the usual report.
+        Err(e) if child.is_some() && gone(&e) => {
+            let end = LoopEnd {
+                ended_by: GONE.into(),
+                samples: 0,
+                pid: Some(pid),
+                error: None,
+            };
+            return Ok(outcome(&judging, end, log.as_deref()));
+        }
+        Err(e) => return Err(e),
+    };
     let limit = match cfg.limit {
         Some(l) => Some((l, LimitSource::Given)),
         None => target::cgroup_limit(pid).map(|l| (l, LimitSource::Cgroup)),
@@ -214,7 +238,7 @@ fn watch_pid(
             return Some(s.to_string());
         }
         match child.as_mut().map(|c| c.try_wait()) {
-            Some(Ok(Some(_))) => Some("target exited".to_string()),
+            Some(Ok(Some(_))) => Some(GONE.to_string()),
             _ => None,
         }
     };
@@ -231,6 +255,14 @@ fn watch_pid(
     out.pid = Some(pid);
     out.limit = limit;
     Ok(out)
+}
+
+/// The error says the process is gone (exited, or reaped already).
+fn gone(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<SampleError>(),
+        Some(SampleError::Exited { .. } | SampleError::NoProcess { .. })
+    )
 }
 
 /// Feeds a log through the loop on a simulated clock, as fast as it reads.

@@ -29,14 +29,16 @@ pub fn resolve_name(pattern: &str) -> Result<u32> {
     }
 }
 
-/// Starts `argv`; its stdout goes to our stderr when `quiet_stdout` (our
-/// stdout carries the log or the verdict).
+/// Starts `argv` in a process group of its own (so the watch can end all it
+/// starts); its stdout goes to our stderr when `quiet_stdout` (our stdout
+/// carries the log or the verdict).
 pub fn spawn(argv: &[String], quiet_stdout: bool) -> Result<Child> {
+    use std::os::unix::process::CommandExt;
     let Some((prog, args)) = argv.split_first() else {
         bail!("no command to start");
     };
     let mut cmd = Command::new(prog);
-    cmd.args(args);
+    cmd.args(args).process_group(0);
     if quiet_stdout {
         cmd.stdout(std::io::stderr());
     }
@@ -44,28 +46,57 @@ pub fn spawn(argv: &[String], quiet_stdout: bool) -> Result<Child> {
         .with_context(|| format!("cannot start '{}'", argv.join(" ")))
 }
 
-/// Ends a started command: SIGTERM, then SIGKILL after a grace; reaps it and
-/// says how it ended.
-pub fn stop_child(c: &mut Child) -> String {
+/// Sends `sig` to the process group `pgid`; false when no process is left in it.
+fn signal_group(pgid: u32, sig: i32) -> bool {
+    // SAFETY: kill(2) on the process group of a command we started.
+    unsafe { libc::kill(-(pgid as libc::pid_t), sig) == 0 }
+}
+
+/// Ends a started command and everything it started: SIGTERM to its process
+/// group, then SIGKILL after a grace; reaps it and says how it ended. When
+/// the watch saw it exit (`exiting`), it is first given a moment to finish
+/// exiting by itself.
+pub fn stop_child(c: &mut Child, exiting: bool) -> String {
+    let pgid = c.id();
+    if exiting {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < deadline && matches!(c.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
     if let Ok(Some(st)) = c.try_wait() {
+        // It ended by itself; what it left behind in its group ends too.
+        if signal_group(pgid, libc::SIGTERM) {
+            end_group(pgid);
+        }
         return describe_exit(st);
     }
-    // SAFETY: kill(2) on our own child's PID, which we have not reaped yet.
-    unsafe {
-        libc::kill(c.id() as libc::pid_t, libc::SIGTERM);
-    }
+    signal_group(pgid, libc::SIGTERM);
     let deadline = Instant::now() + KILL_GRACE;
     while Instant::now() < deadline {
         if let Ok(Some(st)) = c.try_wait() {
+            end_group(pgid);
             return format!("{} after SIGTERM", describe_exit(st));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let _ = c.kill();
+    signal_group(pgid, libc::SIGKILL);
     match c.wait() {
         Ok(st) => format!("{} after SIGKILL", describe_exit(st)),
         Err(e) => format!("could not be reaped: {e}"),
     }
+}
+
+/// Waits out the grace for the rest of a group sent SIGTERM, then kills what is left.
+fn end_group(pgid: u32) {
+    let deadline = Instant::now() + KILL_GRACE;
+    while Instant::now() < deadline {
+        if !signal_group(pgid, 0) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal_group(pgid, libc::SIGKILL);
 }
 
 /// How a process ended, in words.
