@@ -91,6 +91,6 @@ pub fn analyze(cfg: &AnalyzeConfig) -> Result<Analysis> {
         pid,
         set_aside: seg.set_aside_note(),
         rows_set_aside: seg.rows_set_aside,
-        warnings: reader.warnings().to_vec(),
+        warnings: seg.named_warnings(reader.warnings(), reader.name()),
     })
 }

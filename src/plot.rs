@@ -160,7 +160,7 @@ pub fn plot(cfg: &PlotConfig) -> Result<Plotted> {
     Ok(Plotted {
         verdict,
         counts,
-        warnings: reader.warnings().to_vec(),
+        warnings: seg.named_warnings(reader.warnings(), reader.name()),
     })
 }
 

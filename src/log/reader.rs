@@ -1,9 +1,11 @@
 //! Reading a log back as a stream of rows: a CSV log found by its header, or
 //! the article's shell-loop log.
 
+use super::lines::{Line, Lines};
 use super::parse_timestamp;
 use super::shell::{self, ShellRows};
 use crate::metrics::{self, Metric};
+use crate::units::quoted;
 use anyhow::{Context, Result, bail};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -60,7 +62,7 @@ pub struct MissingColumn {
     pub source: String,
     /// The column asked for.
     pub column: String,
-    /// The columns the header has.
+    /// The first columns the header has, quoted.
     pub have: Vec<String>,
 }
 
@@ -68,9 +70,9 @@ impl std::fmt::Display for MissingColumn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{}: line 1: no column '{}' in the header (columns: {})",
+            "{}: line 1: no column {} in the header (columns: {})",
             self.source,
-            self.column,
+            quoted(&self.column),
             self.have.join(", ")
         )
     }
@@ -103,12 +105,18 @@ struct Cols {
     nfields: usize,
 }
 
-/// Rows of a CSV log, with one record of look-ahead so the last is known.
+/// The most columns a header may have.
+pub const MAX_COLUMNS: usize = 256;
+
+/// The largest plausible byte count or count: 2^63.
+const MAX_VALUE: f64 = 9_223_372_036_854_775_808.0;
+
+/// The largest plausible `elapsed_s`: about 300 years.
+const MAX_ELAPSED: f64 = 1e10;
+
+/// Rows of a CSV log, line by line.
 struct CsvRows {
-    rdr: csv::Reader<Box<dyn Read>>,
-    rec: csv::ByteRecord,
-    next: csv::ByteRecord,
-    have_next: bool,
+    lines: Lines,
     cols: Cols,
 }
 
@@ -134,6 +142,14 @@ impl LogReader {
         opts: &ReadOptions,
     ) -> Result<LogReader> {
         let mut br = BufReader::with_capacity(256 * 1024, input);
+        // A byte-order mark (from an editor on Windows) is not part of the header.
+        if br
+            .fill_buf()
+            .with_context(|| format!("cannot read {name}"))?
+            .starts_with(b"\xEF\xBB\xBF")
+        {
+            br.consume(3);
+        }
         let (head, empty) = {
             let buf = br
                 .fill_buf()
@@ -148,7 +164,7 @@ impl LogReader {
         let column = opts.column.clone().unwrap_or_else(|| "rss_bytes".into());
         let shell_loop = shell::looks_like(&head);
         if !shell_loop && !empty {
-            let rows = CsvRows::open(&name, Box::new(br), &column)?;
+            let rows = CsvRows::open(&name, br, &column)?;
             return Ok(LogReader::new(
                 name,
                 InputKind::Csv,
@@ -231,25 +247,28 @@ impl LogReader {
 
 impl CsvRows {
     /// Reads the header of a CSV log and finds its columns.
-    fn open(name: &str, input: Box<dyn Read>, column: &str) -> Result<Box<CsvRows>> {
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .buffer_capacity(256 * 1024)
-            .from_reader(input);
-        let headers = match rdr.byte_headers() {
-            Ok(h) => h.clone(),
-            Err(e) => bail!("{name}: line 1: cannot read the header: {e}"),
+    fn open(name: &str, input: BufReader<Box<dyn Read>>, column: &str) -> Result<Box<CsvRows>> {
+        let mut lines = Lines::new(input);
+        lines.next(name)?;
+        let Ok(text) = std::str::from_utf8(&lines.buf) else {
+            bail!("{name}: line 1: the header is not text: this is not a leakwatch log");
         };
-        let find = |n: &str| headers.iter().position(|h| h == n.as_bytes());
+        if text.contains('"') {
+            bail!("{name}: line 1: the header has a quote: leakwatch logs have no quoted fields");
+        }
+        let headers: Vec<&str> = text.split(',').map(str::trim).collect();
+        if headers.len() > MAX_COLUMNS {
+            bail!(
+                "{name}: line 1: the header has {} columns, more than the {MAX_COLUMNS} a log may have",
+                headers.len()
+            );
+        }
+        let find = |n: &str| headers.iter().position(|h| *h == n);
         let Some(val) = find(column) else {
             return Err(MissingColumn {
                 source: name.to_string(),
                 column: column.to_string(),
-                have: headers
-                    .iter()
-                    .map(|h| String::from_utf8_lossy(h).into_owned())
-                    .collect(),
+                have: headers.iter().take(20).map(|h| quoted(h)).collect(),
             }
             .into());
         };
@@ -266,105 +285,107 @@ impl CsvRows {
                 "{name}: line 1: the header has neither 'elapsed_s' nor 'timestamp', so samples have no times"
             );
         }
-        Ok(Box::new(CsvRows {
-            rdr,
-            rec: csv::ByteRecord::new(),
-            next: csv::ByteRecord::new(),
-            have_next: false,
-            cols,
-        }))
+        Ok(Box::new(CsvRows { lines, cols }))
     }
 
+    /// The next row. Only a last line without its newline is a row cut
+    /// short (skipped, with a warning); any other bad line is an error.
     fn next_row(&mut self, name: &str, warnings: &mut Vec<String>) -> Result<Option<Row>> {
         loop {
-            if self.have_next {
-                std::mem::swap(&mut self.rec, &mut self.next);
-                self.have_next = false;
-            } else {
-                match self.rdr.read_byte_record(&mut self.rec) {
-                    Ok(true) => {}
-                    Ok(false) => return Ok(None),
-                    Err(e) => bail!("{name}: {}", csv_error(&e)),
-                }
-            }
-            let line = self.rec.position().map(|p| p.line()).unwrap_or(0);
-            if self.rec.len() == 1 && self.rec[0].is_empty() {
-                continue;
-            }
-            let msg = match parse_record(&self.rec, &self.cols, line) {
-                Ok(row) => return Ok(Some(row)),
-                Err(msg) => format!("{name}: {msg}"),
-            };
-            match self.rdr.read_byte_record(&mut self.next) {
-                Ok(true) => {
-                    // A row follows, so this one is malformed, not cut short.
-                    self.have_next = true;
-                    bail!(msg);
-                }
-                Ok(false) => {
+            let kind = self.lines.next(name)?;
+            let line = self.lines.number;
+            let blank = self.lines.buf.iter().all(|b| b.is_ascii_whitespace());
+            match kind {
+                Line::End => return Ok(None),
+                Line::Cut if blank => return Ok(None),
+                Line::Cut => {
                     warnings.push(format!(
-                        "{name}: line {line}: skipped a last row cut short ({})",
-                        msg.split(": ").last().unwrap_or("")
+                        "{name}: line {line}: skipped a last row cut short (it has no newline)"
                     ));
                     return Ok(None);
                 }
-                Err(e) => bail!("{name}: {}", csv_error(&e)),
+                Line::Complete if blank => continue,
+                Line::Complete => {
+                    return parse_record(&self.lines.buf, &self.cols, line)
+                        .map(Some)
+                        .map_err(|m| anyhow::anyhow!("{name}: {m}"));
+                }
             }
         }
     }
 }
 
-fn csv_error(e: &csv::Error) -> String {
-    match e.position() {
-        Some(p) => format!("line {}: {}", p.line(), e),
-        None => e.to_string(),
-    }
+/// A field's number, if it is one.
+fn number(field: &[u8]) -> Option<f64> {
+    std::str::from_utf8(field).ok()?.trim().parse::<f64>().ok()
 }
 
-fn parse_record(rec: &csv::ByteRecord, c: &Cols, line: u64) -> std::result::Result<Row, String> {
-    if rec.len() < c.nfields {
+/// Parses one row's fields: times, PID and every known metric column.
+fn parse_record(text: &[u8], c: &Cols, line: u64) -> std::result::Result<Row, String> {
+    if let Some(i) = text.iter().position(|&b| b == b'"') {
+        let column = text[..i].iter().filter(|&&b| b == b',').count() + 1;
+        return Err(format!(
+            "line {line}, column {column}: a quote: leakwatch logs have no quoted fields; this line is damaged"
+        ));
+    }
+    let fields: Vec<&[u8]> = text.split(|&b| b == b',').collect();
+    if fields.len() < c.nfields {
         return Err(format!(
             "line {line}: {} fields where the header has {}",
-            rec.len(),
+            fields.len(),
             c.nfields
         ));
     }
-    let num = |i: usize, what: &str| -> std::result::Result<f64, String> {
-        let f = &rec[i];
-        let s = std::str::from_utf8(f).unwrap_or("");
-        s.trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|v| v.is_finite())
-            .ok_or_else(|| {
-                format!(
-                    "line {line}, column {} ({what}): '{}' is not a number",
-                    i + 1,
-                    String::from_utf8_lossy(f)
-                )
-            })
+    let bad = |i: usize, what: &str, want: &str| {
+        let shown = quoted(&String::from_utf8_lossy(fields[i]));
+        format!(
+            "line {line}, column {} ({what}): {shown} is not {want}",
+            i + 1
+        )
+    };
+    // A byte count or count: a number from 0 to 2^63.
+    let amount = |i: usize, what: &str| -> std::result::Result<f64, String> {
+        match number(fields[i]) {
+            Some(v) if (0.0..=MAX_VALUE).contains(&v) => Ok(v),
+            Some(_) => Err(bad(i, what, "a plausible amount (from 0 to 2^63)")),
+            None => Err(bad(i, what, "a number")),
+        }
     };
     let timestamp = match c.ts {
-        Some(i) => {
-            let f = &rec[i];
-            let s = std::str::from_utf8(f).unwrap_or("");
-            Some(parse_timestamp(s).ok_or_else(|| {
-                format!(
-                    "line {line}, column {} (timestamp): '{}' is not an RFC 3339 time such as 2024-05-01T12:00:00.000Z",
-                    i + 1,
-                    String::from_utf8_lossy(f)
-                )
-            })?)
-        }
+        Some(i) => Some(
+            std::str::from_utf8(fields[i])
+                .ok()
+                .and_then(parse_timestamp)
+                .ok_or_else(|| {
+                    bad(
+                        i,
+                        "timestamp",
+                        "an RFC 3339 time such as 2024-05-01T12:00:00.000Z",
+                    )
+                })?,
+        ),
         None => None,
     };
-    let elapsed = c.el.map(|i| num(i, "elapsed_s")).transpose()?;
-    let pid = c.pid.map(|i| num(i, "pid").map(|p| p as u64)).transpose()?;
+    let elapsed = match c.el {
+        Some(i) => match number(fields[i]) {
+            Some(e) if (0.0..=MAX_ELAPSED).contains(&e) => Some(e),
+            Some(_) => return Err(bad(i, "elapsed_s", "a plausible number of seconds")),
+            None => return Err(bad(i, "elapsed_s", "a number")),
+        },
+        None => None,
+    };
+    let pid = match c.pid {
+        Some(i) => match number(fields[i]) {
+            Some(p) if p.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(&p) => Some(p as u64),
+            _ => return Err(bad(i, "pid", "a process ID")),
+        },
+        None => None,
+    };
     let mut metrics = [None; metrics::COUNT];
     let mut value = None;
     for (slot, (col, m)) in metrics.iter_mut().zip(c.metrics.iter().zip(Metric::ALL)) {
         if let Some(i) = *col {
-            let v = num(i, m.column())?;
+            let v = amount(i, m.column())?;
             *slot = Some(v);
             if i == c.val {
                 value = Some(v);
@@ -373,7 +394,7 @@ fn parse_record(rec: &csv::ByteRecord, c: &Cols, line: u64) -> std::result::Resu
     }
     let value = match value {
         Some(v) => v,
-        None => num(c.val, "judged column")?,
+        None => amount(c.val, "judged column")?,
     };
     Ok(Row {
         line,

@@ -36,6 +36,11 @@ pub struct Segmenter {
     rows_in_watch: u64,
     /// Appended runs joined into the current watch.
     pub segments_in_watch: u64,
+    /// The time last placed, and the last spacing between rows.
+    prev_t: f64,
+    step: f64,
+    /// Warnings (`line N: …`), for the caller to prefix with the input's name.
+    pub warnings: Vec<String>,
 }
 
 impl Segmenter {
@@ -76,7 +81,7 @@ impl Segmenter {
                 self.segments_in_watch += 1;
                 if let (Some(ts), Some(ts0), Some(e)) = (row.timestamp, self.watch_ts0, row.elapsed)
                 {
-                    self.offset = ts - ts0 - e;
+                    self.offset = self.run_start(row.line, ts - ts0) - e;
                 }
             }
             Placement::Same => {}
@@ -92,7 +97,34 @@ impl Segmenter {
             (None, Some(ts), Some(ts0)) => ts - ts0,
             _ => 0.0,
         };
+        if placement == Placement::Same && t > self.prev_t {
+            self.step = t - self.prev_t;
+        }
+        self.prev_t = t;
         (t, placement)
+    }
+
+    /// `read` (a reader's warnings), then this segmenter's, named for the input.
+    pub fn named_warnings(&self, read: &[String], name: &str) -> Vec<String> {
+        let mut out = read.to_vec();
+        out.extend(self.warnings.iter().map(|w| format!("{name}: {w}")));
+        out
+    }
+
+    /// Where an appended run starts: at `by_clock`, its timestamp's place,
+    /// unless the wall clock went back between the runs; then right after
+    /// the previous run, keeping the file's order (with a warning).
+    fn run_start(&mut self, line: u64, by_clock: f64) -> f64 {
+        if by_clock > self.prev_t {
+            return by_clock;
+        }
+        let start = self.prev_t + if self.step > 0.0 { self.step } else { 1.0 };
+        self.warnings.push(format!(
+            "line {line}: an appended run's timestamps go back {} before the previous run's end \
+             (was the clock changed?); it is placed right after the previous run",
+            crate::units::format_secs(self.prev_t - by_clock)
+        ));
+        start
     }
 
     /// A sentence on what was set aside, if anything.

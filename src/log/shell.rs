@@ -1,10 +1,12 @@
 //! The article's shell-loop log: `VSZ RSS` in KiB per line, no header, no
 //! times (`ps aux | grep $PID | grep -v grep | awk '{print $5" "$6}' >> t`).
 
+use super::lines::{Line, Lines};
 use super::reader::Row;
 use crate::metrics::{self, Metric};
-use anyhow::{Context, Result, bail};
-use std::io::{BufRead, BufReader, Read};
+use crate::units::quoted;
+use anyhow::{Result, bail};
+use std::io::{BufReader, Read};
 
 /// Whether the first line `head` looks like the shell loop's `VSZ RSS`.
 pub fn looks_like(head: &str) -> bool {
@@ -13,11 +15,12 @@ pub fn looks_like(head: &str) -> bool {
         && head.split_whitespace().all(|w| w.parse::<u64>().is_ok())
 }
 
+/// The most KiB a value may hold: 2^63 bytes.
+const MAX_KIB: u64 = 1 << 53;
+
 /// Rows of a shell-loop log, spaced `interval` seconds apart.
 pub struct ShellRows {
-    rdr: BufReader<Box<dyn Read>>,
-    buf: String,
-    line: u64,
+    lines: Lines,
     rss: bool,
     index: u64,
     interval: f64,
@@ -27,65 +30,57 @@ impl ShellRows {
     /// Reads `rdr`; the judged value is RSS when `rss`, else VSZ.
     pub fn new(rdr: BufReader<Box<dyn Read>>, rss: bool, interval: f64) -> ShellRows {
         ShellRows {
-            rdr,
-            buf: String::new(),
-            line: 0,
+            lines: Lines::new(rdr),
             rss,
             index: 0,
             interval,
         }
     }
 
-    /// The next row; a bad line is an error, but for a last line cut short,
-    /// which is skipped with a warning pushed onto `warnings`.
+    /// The next row; a bad line is an error, but for a last line cut short
+    /// (no newline), which is skipped with a warning pushed onto `warnings`.
     pub fn next_row(&mut self, name: &str, warnings: &mut Vec<String>) -> Result<Option<Row>> {
         loop {
-            self.buf.clear();
-            let n = self
-                .rdr
-                .read_line(&mut self.buf)
-                .with_context(|| format!("{name}: cannot read line {}", self.line + 1))?;
-            if n == 0 {
-                return Ok(None);
-            }
-            self.line += 1;
-            let text = self.buf.trim();
-            if text.is_empty() {
-                continue;
-            }
-            let mut it = text.split_whitespace();
-            let parsed = match (it.next(), it.next(), it.next()) {
-                (Some(a), Some(b), None) => a.parse::<u64>().ok().zip(b.parse::<u64>().ok()),
-                _ => None,
-            };
-            let Some((vsz, rss)) = parsed else {
-                let msg = format!(
-                    "{name}: line {}: expected two whole numbers 'VSZ RSS' in KiB, found '{text}'",
-                    self.line
-                );
-                let complete = self.buf.ends_with('\n');
-                let at_end = self.rdr.fill_buf().map(|b| b.is_empty()).unwrap_or(true);
-                if at_end && !complete {
+            let kind = self.lines.next(name)?;
+            let line = self.lines.number;
+            let text = String::from_utf8_lossy(&self.lines.buf);
+            let text = text.trim();
+            match kind {
+                Line::End => return Ok(None),
+                Line::Cut if text.is_empty() => return Ok(None),
+                Line::Cut => {
                     warnings.push(format!(
-                        "{name}: line {}: skipped a last line cut short",
-                        self.line
+                        "{name}: line {line}: skipped a last line cut short"
                     ));
                     return Ok(None);
                 }
-                bail!(msg);
+                Line::Complete if text.is_empty() => continue,
+                Line::Complete => {}
+            }
+            let mut it = text.split_whitespace();
+            let kib = |w: Option<&str>| w?.parse::<u64>().ok().filter(|&v| v <= MAX_KIB);
+            let parsed = match (it.next(), it.next(), it.next()) {
+                (a @ Some(_), b @ Some(_), None) => kib(a).zip(kib(b)),
+                _ => None,
             };
-            return Ok(Some(self.row(vsz, rss)));
+            let Some((vsz, rss)) = parsed else {
+                bail!(
+                    "{name}: line {line}: expected two whole numbers 'VSZ RSS' in KiB, found {}",
+                    quoted(text)
+                );
+            };
+            return Ok(Some(self.row(line, vsz, rss)));
         }
     }
 
-    fn row(&mut self, vsz: u64, rss: u64) -> Row {
+    fn row(&mut self, line: u64, vsz: u64, rss: u64) -> Row {
         let t = self.index as f64 * self.interval;
         self.index += 1;
         let mut m = [None; metrics::COUNT];
         m[Metric::Rss.index()] = Some(rss as f64 * 1024.0);
         m[Metric::Vsz.index()] = Some(vsz as f64 * 1024.0);
         Row {
-            line: self.line,
+            line,
             timestamp: None,
             elapsed: Some(t),
             pid: None,

@@ -49,9 +49,9 @@ impl Replay {
         self.reader.name()
     }
 
-    /// Warnings from reading (a last row cut short).
-    pub fn warnings(&self) -> &[String] {
-        self.reader.warnings()
+    /// Warnings from reading (a last row cut short, a clock stepped back).
+    pub fn warnings(&self) -> Vec<String> {
+        self.seg.named_warnings(self.reader.warnings(), self.name())
     }
 
     /// Rows of earlier watches set aside, and appended runs joined, in words.

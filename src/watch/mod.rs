@@ -299,7 +299,7 @@ fn replay(cfg: &WatchConfig, path: &Path, signals: &Signals) -> Result<Outcome> 
     )?;
     let mut out = outcome(&judging, end, log.as_ref());
     let r = shared.borrow();
-    out.warnings.extend(r.warnings().iter().cloned());
+    out.warnings.extend(r.warnings());
     out.set_aside = r.set_aside_note();
     out.limit = cfg.limit.map(|l| (l, LimitSource::Given));
     Ok(out)

@@ -215,3 +215,162 @@ fn a_closed_or_full_stdout_never_panics() {
         "{err}"
     );
 }
+
+/// A log of `n` rows of a steady leak (1 KiB a second from 50 MB) for PID 3.
+fn leak_log(n: usize) -> String {
+    log_text((0..n).map(|i| (i as f64, 5e7 + 1024.0 * i as f64)), 3)
+}
+
+/// Runs `leakwatch analyze` on `text`: (exit code, stdout, stderr).
+fn analyze_text(text: &[u8]) -> (Option<i32>, String, String) {
+    let out = leakwatch()
+        .args(["analyze", "-"])
+        .write_stdin(text.to_vec())
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code(), s(&out.stdout), s(&out.stderr))
+}
+
+/// The error is one line of bounded length.
+fn one_short_line(err: &str) {
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.len() < 400, "{} bytes: {err}", err.len());
+    assert!(!err.contains('\0'));
+}
+
+#[test]
+fn a_stray_quote_is_an_error_naming_its_line() {
+    let mut text = leak_log(10_000);
+    let at = text.match_indices('\n').nth(99).unwrap().0;
+    text.insert(at - 3, '"');
+    let (code, out, err) = analyze_text(text.as_bytes());
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(out.is_empty());
+    assert!(err.contains("line 100") && err.contains("quote"), "{err}");
+    one_short_line(&err);
+}
+
+#[test]
+fn only_a_last_line_without_its_newline_is_cut_short() {
+    // A complete last line with a bad number is an error.
+    let mut text = leak_log(20);
+    text.push_str("2023-11-14T22:14:10.000Z,20.000,3,50.4MB,100\n");
+    let (code, _, err) = analyze_text(text.as_bytes());
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("line 22") && err.contains("'50.4MB'"), "{err}");
+    // A last row cut mid-number is skipped, not read as 95 bytes.
+    let mut text = leak_log(20);
+    text.push_str("2023-11-14T22:14:10.000Z,20.000,3,15010240,95");
+    let (code, out, err) = analyze_text(text.as_bytes());
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("samples:   20 "), "{out}");
+    assert!(
+        err.starts_with("leakwatch: warning:") && err.contains("line 22"),
+        "{err}"
+    );
+}
+
+#[test]
+fn implausible_values_are_errors_naming_line_and_column() {
+    for (bad, column) in [
+        ("1.7e308", "rss_bytes"),
+        ("-5", "rss_bytes"),
+        ("inf", "rss_bytes"),
+        ("NaN", "rss_bytes"),
+        ("1e19", "rss_bytes"),
+    ] {
+        let text = leak_log(20).replacen(",50010240,", &format!(",{bad},"), 1);
+        assert_ne!(text, leak_log(20));
+        let (code, out, err) = analyze_text(text.as_bytes());
+        assert_eq!(code, Some(2), "{bad}: {out}{err}");
+        assert!(
+            err.contains("column 4") && err.contains(column),
+            "{bad}: {err}"
+        );
+        one_short_line(&err);
+        // plot refuses what analyze refuses, and writes nothing.
+        let dir = tempfile::tempdir().unwrap();
+        let (log, svg) = (dir.path().join("x.csv"), dir.path().join("x.svg"));
+        std::fs::write(&log, &text).unwrap();
+        leakwatch()
+            .arg("plot")
+            .arg(&log)
+            .arg("-o")
+            .arg(&svg)
+            .timeout(Duration::from_secs(30))
+            .assert()
+            .code(2);
+        assert!(!svg.exists());
+    }
+    let text = leak_log(20).replacen(",100020480\n", ",-1e308\n", 1);
+    let (code, _, err) = analyze_text(text.as_bytes());
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("vsz_bytes"), "{err}");
+}
+
+#[test]
+fn a_clock_stepped_back_between_runs_keeps_the_runs_in_order() {
+    // Two appended runs of one leaking process; the second's timestamps are
+    // an hour before the first's (the wall clock was set back).
+    let first = leak_log(300);
+    let second: String = log_text(
+        (0..300).map(|i| (i as f64, 5e7 + 1024.0 * (300 + i) as f64)),
+        3,
+    )
+    .lines()
+    .skip(1)
+    .map(|l| format!("{}\n", l.replacen("2023-11-14T22:", "2023-11-14T21:", 1)))
+    .collect();
+    let (code, out, err) = analyze_text(format!("{first}{second}").as_bytes());
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("leaking\n"), "{out}");
+    assert!(out.contains("samples:   600 "), "{out}");
+    assert!(
+        err.starts_with("leakwatch: warning:") && err.contains("placed right after"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_endless_line_is_an_error_in_bounded_memory() {
+    // analyze /dev/zero: no newline, ever.
+    let out = leakwatch()
+        .args(["analyze", "/dev/zero"])
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("longer than"), "{err}");
+    one_short_line(&err);
+    // A 50 MB line of NULs and quotes after a good header: a short error,
+    // and the process's peak memory stays small.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("long.csv");
+    let mut text = leak_log(5).into_bytes();
+    text.extend(std::iter::repeat_n(b"\0\"x".as_slice(), 17_000_000).flatten());
+    std::fs::write(&p, &text).unwrap();
+    // Started from a small python3, whose wait4 gives the child's own peak
+    // (a child forked from this big test process would count its pages).
+    drop(text);
+    let script = "import os,subprocess,sys\n\
+        p=subprocess.Popen(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL)\n\
+        _,st,ru=os.wait4(p.pid,0)\n\
+        print(os.waitstatus_to_exitcode(st),ru.ru_maxrss)";
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(leakwatch_path())
+        .arg("analyze")
+        .arg(&p)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let f: Vec<i64> = text
+        .split_whitespace()
+        .map(|w| w.parse().unwrap())
+        .collect();
+    assert_eq!(f[0], 2, "{text}");
+    assert!(f[1] < 40 * 1024, "peak RSS {} KiB", f[1]);
+}
