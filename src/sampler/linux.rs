@@ -31,6 +31,8 @@ pub struct ProcSampler {
 /// The open files of one process.
 struct ProcFiles {
     pid: u32,
+    /// Start time (clock ticks after boot): with the PID, the process's identity.
+    start: Option<u64>,
     statm: File,
     stat: Option<File>,
     smaps: Option<File>,
@@ -86,6 +88,7 @@ impl ProcFiles {
         }
         Ok(ProcFiles {
             pid,
+            start: start_time(pid),
             statm,
             stat,
             smaps,
@@ -94,7 +97,7 @@ impl ProcFiles {
     }
 
     /// Reads this process; `None` once it is gone (or a zombie).
-    fn read(&self, buf: &mut Vec<u8>, page: u64) -> Result<Option<Reading>> {
+    fn read(&mut self, buf: &mut Vec<u8>, page: u64) -> Result<Option<Reading>> {
         let mut r = Reading::default();
         let Some(n) = pread(&self.statm, buf)? else {
             return Ok(None);
@@ -115,8 +118,8 @@ impl ProcFiles {
             };
             r.values[Metric::Threads.index()] = parse_threads(&buf[..n]).unwrap_or(0);
         }
-        if let Some(f) = &self.smaps {
-            let Some(n) = pread(f, buf)? else {
+        if self.smaps.is_some() {
+            let Some(n) = self.read_smaps(buf)? else {
                 return Ok(None);
             };
             let (pss, uss, swap) = parse_rollup(&buf[..n]);
@@ -132,6 +135,40 @@ impl ProcFiles {
         }
         Ok(Some(r))
     }
+}
+
+impl ProcFiles {
+    /// Reads `smaps_rollup`; `None` once the process is gone. The file is
+    /// bound to the memory the process had when it was opened, so after an
+    /// `exec` it reads empty: while the same process (PID and start time)
+    /// is there, it is opened again.
+    fn read_smaps(&mut self, buf: &mut Vec<u8>) -> Result<Option<usize>> {
+        if let Some(f) = &self.smaps
+            && let Some(n) = pread(f, buf)?
+        {
+            return Ok(Some(n));
+        }
+        if self.start.is_none() || start_time(self.pid) != self.start {
+            return Ok(None);
+        }
+        let Ok(f) = File::open(format!("/proc/{}/smaps_rollup", self.pid)) else {
+            return Ok(None);
+        };
+        let n = pread(&f, buf)?;
+        self.smaps = Some(f);
+        Ok(n)
+    }
+}
+
+/// The start time of `pid` (field 22 of `/proc/PID/stat`), if it exists.
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    stat.get(close + 1..)?
+        .split(|&b| b == b' ')
+        .filter(|f| !f.is_empty())
+        .nth(19)
+        .and_then(parse_u64)
 }
 
 /// Reads a whole /proc file from offset 0 into `buf`; `None` if the process is gone.
@@ -280,7 +317,7 @@ impl ProcSampler {
     /// Opens the target for `metrics`; fails with a clear message if it does
     /// not exist or a metric cannot be read.
     pub fn open(pid: u32, children: bool, metrics: &[Metric]) -> Result<Self> {
-        let own = ProcFiles::open(pid, metrics)?;
+        let mut own = ProcFiles::open(pid, metrics)?;
         let mut buf = vec![0; 4096];
         if own.read(&mut buf, page_size())?.is_none() {
             return Err(match kernel_thread_name(pid) {
@@ -321,6 +358,7 @@ impl Sampler for ProcSampler {
                 i += 1;
             }
             self.kids.retain(|pid, _| tree.contains(pid));
+            let mut gone = Vec::new();
             for &pid in &tree[1..] {
                 let files = match self.kids.entry(pid) {
                     std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
@@ -331,9 +369,14 @@ impl Sampler for ProcSampler {
                         }
                     }
                 };
-                if let Some(r) = files.read(&mut self.buf, self.page)? {
-                    total.add(&r);
+                match files.read(&mut self.buf, self.page)? {
+                    Some(r) => total.add(&r),
+                    // Gone: if its PID comes back, it is another process.
+                    None => gone.push(pid),
                 }
+            }
+            for pid in gone {
+                self.kids.remove(&pid);
             }
         }
         Ok(Some(Sampled {

@@ -374,3 +374,45 @@ fn an_endless_line_is_an_error_in_bounded_memory() {
     assert_eq!(f[0], 2, "{text}");
     assert!(f[1] < 40 * 1024, "peak RSS {} KiB", f[1]);
 }
+
+#[test]
+fn a_target_that_execs_is_still_the_target() {
+    // smaps_rollup is bound to the memory of before the exec: the watch must
+    // reopen it, not take the target for exited.
+    let (code, j) = run_json(&[
+        "-d",
+        "3s",
+        "-i",
+        "100ms",
+        "--metrics",
+        "pss",
+        "--",
+        "sh",
+        "-c",
+        "sleep 0.3; exec sleep 5",
+    ]);
+    assert_eq!(code, Some(0));
+    assert_eq!(j["ended_by"], "duration", "{j}");
+    assert!(j["samples"].as_u64().unwrap() >= 25, "{j}");
+    // A child that execs after it was found still counts in the tree's sum.
+    let leaky = leaky_path();
+    let script = format!(
+        "(sleep 0.5; exec {} steady --warmup-bytes 33554432 --warmup-secs 0.2) & wait",
+        leaky.display()
+    );
+    let (_, j) = run_json(&[
+        "-d",
+        "3s",
+        "-i",
+        "100ms",
+        "--children",
+        "--metrics",
+        "pss",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    let pss = j["metrics"]["pss_bytes"]["baseline_end"].as_f64().unwrap();
+    assert!(pss > 24.0 * 1024.0 * 1024.0, "pss {pss}: {j}");
+}
