@@ -52,7 +52,7 @@ impl Lines {
                 self.number += 1;
                 return Ok(Line::Cut);
             }
-            let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
+            let (take, done) = match memchr::memchr(b'\n', chunk) {
                 Some(i) => (i, true),
                 None => (chunk.len(), false),
             };

@@ -118,6 +118,8 @@ const MAX_ELAPSED: f64 = 1e10;
 struct CsvRows {
     lines: Lines,
     cols: Cols,
+    /// Where each field of the current line starts and ends (reused).
+    spans: Vec<(usize, usize)>,
 }
 
 impl LogReader {
@@ -285,7 +287,8 @@ impl CsvRows {
                 "{name}: line 1: the header has neither 'elapsed_s' nor 'timestamp', so samples have no times"
             );
         }
-        Ok(Box::new(CsvRows { lines, cols }))
+        let spans = Vec::with_capacity(headers.len());
+        Ok(Box::new(CsvRows { lines, cols, spans }))
     }
 
     /// The next row. Only a last line without its newline is a row cut
@@ -306,7 +309,7 @@ impl CsvRows {
                 }
                 Line::Complete if blank => continue,
                 Line::Complete => {
-                    return parse_record(&self.lines.buf, &self.cols, line)
+                    return parse_record(&self.lines.buf, &mut self.spans, &self.cols, line)
                         .map(Some)
                         .map_err(|m| anyhow::anyhow!("{name}: {m}"));
                 }
@@ -321,23 +324,35 @@ fn number(field: &[u8]) -> Option<f64> {
 }
 
 /// Parses one row's fields: times, PID and every known metric column.
-fn parse_record(text: &[u8], c: &Cols, line: u64) -> std::result::Result<Row, String> {
-    if let Some(i) = text.iter().position(|&b| b == b'"') {
+fn parse_record(
+    text: &[u8],
+    spans: &mut Vec<(usize, usize)>,
+    c: &Cols,
+    line: u64,
+) -> std::result::Result<Row, String> {
+    if let Some(i) = memchr::memchr(b'"', text) {
         let column = text[..i].iter().filter(|&&b| b == b',').count() + 1;
         return Err(format!(
             "line {line}, column {column}: a quote: leakwatch logs have no quoted fields; this line is damaged"
         ));
     }
-    let fields: Vec<&[u8]> = text.split(|&b| b == b',').collect();
-    if fields.len() < c.nfields {
+    spans.clear();
+    let mut start = 0;
+    for comma in memchr::memchr_iter(b',', text) {
+        spans.push((start, comma));
+        start = comma + 1;
+    }
+    spans.push((start, text.len()));
+    if spans.len() < c.nfields {
         return Err(format!(
             "line {line}: {} fields where the header has {}",
-            fields.len(),
+            spans.len(),
             c.nfields
         ));
     }
+    let field = |i: usize| &text[spans[i].0..spans[i].1];
     let bad = |i: usize, what: &str, want: &str| {
-        let shown = quoted(&String::from_utf8_lossy(fields[i]));
+        let shown = quoted(&String::from_utf8_lossy(field(i)));
         format!(
             "line {line}, column {} ({what}): {shown} is not {want}",
             i + 1
@@ -345,7 +360,7 @@ fn parse_record(text: &[u8], c: &Cols, line: u64) -> std::result::Result<Row, St
     };
     // A byte count or count: a number from 0 to 2^63.
     let amount = |i: usize, what: &str| -> std::result::Result<f64, String> {
-        match number(fields[i]) {
+        match number(field(i)) {
             Some(v) if (0.0..=MAX_VALUE).contains(&v) => Ok(v),
             Some(_) => Err(bad(i, what, "a plausible amount (from 0 to 2^63)")),
             None => Err(bad(i, what, "a number")),
@@ -353,7 +368,7 @@ fn parse_record(text: &[u8], c: &Cols, line: u64) -> std::result::Result<Row, St
     };
     let timestamp = match c.ts {
         Some(i) => Some(
-            std::str::from_utf8(fields[i])
+            std::str::from_utf8(field(i))
                 .ok()
                 .and_then(parse_timestamp)
                 .ok_or_else(|| {
@@ -367,7 +382,7 @@ fn parse_record(text: &[u8], c: &Cols, line: u64) -> std::result::Result<Row, St
         None => None,
     };
     let elapsed = match c.el {
-        Some(i) => match number(fields[i]) {
+        Some(i) => match number(field(i)) {
             Some(e) if (0.0..=MAX_ELAPSED).contains(&e) => Some(e),
             Some(_) => return Err(bad(i, "elapsed_s", "a plausible number of seconds")),
             None => return Err(bad(i, "elapsed_s", "a number")),
@@ -375,7 +390,7 @@ fn parse_record(text: &[u8], c: &Cols, line: u64) -> std::result::Result<Row, St
         None => None,
     };
     let pid = match c.pid {
-        Some(i) => match number(fields[i]) {
+        Some(i) => match number(field(i)) {
             Some(p) if p.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(&p) => Some(p as u64),
             _ => return Err(bad(i, "pid", "a process ID")),
         },

@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 /// One sample as written to the log.
@@ -23,6 +24,9 @@ pub struct Sample {
     pub reading: Reading,
 }
 
+/// Says when to stop waiting for a FIFO's reader.
+pub type GiveUp = Box<dyn Fn() -> bool + Send + Sync>;
+
 /// Where the log goes: a file, appended to, or standard output.
 pub struct LogWriter {
     out: Box<dyn Write + Send>,
@@ -30,6 +34,62 @@ pub struct LogWriter {
     line: String,
     extra: Vec<Metric>,
     warnings: Vec<String>,
+    give_up: Arc<OnceLock<GiveUp>>,
+}
+
+/// A FIFO written without blocking, so a reader that stops reading cannot
+/// hang the watch: a full pipe is waited on in short polls until `give_up`.
+struct Fifo {
+    file: File,
+    give_up: Arc<OnceLock<GiveUp>>,
+}
+
+impl Write for Fifo {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use std::os::fd::AsRawFd;
+        loop {
+            match self.file.write(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if self.give_up.get().is_some_and(|g| g()) {
+                        return Err(std::io::Error::other(
+                            "its reader stopped reading and the watch is ending",
+                        ));
+                    }
+                    let mut pfd = libc::pollfd {
+                        fd: self.file.as_raw_fd(),
+                        events: libc::POLLOUT,
+                        revents: 0,
+                    };
+                    // SAFETY: poll(2) on one descriptor we own, for 50 ms.
+                    unsafe { libc::poll(&mut pfd, 1, 50) };
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Opens an existing FIFO for writing without blocking; refused when no
+/// reader has it open.
+fn open_fifo(path: &Path) -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(f) => Ok(f),
+        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => bail!(
+            "{}: a FIFO that no one reads; start its reader first (e.g. `cat {}`)",
+            path.display(),
+            path.display()
+        ),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("cannot open {}", path.display()))),
+    }
 }
 
 impl LogWriter {
@@ -58,6 +118,24 @@ impl LogWriter {
                 line: String::with_capacity(128),
                 extra,
                 warnings: Vec::new(),
+                give_up: Arc::default(),
+            });
+        }
+        use std::os::unix::fs::FileTypeExt;
+        if std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo()) {
+            let give_up = Arc::<OnceLock<GiveUp>>::default();
+            let out = Fifo {
+                file: open_fifo(path)?,
+                give_up: give_up.clone(),
+            };
+            // The header goes with the first row, once give_up is known.
+            return Ok(LogWriter {
+                out: Box::new(out),
+                path: Some(path.to_path_buf()),
+                line: format!("{header}\n"),
+                extra,
+                warnings: Vec::new(),
+                give_up,
             });
         }
         let (file, warnings) = prepare_file(path, &header)?;
@@ -67,7 +145,14 @@ impl LogWriter {
             line: String::with_capacity(128),
             extra,
             warnings,
+            give_up: Arc::default(),
         })
+    }
+
+    /// When a FIFO's reader stops reading, writes wait until `give_up` says
+    /// to stop (a signal, the watch's end); then they fail.
+    pub fn give_up_when(&mut self, give_up: GiveUp) {
+        let _ = self.give_up.set(give_up);
     }
 
     /// Warnings from opening the log (a partial last row dropped).
@@ -79,7 +164,7 @@ impl LogWriter {
     /// crash loses at most that row and `tail -f` sees every sample.
     pub fn write(&mut self, s: &Sample) -> Result<()> {
         use std::fmt::Write as _;
-        self.line.clear();
+        // `line` is empty, or holds a FIFO's header, due with the first row.
         let _ = write!(
             self.line,
             "{},{:.3},{},{},{}",
@@ -97,6 +182,7 @@ impl LogWriter {
             .out
             .write_all(self.line.as_bytes())
             .and_then(|_| self.out.flush());
+        self.line.clear();
         res.with_context(|| match &self.path {
             Some(p) => format!("cannot write to log file {}", p.display()),
             None => "cannot write the log to standard output".to_string(),

@@ -130,12 +130,21 @@ pub fn run(cfg: &WatchConfig) -> Result<Outcome> {
     }
 }
 
-/// Opens the log, if one is asked for, for `metrics`.
-fn open_log(cfg: &WatchConfig, metrics: &[Metric]) -> Result<Option<LogWriter>> {
-    cfg.output
-        .as_deref()
-        .map(|p| LogWriter::open(p, metrics))
-        .transpose()
+/// Opens the log, if one is asked for, for `metrics`; a write that waits on
+/// a FIFO's reader gives up on a signal or once the watch is over.
+fn open_log(cfg: &WatchConfig, metrics: &[Metric], signals: &Signals) -> Result<Option<LogWriter>> {
+    let Some(path) = cfg.output.as_deref() else {
+        return Ok(None);
+    };
+    let mut log = LogWriter::open(path, metrics)?;
+    let signalled = signals.any();
+    let end = cfg
+        .duration
+        .and_then(|d| std::time::Instant::now().checked_add(d + Duration::from_secs(1)));
+    log.give_up_when(Box::new(move || {
+        signalled() || end.is_some_and(|e| std::time::Instant::now() > e)
+    }));
+    Ok(Some(log))
 }
 
 /// The loop's limits from the configuration.
@@ -184,7 +193,7 @@ fn outcome(judging: &Judging, end: LoopEnd, log: Option<&LogWriter>) -> Outcome 
 /// Watches a live process: by PID, by name, or a command started here.
 fn live(cfg: &WatchConfig, signals: &Signals) -> Result<Outcome> {
     // The log first: a refused log must not leave a started command behind.
-    let mut log = open_log(cfg, &cfg.metrics)?;
+    let mut log = open_log(cfg, &cfg.metrics, signals)?;
     let mut child: Option<Child> = None;
     let pid = match &cfg.target {
         Target::Pid(p) => *p,
@@ -284,7 +293,7 @@ fn replay(cfg: &WatchConfig, path: &Path, signals: &Signals) -> Result<Outcome> 
         let name = shared.borrow().name().to_string();
         bail!("{name}: the log has no column '{c}' to judge");
     }
-    let mut log = open_log(cfg, &metrics)?;
+    let mut log = open_log(cfg, &metrics, signals)?;
     let mut judging = Judging::new(cfg.detector, &metrics, None, cfg.judge.clone());
     let mut clock = ReplayClock::new(shared.clone());
     let mut sampler = ReplaySampler::new(shared.clone());

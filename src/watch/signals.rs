@@ -30,6 +30,12 @@ impl Signals {
         Ok(s)
     }
 
+    /// A check, for another part of the watch, of whether any signal came.
+    pub fn any(&self) -> impl Fn() -> bool + Send + Sync + 'static {
+        let flags = [self.int.clone(), self.term.clone(), self.hup.clone()];
+        move || flags.iter().any(|f| f.load(Ordering::Relaxed))
+    }
+
     /// Why to stop, if a signal came.
     pub fn received(&self) -> Option<&'static str> {
         if self.int.load(Ordering::Relaxed) {

@@ -416,3 +416,56 @@ fn a_target_that_execs_is_still_the_target() {
     let pss = j["metrics"]["pss_bytes"]["baseline_end"].as_f64().unwrap();
     assert!(pss > 24.0 * 1024.0 * 1024.0, "pss {pss}: {j}");
 }
+
+#[test]
+fn a_fifo_log_never_hangs_the_watch() {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("log.fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo on a path in our own temporary directory.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let mut target = spawn_sleep("60");
+    let pid = target.id().to_string();
+    // No reader: refused at once.
+    leakwatch()
+        .args(["--pid", &pid, "-n", "2", "-o"])
+        .arg(&fifo)
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("no one reads"));
+    // A reader that never reads: the pipe fills, yet --duration ends the watch.
+    let _reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    let out = leakwatch()
+        .args([
+            "--pid", &pid, "-i", "1ms", "-d", "2s", "-q", "--format", "json", "-o",
+        ])
+        .arg(&fifo)
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(json(&out.stdout)["ended_by"], "write error");
+    // And so does Ctrl-C, on an open-ended watch.
+    let mut watch = Command::new(leakwatch_path())
+        .args(["--pid", &pid, "-i", "1ms", "-q", "-o"])
+        .arg(&fifo)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    signal(watch.id(), libc::SIGINT);
+    let start = std::time::Instant::now();
+    wait_until("the watch to end", Duration::from_secs(10), || {
+        matches!(watch.try_wait(), Ok(Some(_)))
+    });
+    assert!(start.elapsed() < Duration::from_secs(10));
+    target.kill().ok();
+    target.wait().ok();
+}
