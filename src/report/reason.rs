@@ -37,10 +37,11 @@ pub fn reason(v: &Verdict, q: Quantity) -> String {
             rate: r,
             z,
         } => format!(
-            "{floor} rose steadily by {} over the last {} ({}, z = {z:.1}) and is still rising",
+            "{floor} rose steadily by {} over the last {} ({}, {}) and is still rising",
             val(rise),
             secs(span_s),
-            rate(r)
+            rate(r),
+            z_text(z)
         ),
         Finding::LevelledOff {
             rise,
@@ -98,8 +99,9 @@ fn uncertain(f: Finding, floor: &str, q: Quantity) -> String {
             noise,
             span_s,
         } => format!(
-            "{floor} may be rising ({}, z = {z:.1}) but the noise ({}) is too large to be sure over {}",
+            "{floor} may be rising ({}, {}) but the noise ({}) is too large to be sure over {}",
             rate(r),
+            z_text(z),
             val(noise),
             secs(span_s)
         ),
@@ -111,11 +113,12 @@ fn uncertain(f: Finding, floor: &str, q: Quantity) -> String {
             z,
             z_needed,
         } => format!(
-            "{floor} crept up by {} over the last {} ({}), not significant against its noise of {} (z = {z:.1}, {z_needed} needed to suspect growth)",
+            "{floor} crept up by {} over the last {} ({}), not significant against its noise of {} ({}, {z_needed} needed to suspect growth)",
             val(rise),
             secs(span_s),
             rate(r),
-            val(noise)
+            val(noise),
+            z_text(z)
         ),
         Finding::NoGrowth {
             noise,
@@ -123,10 +126,11 @@ fn uncertain(f: Finding, floor: &str, q: Quantity) -> String {
             rate: r,
             z,
         } => format!(
-            "{floor} shows no growth beyond its noise of {} over the last {} ({}, z = {z:.1})",
+            "{floor} shows no growth beyond its noise of {} over the last {} ({}, {})",
             val(noise),
             secs(span_s),
-            rate(r)
+            rate(r),
+            z_text(z)
         ),
         Finding::Wanders { moved, span_s } => format!(
             "{floor} moved by {} over the last {} but stayed within its earlier range: it wanders, it does not climb",
@@ -144,5 +148,16 @@ fn uncertain(f: Finding, floor: &str, q: Quantity) -> String {
             rate(recent_rate)
         ),
         other => format!("{other:?}"),
+    }
+}
+
+/// The z score for people: `z = 3.4`, or `z > 999` for growth without noise.
+fn z_text(z: f64) -> String {
+    if z > 999.0 {
+        "z > 999".to_string()
+    } else if z < -999.0 {
+        "z < -999".to_string()
+    } else {
+        format!("z = {z:.1}")
     }
 }

@@ -2,6 +2,7 @@
 //! and ending a started command when the watch ends.
 
 use crate::sampler;
+use crate::units::quoted;
 use anyhow::{Context, Result, bail};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -13,16 +14,22 @@ const KILL_GRACE: Duration = Duration::from_secs(3);
 pub fn resolve_name(pattern: &str) -> Result<u32> {
     let found = sampler::find_by_name(pattern)?;
     match found.len() {
-        0 => bail!("no process matches '{pattern}'; check with `ps aux | grep {pattern}`"),
+        0 => bail!(
+            "no process matches {}; check with `ps aux | grep {}`",
+            quoted(pattern),
+            quoted(pattern)
+        ),
         1 => Ok(found[0].pid),
         _ => {
             let list: Vec<String> = found
                 .iter()
-                .map(|f| format!("  {:>7}  {}", f.pid, f.cmdline))
+                .take(20)
+                .map(|f| format!("  {:>7}  {}", f.pid, quoted(&f.cmdline)))
                 .collect();
             bail!(
-                "{} processes match '{pattern}'; choose one by its PID:\n{}",
+                "{} processes match {}; choose one by its PID:\n{}",
                 found.len(),
+                quoted(pattern),
                 list.join("\n")
             )
         }
@@ -43,7 +50,7 @@ pub fn spawn(argv: &[String], quiet_stdout: bool) -> Result<Child> {
         cmd.stdout(std::io::stderr());
     }
     cmd.spawn()
-        .with_context(|| format!("cannot start '{}'", argv.join(" ")))
+        .with_context(|| format!("cannot start {}", quoted(&argv.join(" "))))
 }
 
 /// Sends `sig` to the process group `pgid`; false when no process is left in it.

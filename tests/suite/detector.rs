@@ -273,3 +273,62 @@ fn a_sawtooth_sampled_slowly_is_judged_on_its_period() {
     }
     assert!(called >= 4, "only {called} of 6 leaks called");
 }
+
+/// A seeded series of `shape` as whole bytes, every 0.5 s for 5 minutes.
+fn whole_bytes(shape: usize, seed: u64) -> Vec<(f64, f64)> {
+    let s = generate(Shape::ALL[shape % Shape::ALL.len()], seed, 300.0, 0.5);
+    s.samples.iter().map(|&(t, v)| (t, v.round())).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    // The transformations are exact in floating point (whole bytes, powers of
+    // two, whole-second shifts of dyadic times), so any change of verdict
+    // would be the detector's, not rounding's.
+
+    #[test]
+    fn adding_a_constant_keeps_the_verdict(shape in 0usize..64, seed in 0u64..1000, c in 0u32..1_000_000_000) {
+        let s = whole_bytes(shape, seed);
+        let a = judge(DetectorConfig::default(), s.iter().copied());
+        let b = judge(DetectorConfig::default(), s.iter().map(|&(t, v)| (t, v + c as f64)));
+        prop_assert_eq!(a.kind, b.kind);
+        prop_assert_eq!(a.rate, b.rate);
+    }
+
+    #[test]
+    fn scaling_keeps_the_verdict(shape in 0usize..64, seed in 0u64..1000, e in -3i32..4) {
+        // The minimum rate is a rate of the same series: it scales with it.
+        let k = 2f64.powi(e);
+        let s = whole_bytes(shape, seed);
+        let cfg = DetectorConfig::default();
+        let scaled = DetectorConfig { min_rate: cfg.min_rate * k, ..cfg };
+        let a = judge(cfg, s.iter().copied());
+        let b = judge(scaled, s.iter().map(|&(t, v)| (t, v * k)));
+        prop_assert_eq!(a.kind, b.kind);
+        prop_assert_eq!(a.rate * k, b.rate);
+    }
+
+    #[test]
+    fn shifting_time_keeps_the_verdict(shape in 0usize..64, seed in 0u64..1000, shift in 0u32..2_000_000_000) {
+        let s = whole_bytes(shape, seed);
+        let a = judge(DetectorConfig::default(), s.iter().copied());
+        let b = judge(DetectorConfig::default(), s.iter().map(|&(t, v)| (t + shift as f64, v)));
+        prop_assert_eq!(a.kind, b.kind);
+        prop_assert_eq!(a.rate, b.rate);
+        prop_assert_eq!(a.window_start_s, b.window_start_s);
+    }
+
+    #[test]
+    fn streaming_equals_batch(shape in 0usize..64, seed in 0u64..1000, every in 1usize..50) {
+        let s = whole_bytes(shape, seed);
+        let mut live = Detector::new(DetectorConfig::default());
+        for (i, &(t, v)) in s.iter().enumerate() {
+            live.push(t, v);
+            if i % every == 0 {
+                let _ = live.verdict();
+            }
+        }
+        prop_assert_eq!(live.verdict(), judge(DetectorConfig::default(), s.iter().copied()));
+    }
+}

@@ -469,3 +469,26 @@ fn a_fifo_log_never_hangs_the_watch() {
     target.kill().ok();
     target.wait().ok();
 }
+
+#[test]
+fn an_absurd_interval_is_no_panic() {
+    let mut target = spawn_sleep("30");
+    let out = leakwatch()
+        .args([
+            "-p",
+            &target.id().to_string(),
+            "-i",
+            "500000000000y",
+            "-d",
+            "1s",
+            "-q",
+        ])
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    target.kill().ok();
+    target.wait().ok();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -5,6 +5,7 @@ mod analyze;
 mod common;
 mod detector;
 mod examples;
+mod fuzz;
 mod hardening;
 mod metrics;
 mod plot;
