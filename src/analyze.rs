@@ -6,7 +6,7 @@ use crate::judging::{Judge, Judged, Judging};
 use crate::log::{InputKind, LogReader, Placement, ReadOptions, Segmenter};
 use crate::metrics::Metric;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use std::path::PathBuf;
 
 /// What `analyze` is asked to do.
@@ -82,6 +82,13 @@ pub fn analyze(cfg: &AnalyzeConfig) -> Result<Analysis> {
             None => row.value,
         });
     }
+    if judging.shown().detector.samples() == 0 {
+        bail!(
+            "{}: no samples to judge: {}",
+            reader.name(),
+            no_rows(&reader)
+        );
+    }
     Ok(Analysis {
         judged: judging.judged(),
         judge: judging.judge().clone(),
@@ -93,4 +100,13 @@ pub fn analyze(cfg: &AnalyzeConfig) -> Result<Analysis> {
         rows_set_aside: seg.rows_set_aside,
         warnings: seg.named_warnings(reader.warnings(), reader.name()),
     })
+}
+
+/// Why a log gave no rows, in words.
+pub fn no_rows(reader: &LogReader) -> &'static str {
+    if reader.warnings().is_empty() {
+        "the log has no rows"
+    } else {
+        "its only row was cut short"
+    }
 }

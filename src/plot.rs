@@ -58,6 +58,15 @@ impl std::error::Error for WouldOverwrite {}
 /// Refuses an output that is the input (by any path), or an existing file
 /// that is not an SVG unless `force`.
 fn check_output(cfg: &PlotConfig) -> Result<()> {
+    if let Some(dir) = cfg.output.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        anyhow::bail!(
+            "{}: cannot write the plot: there is no directory {}",
+            cfg.output.display(),
+            dir.display()
+        );
+    }
     let Ok(out) = std::fs::canonicalize(&cfg.output) else {
         return Ok(()); // a new file
     };
@@ -131,6 +140,13 @@ pub fn plot(cfg: &PlotConfig) -> Result<Plotted> {
         {
             vsz.push(t, v);
         }
+    }
+    if judging.shown().detector.samples() == 0 {
+        anyhow::bail!(
+            "{}: no samples to plot: {}",
+            reader.name(),
+            crate::analyze::no_rows(&reader)
+        );
     }
     let verdict = judging.shown().detector.verdict();
     let q = Quantity::of(!counts);

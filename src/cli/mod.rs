@@ -11,7 +11,7 @@ use crate::metrics::{self, Metric};
 use crate::plot::PlotConfig;
 use crate::report::Format;
 use crate::sampler::SampleError;
-use crate::units::{parse_duration, parse_rate, parse_size};
+use crate::units::{parse_duration, parse_rate, parse_size, quoted};
 use crate::watch::{Target, WatchConfig};
 use anyhow::{Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -62,10 +62,15 @@ enum FormatArg {
 #[derive(Debug, Args)]
 struct JudgeArgs {
     /// Time set aside at the start (e.g. 90s, 5m) [default: decided by the detector]
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     warmup: Option<String>,
     /// Growth slower than this is a plateau (e.g. 1MiB/h, 10KB/s, 512KiB/min)
-    #[arg(long, value_name = "RATE", default_value = "1MiB/h")]
+    #[arg(
+        long,
+        value_name = "RATE",
+        default_value = "1MiB/h",
+        allow_hyphen_values = true
+    )]
     min_rate: String,
 }
 
@@ -82,7 +87,7 @@ struct OutputArgs {
 #[derive(Debug, Args)]
 struct WatchArgs {
     /// Watch this process
-    #[arg(short, long, value_name = "PID", conflicts_with = "name")]
+    #[arg(short, long, value_name = "PID", conflicts_with = "name", allow_hyphen_values = true, value_parser = parse_pid)]
     pid: Option<u32>,
     /// Watch the one process whose name or command line contains PATTERN
     #[arg(long, value_name = "PATTERN")]
@@ -92,13 +97,19 @@ struct WatchArgs {
     #[arg(long)]
     children: bool,
     /// Time between samples (down to 1ms)
-    #[arg(short, long, value_name = "DURATION", default_value = "1s")]
+    #[arg(
+        short,
+        long,
+        value_name = "DURATION",
+        default_value = "1s",
+        allow_hyphen_values = true
+    )]
     interval: String,
     /// Stop after this long
-    #[arg(short, long, value_name = "DURATION")]
+    #[arg(short, long, value_name = "DURATION", allow_hyphen_values = true)]
     duration: Option<String>,
     /// Stop after this many samples
-    #[arg(short = 'n', long, value_name = "N")]
+    #[arg(short = 'n', long, value_name = "N", allow_hyphen_values = true, value_parser = parse_count)]
     samples: Option<u64>,
     /// Append samples to this CSV log (`-` for standard output)
     #[arg(short, long, value_name = "FILE")]
@@ -122,7 +133,7 @@ struct WatchArgs {
     judge: String,
     /// A memory limit (e.g. 2GiB): say when the floor will reach it [default:
     /// the target's cgroup v2 memory.max, if set]
-    #[arg(long, value_name = "SIZE")]
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     limit: Option<String>,
     /// Feed a log's samples through the live watch on a simulated clock, as
     /// fast as it reads (to try settings on a recording; its columns are the metrics)
@@ -141,14 +152,20 @@ struct AnalyzeArgs {
     #[arg(long, value_name = "NAME")]
     column: Option<String>,
     /// Spacing of samples in a shell-loop log (which has no times)
-    #[arg(short, long, value_name = "DURATION", default_value = "1s")]
+    #[arg(
+        short,
+        long,
+        value_name = "DURATION",
+        default_value = "1s",
+        allow_hyphen_values = true
+    )]
     interval: String,
     /// The metric behind the exit code (like --column), or any: fail on any
     /// metric column that leaks
     #[arg(long, value_name = "METRIC", conflicts_with = "column")]
     judge: Option<String>,
     /// A memory limit (e.g. 2GiB): say when the floor will reach it
-    #[arg(long, value_name = "SIZE")]
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     limit: Option<String>,
     #[command(flatten)]
     judging: JudgeArgs,
@@ -167,7 +184,13 @@ struct PlotArgs {
     #[arg(long, value_name = "NAME")]
     column: Option<String>,
     /// Spacing of samples in a shell-loop log
-    #[arg(short, long, value_name = "DURATION", default_value = "1s")]
+    #[arg(
+        short,
+        long,
+        value_name = "DURATION",
+        default_value = "1s",
+        allow_hyphen_values = true
+    )]
     interval: String,
     /// Write over an existing output that is not an SVG
     #[arg(long)]
@@ -194,9 +217,36 @@ pub enum Config {
     Plot(PlotConfig),
 }
 
+/// A PID: a whole number above 0 (a negative one is not taken for a flag).
+fn parse_pid(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err("must be a process ID: a whole number above 0".into()),
+    }
+}
+
+/// A number of samples: a whole number above 0.
+fn parse_count(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("must be a whole number above 0".into()),
+    }
+}
+
+/// A duration given to `flag`, which must be positive.
+fn duration(flag: &str, text: &str) -> Result<Duration> {
+    if text.trim_start().starts_with('-') {
+        bail!(
+            "{flag}: {} must be positive, e.g. 500ms, 1s or 5m",
+            quoted(text)
+        );
+    }
+    parse_duration(text).map_err(|e| anyhow::anyhow!("{flag}: {e}"))
+}
+
 fn detector_config(j: &JudgeArgs) -> Result<DetectorConfig> {
     let warmup = match &j.warmup {
-        Some(w) => Some(parse_duration(w).map_err(|e| anyhow::anyhow!("--warmup: {e}"))?),
+        Some(w) => Some(duration("--warmup", w)?),
         None => None,
     };
     let min_rate = parse_rate(&j.min_rate).map_err(|e| anyhow::anyhow!("--min-rate: {e}"))?;
@@ -223,7 +273,7 @@ fn limit(text: &Option<String>) -> Result<Option<f64>> {
 }
 
 fn interval(text: &str) -> Result<Duration> {
-    let d = parse_duration(text).map_err(|e| anyhow::anyhow!("--interval: {e}"))?;
+    let d = duration("--interval", text)?;
     if d < Duration::from_millis(1) {
         bail!("--interval: {text} is below the 1ms minimum");
     }
@@ -335,7 +385,10 @@ fn target(w: &mut WatchArgs) -> Result<Target> {
     Ok(
         match (w.pid, w.name.take(), command.is_empty(), w.replay.take()) {
             (Some(p), None, true, None) => Target::Pid(p),
-            (None, Some(n), true, None) if !n.is_empty() => Target::Name(n),
+            (None, Some(n), true, None) if n.trim().is_empty() => bail!(
+                "--name: the pattern is empty; give part of the process's name or command line"
+            ),
+            (None, Some(n), true, None) => Target::Name(n),
             (None, None, false, None) => Target::Command(command),
             (None, None, true, Some(r)) => Target::Replay(r),
             (None, None, true, None) => bail!(
@@ -351,7 +404,7 @@ fn validate_watch(mut w: WatchArgs) -> Result<Config> {
     let target = target(&mut w)?;
     let duration = match &w.duration {
         Some(d) => {
-            let d = parse_duration(d).map_err(|e| anyhow::anyhow!("--duration: {e}"))?;
+            let d = duration("--duration", d)?;
             if d.is_zero() {
                 bail!("--duration: must be more than 0");
             }
@@ -359,9 +412,6 @@ fn validate_watch(mut w: WatchArgs) -> Result<Config> {
         }
         None => None,
     };
-    if w.samples == Some(0) {
-        bail!("--samples: must be at least 1");
-    }
     let mut sampled = parse_metrics(&w.metrics)?;
     let judged = parse_judge(&w.judge)?;
     if let Some(m) = judged

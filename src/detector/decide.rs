@@ -94,9 +94,11 @@ fn too_few_samples(d: &Detector, v: &mut Verdict) {
             needed: MIN_SAMPLES,
         }
     };
+    // The warm-up still to come, then the samples still needed.
+    let warmup_left = (d.cfg.warmup.unwrap_or(0.0) - d.duration()).max(0.0);
     let interval = interval(d);
     if interval > 0.0 {
-        v.watch_more_s = Some(needed as f64 * interval);
+        v.watch_more_s = Some(warmup_left + needed as f64 * interval);
     }
 }
 

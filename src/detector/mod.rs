@@ -258,6 +258,21 @@ pub enum Finding {
     },
 }
 
+impl Finding {
+    /// A window of the floor was judged: the rate and its interval are the
+    /// window's (else they are 0 and mean nothing yet).
+    pub fn rate_known(&self) -> bool {
+        !matches!(
+            self,
+            Finding::NoSamples
+                | Finding::AllInWarmup { .. }
+                | Finding::TooFewSamples { .. }
+                | Finding::SwingTooLong { .. }
+                | Finding::TooShort { .. }
+        )
+    }
+}
+
 impl Verdict {
     /// Length of the judged window in seconds.
     pub fn window_s(&self) -> f64 {

@@ -131,14 +131,13 @@ impl Segmenter {
     pub fn set_aside_note(&self) -> Option<String> {
         let mut parts = Vec::new();
         if self.watches_set_aside > 0 {
+            let watches = if self.watches_set_aside == 1 {
+                "1 earlier watch".to_string()
+            } else {
+                format!("{} earlier watches", self.watches_set_aside)
+            };
             parts.push(format!(
-                "{} earlier watch{} ({} rows) set aside; judged the last",
-                self.watches_set_aside,
-                if self.watches_set_aside == 1 {
-                    ""
-                } else {
-                    "es"
-                },
+                "{watches} ({} rows), before the watch judged",
                 self.rows_set_aside
             ));
         }

@@ -10,7 +10,7 @@ use serde::Serialize;
 mod reason;
 mod text;
 
-pub use reason::reason;
+pub use reason::{plural, reason};
 
 /// Serialises pairs as a JSON object, keeping their order.
 fn ordered_map<S: serde::Serializer>(
@@ -44,6 +44,9 @@ pub struct Report {
     pub samples: u64,
     /// Seconds from first to last sample of the judged watch.
     pub duration_s: f64,
+    /// Whether a window was judged: else the rate and its interval are 0
+    /// and mean nothing yet.
+    pub rate_known: bool,
     /// Growth rate of the floor over the judged window, bytes per second.
     pub growth_rate_bytes_per_s: f64,
     /// 95% interval of the growth rate, bytes per second.
@@ -114,6 +117,8 @@ pub struct MetricReport {
     pub verdict: VerdictKind,
     /// `bytes` or `count`.
     pub unit: &'static str,
+    /// Whether a window was judged (else the rate is 0 and means nothing yet).
+    pub rate_known: bool,
     /// Growth rate of the floor, units per second.
     pub growth_rate_per_s: f64,
     /// 95% interval of the growth rate.
@@ -151,6 +156,7 @@ impl Report {
             verdict: v.kind,
             samples: v.samples,
             duration_s: round3(v.duration_s),
+            rate_known: v.finding.rate_known(),
             growth_rate_bytes_per_s: round3(v.rate),
             growth_rate_ci95: [round3(v.rate_ci95[0]), round3(v.rate_ci95[1])],
             baseline_start_bytes: v.baseline_start.round(),
@@ -206,6 +212,7 @@ impl Report {
                 MetricReport {
                     verdict: v.kind,
                     unit: if j.counts { "count" } else { "bytes" },
+                    rate_known: v.finding.rate_known(),
                     growth_rate_per_s: round3(v.rate),
                     growth_rate_ci95: [round3(v.rate_ci95[0]), round3(v.rate_ci95[1])],
                     baseline_start: v.baseline_start.round(),

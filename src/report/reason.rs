@@ -15,12 +15,14 @@ pub fn reason(v: &Verdict, q: Quantity) -> String {
     };
     match v.finding {
         Finding::NoSamples => "no samples to judge".to_string(),
+        Finding::AllInWarmup { samples: 1 } => "the one sample falls inside the warm-up".into(),
         Finding::AllInWarmup { samples } => {
             format!("all {samples} samples fall inside the warm-up")
         }
-        Finding::TooFewSamples { judged, needed } => {
-            format!("only {judged} samples to judge; at least {needed} are needed")
-        }
+        Finding::TooFewSamples { judged, needed } => format!(
+            "only {} to judge; at least {needed} are needed",
+            plural(judged, "sample")
+        ),
         Finding::SwingTooLong { period_s, need_s } => format!(
             "memory swings with a period of about {}; judging its floor needs a watch of at least {}",
             secs(period_s),
@@ -159,5 +161,28 @@ fn z_text(z: f64) -> String {
         "z < -999".to_string()
     } else {
         format!("z = {z:.1}")
+    }
+}
+
+/// `n` things: `1 sample`, `2 samples`.
+pub fn plural(n: u64, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_for_numbers() {
+        assert_eq!(z_text(f64::INFINITY), "z > 999");
+        assert_eq!(z_text(f64::NEG_INFINITY), "z < -999");
+        assert_eq!(z_text(3.04), "z = 3.0");
+        assert_eq!(plural(1, "sample"), "1 sample");
+        assert_eq!(plural(0, "sample"), "0 samples");
     }
 }

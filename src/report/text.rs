@@ -37,7 +37,8 @@ pub(super) fn text(r: &Report) -> String {
 
 /// The rate, baseline and window lines, when a window was judged.
 fn window_lines(r: &Report, s: &mut String) {
-    if r.window_s <= 0.0 {
+    if !r.rate_known {
+        let _ = writeln!(s, "  rate:      not yet known");
         return;
     }
     let q = Quantity::of(!r.counts);
@@ -58,13 +59,17 @@ fn window_lines(r: &Report, s: &mut String) {
         q.value(r.baseline_end_bytes),
         r.column
     );
+    let warmup = if r.warmup_s > 0.0 {
+        format!("; first {} set aside as warm-up", format_secs(r.warmup_s))
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         s,
-        "  window:    last {} ({} to {}); first {} set aside as warm-up",
+        "  window:    last {} ({} to {}){warmup}",
         format_secs(r.window_s),
         format_secs(r.window_start_s),
-        format_secs(r.window_end_s),
-        format_secs(r.warmup_s)
+        format_secs(r.window_end_s)
     );
 }
 
@@ -98,11 +103,15 @@ fn metrics_table(r: &Report, s: &mut String) {
     let _ = writeln!(s, "  metrics:   (judged: {})", r.judge);
     for (col, m) in &r.metrics {
         let q = Quantity::of(m.unit == "bytes");
+        let rate = if m.rate_known {
+            q.rate(m.growth_rate_per_s, "h")
+        } else {
+            "rate not known".to_string()
+        };
         let _ = writeln!(
             s,
-            "    {col:<11} {:<13} {:>14}  now {}",
+            "    {col:<11} {:<13} {rate:>14}  now {}",
             m.verdict.as_str(),
-            q.rate(m.growth_rate_per_s, "h"),
             q.value(m.baseline_end)
         );
     }

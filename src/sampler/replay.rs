@@ -59,6 +59,11 @@ impl Replay {
         self.seg.set_aside_note()
     }
 
+    /// No row is left to replay (a read error is still to come, if any).
+    pub fn is_empty(&self) -> bool {
+        self.next.is_none() && self.error.is_none()
+    }
+
     /// The time of the next sample, seconds on the watch's axis.
     pub fn peek_time(&self) -> Option<f64> {
         self.next.as_ref().map(|n| n.0)

@@ -287,6 +287,10 @@ fn replay(cfg: &WatchConfig, path: &Path, signals: &Signals) -> Result<Outcome> 
     }
     let shared = Replay::open(path, &ReadOptions::default())?;
     let metrics = shared.borrow().metrics();
+    if shared.borrow().is_empty() {
+        let name = shared.borrow().name().to_string();
+        bail!("{name}: no samples to replay: the log has no rows");
+    }
     if let Judge::Column(c) = &cfg.judge
         && !metrics.iter().any(|m| m.column() == c)
     {

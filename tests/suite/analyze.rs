@@ -178,19 +178,24 @@ fn reads_the_articles_shell_loop_log() {
 }
 
 #[test]
-fn empty_and_single_sample_are_inconclusive() {
-    leakwatch()
-        .args(["analyze", "-"])
-        .write_stdin("")
-        .assert()
-        .success()
-        .stdout(predicate::str::starts_with("inconclusive"));
-    leakwatch()
-        .args(["analyze", "-"])
-        .write_stdin("timestamp,elapsed_s,pid,rss_bytes,vsz_bytes\n")
-        .assert()
-        .success()
-        .stdout(predicate::str::starts_with("inconclusive"));
+fn empty_logs_are_errors_and_a_single_sample_is_inconclusive() {
+    // An empty or header-only log has nothing to judge: an error, not a verdict.
+    for text in ["", "timestamp,elapsed_s,pid,rss_bytes,vsz_bytes\n"] {
+        for cmd in ["analyze", "plot"] {
+            let mut args = vec![cmd, "-"];
+            if cmd == "plot" {
+                args.extend(["-o", "/tmp/leakwatch-never-written.svg"]);
+            }
+            leakwatch()
+                .args(&args)
+                .write_stdin(text)
+                .assert()
+                .code(2)
+                .stdout("")
+                .stderr(predicate::str::contains("no samples"));
+        }
+    }
+    assert!(!std::path::Path::new("/tmp/leakwatch-never-written.svg").exists());
     leakwatch()
         .args(["analyze", "-"])
         .write_stdin(log_text([(0.0, 1e6)], 1))

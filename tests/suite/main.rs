@@ -9,5 +9,6 @@ mod fuzz;
 mod hardening;
 mod metrics;
 mod plot;
+mod polish;
 mod replay;
 mod watch;
