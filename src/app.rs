@@ -4,7 +4,7 @@
 use crate::cli::{self, CliError, Config};
 use crate::exit_codes::ExitCode;
 use crate::judging::Judged;
-use crate::report::{Format, Report};
+use crate::report::{ColorChoice, Format, Report, verdict_word};
 use crate::units::Quantity;
 use crate::watch::{self, LimitSource, WatchConfig};
 use anyhow::Result;
@@ -12,8 +12,8 @@ use std::io::Write;
 
 /// Runs leakwatch with the process's arguments; returns the exit code.
 pub fn main() -> ExitCode {
-    match cli::parse(std::env::args_os()) {
-        Ok(cfg) => run(&cfg),
+    match cli::parse_invocation(std::env::args_os()) {
+        Ok(inv) => run(&inv.config, inv.color),
         Err(CliError::Clap(e)) => {
             let _ = e.print();
             if e.use_stderr() {
@@ -27,15 +27,15 @@ pub fn main() -> ExitCode {
 }
 
 /// Runs a validated configuration, printing what it finds.
-pub fn run(cfg: &Config) -> ExitCode {
+pub fn run(cfg: &Config, color: ColorChoice) -> ExitCode {
     let res = match cfg {
-        Config::Watch(w) => run_watch(w),
+        Config::Watch(w) => run_watch(w, color),
         Config::Analyze {
             analyze,
             format,
             fail_on_leak,
-        } => run_analyze(analyze, *format, *fail_on_leak),
-        Config::Plot(p) => run_plot(p),
+        } => run_analyze(analyze, *format, *fail_on_leak, color),
+        Config::Plot(p) => run_plot(p, color),
     };
     res.unwrap_or_else(|e| fail(&e))
 }
@@ -87,7 +87,18 @@ fn report(
     Report::from_judged(judged, judge, min_rate, limit)
 }
 
-fn run_watch(cfg: &WatchConfig) -> Result<ExitCode> {
+/// Whether text for stdout (or stderr) gets colour.
+fn colored(choice: ColorChoice, to_stderr: bool) -> bool {
+    use std::io::IsTerminal;
+    let tty = if to_stderr {
+        std::io::stderr().is_terminal()
+    } else {
+        std::io::stdout().is_terminal()
+    };
+    choice.enabled(tty)
+}
+
+fn run_watch(cfg: &WatchConfig, color: ColorChoice) -> Result<ExitCode> {
     let out = watch::run(cfg)?;
     warn(&out.warnings);
     let (mut r, kind) = report(&out.judged, &out.judge, cfg.detector.min_rate, out.limit);
@@ -101,7 +112,11 @@ fn run_watch(cfg: &WatchConfig) -> Result<ExitCode> {
     r.ended_by = Some(out.ended_by);
     r.target_exit = out.target_exit;
     r.warnings = out.warnings;
-    emit(&r.render(cfg.format), cfg.log_to_stdout())?;
+    let to_stderr = cfg.log_to_stdout();
+    emit(
+        &r.render_colored(cfg.format, colored(color, to_stderr)),
+        to_stderr,
+    )?;
     match out.error {
         Some(e) => Err(e),
         None => Ok(ExitCode::for_verdict(kind, cfg.fail_on_leak)),
@@ -112,6 +127,7 @@ fn run_analyze(
     cfg: &crate::analyze::AnalyzeConfig,
     format: Format,
     fail_on_leak: bool,
+    color: ColorChoice,
 ) -> Result<ExitCode> {
     let a = crate::analyze::analyze(cfg)?;
     warn(&a.warnings);
@@ -121,18 +137,18 @@ fn run_analyze(
     r.pid = a.pid;
     r.set_aside = a.set_aside.clone();
     r.warnings = a.warnings.clone();
-    emit(&r.render(format), false)?;
+    emit(&r.render_colored(format, colored(color, false)), false)?;
     Ok(ExitCode::for_verdict(kind, fail_on_leak))
 }
 
-fn run_plot(cfg: &crate::plot::PlotConfig) -> Result<ExitCode> {
+fn run_plot(cfg: &crate::plot::PlotConfig, color: ColorChoice) -> Result<ExitCode> {
     let a = crate::plot::plot(cfg)?;
     warn(&a.warnings);
     let q = Quantity::of(!a.counts);
     emit(
         &format!(
             "{}: {} ({}), written to {}\n",
-            a.verdict.kind,
+            verdict_word(a.verdict.kind, colored(color, false)),
             q.rate(a.verdict.rate, "h"),
             crate::report::reason(&a.verdict, q),
             cfg.output.display()

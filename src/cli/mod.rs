@@ -9,7 +9,7 @@ use crate::log::ReadOptions;
 use crate::log::reader::MissingColumn;
 use crate::metrics::{self, Metric};
 use crate::plot::PlotConfig;
-use crate::report::Format;
+use crate::report::{ColorChoice, Format};
 use crate::sampler::SampleError;
 use crate::units::{parse_duration, parse_rate, parse_size, quoted};
 use crate::watch::{Target, WatchConfig};
@@ -43,6 +43,22 @@ struct Cli {
     command: Option<Sub>,
     #[command(flatten)]
     watch: WatchArgs,
+    /// Colour the verdict: auto (on a terminal, unless NO_COLOR is set), always, never
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto",
+        global = true
+    )]
+    color: ColorArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ColorArg {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -294,8 +310,32 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    parse_invocation(args).map(|i| i.config)
+}
+
+/// A validated command line: what to run, and how to colour what it prints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invocation {
+    /// What to run.
+    pub config: Config,
+    /// Whether to colour the verdict.
+    pub color: ColorChoice,
+}
+
+/// Parses and validates command-line arguments into an [`Invocation`].
+pub fn parse_invocation<I, T>(args: I) -> Result<Invocation, CliError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
     let cli = Cli::try_parse_from(args).map_err(CliError::Clap)?;
-    validate(cli).map_err(CliError::Invalid)
+    let color = match cli.color {
+        ColorArg::Auto => ColorChoice::Auto,
+        ColorArg::Always => ColorChoice::Always,
+        ColorArg::Never => ColorChoice::Never,
+    };
+    let config = validate(cli).map_err(CliError::Invalid)?;
+    Ok(Invocation { config, color })
 }
 
 /// Why the command line was not accepted.

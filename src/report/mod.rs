@@ -25,6 +25,45 @@ fn ordered_map<S: serde::Serializer>(
     m.end()
 }
 
+/// When to colour the verdict word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ColorChoice {
+    /// On a terminal, unless `NO_COLOR` is set.
+    #[default]
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour output going to a stream that `is_terminal` or not.
+    pub fn enabled(self, is_terminal: bool) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
+}
+
+/// The verdict word, coloured for a terminal when `color`: red leaking,
+/// green plateau, yellow inconclusive.
+pub fn verdict_word(kind: VerdictKind, color: bool) -> String {
+    if !color {
+        return kind.as_str().to_string();
+    }
+    let code = match kind {
+        VerdictKind::Leaking => "31",
+        VerdictKind::Plateau => "32",
+        VerdictKind::Inconclusive => "33",
+    };
+    format!("\x1b[1;{code}m{kind}\x1b[0m")
+}
+
 /// Output format of the final verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
@@ -240,6 +279,12 @@ impl Report {
 
     /// Renders the report in `format`, ending with a newline.
     pub fn render(&self, format: Format) -> String {
+        self.render_colored(format, false)
+    }
+
+    /// Renders the report in `format`, the verdict word coloured when `color`
+    /// (text only).
+    pub fn render_colored(&self, format: Format, color: bool) -> String {
         match format {
             Format::Json => {
                 // A report has no maps with non-string keys: it always serialises.
@@ -247,7 +292,7 @@ impl Report {
                 s.push('\n');
                 s
             }
-            Format::Text => text::text(self),
+            Format::Text => text::text(self, color),
         }
     }
 }

@@ -4,10 +4,10 @@ use super::Report;
 use crate::units::{Quantity, format_bytes, format_secs};
 use std::fmt::Write;
 
-/// Renders `r` as text, ending with a newline.
-pub(super) fn text(r: &Report) -> String {
+/// Renders `r` as text, ending with a newline; the verdict coloured when `color`.
+pub(super) fn text(r: &Report, color: bool) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{}", r.verdict);
+    let _ = writeln!(s, "{}", super::verdict_word(r.verdict, color));
     window_lines(r, &mut s);
     let _ = writeln!(
         s,

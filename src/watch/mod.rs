@@ -165,7 +165,7 @@ fn drive(
     log: Option<&mut LogWriter>,
     stop: &mut dyn FnMut() -> Option<String>,
 ) -> Result<LoopEnd> {
-    let mut progress = Progress::new();
+    let mut progress = Progress::new(cfg.duration.map(|d| d.as_secs_f64()));
     let mut outputs: Vec<&mut dyn Output> = Vec::new();
     if let Some(l) = log {
         outputs.push(l);

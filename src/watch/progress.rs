@@ -2,7 +2,8 @@
 //! a terminal, a line every 10 s otherwise.
 
 use super::output::{Output, Tick};
-use crate::units::format_secs;
+use crate::report::plural;
+use crate::units::{Quantity, format_secs};
 use anyhow::Result;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
@@ -12,23 +13,62 @@ pub struct Progress {
     tty: bool,
     last: Option<Instant>,
     drawn: bool,
+    duration: Option<f64>,
 }
 
 impl Progress {
-    /// Progress on stderr, redrawn in place when it is a terminal.
-    pub fn new() -> Progress {
+    /// Progress on stderr, redrawn in place when it is a terminal, for a
+    /// watch of `duration` seconds if it has one.
+    pub fn new(duration: Option<f64>) -> Progress {
         Progress {
             tty: std::io::stderr().is_terminal(),
             last: None,
             drawn: false,
+            duration,
         }
     }
 }
 
-impl Default for Progress {
-    fn default() -> Self {
-        Progress::new()
+/// The width of the terminal on stderr, in columns.
+fn terminal_width() -> Option<usize> {
+    // SAFETY: a zeroed winsize is valid; TIOCGWINSZ fills it for a terminal.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: ioctl(2) TIOCGWINSZ on stderr with a valid winsize pointer.
+    let rc = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut ws) };
+    (rc == 0 && ws.ws_col > 0).then_some(ws.ws_col as usize)
+}
+
+/// The status line for `tick`: what is known now, and the verdict only once
+/// the detector stands by it.
+fn status(tick: &Tick, duration: Option<f64>) -> String {
+    let series = tick.judging.shown();
+    let q = series.metric.map_or(Quantity::Bytes, |m| m.quantity());
+    let name = series.metric.map_or(series.column.as_str(), |m| m.name());
+    let value = series.metric.map_or(0, |m| tick.reading.get(m));
+    // The verdict first (it matters most on a narrow terminal), and only
+    // once the detector stands by it.
+    let v = series.detector.verdict();
+    let judged = if v.finding.rate_known() {
+        format!(
+            "{} so far | {} | floor {}",
+            v.kind,
+            q.rate(v.rate, "min"),
+            q.value(v.baseline_end)
+        )
+    } else {
+        "judging…".to_string()
+    };
+    let mut line = format!(
+        "{} | PID {} | {judged} | {name} {} | {}",
+        format_secs(tick.t),
+        tick.pid,
+        q.value(value as f64),
+        plural(tick.samples, "sample")
+    );
+    if let Some(d) = duration {
+        line.push_str(&format!(" | {} left", format_secs((d - tick.t).max(0.0))));
     }
+    line
 }
 
 impl Output for Progress {
@@ -48,23 +88,15 @@ impl Output for Progress {
             return Ok(());
         }
         self.last = Some(now);
-        let series = tick.judging.shown();
-        let v = series.detector.verdict();
-        let q = series
-            .metric
-            .map(|m| m.quantity())
-            .unwrap_or(crate::units::Quantity::Bytes);
-        let name = series.metric.map_or(series.column.as_str(), |m| m.name());
-        let value = series.metric.map_or(0, |m| tick.reading.get(m));
-        let line = format!(
-            "{} | {} samples | {name} {} | floor {} | {} | {} so far",
-            format_secs(tick.t),
-            tick.samples,
-            q.value(value as f64),
-            q.value(v.baseline_end),
-            q.rate(v.rate, "min"),
-            v.kind
-        );
+        let mut line = status(tick, self.duration);
+        if self.tty
+            && let Some(w) = terminal_width()
+            && line.chars().count() >= w
+        {
+            // A line as wide as the terminal would wrap, and each redraw
+            // would leave a line behind.
+            line = line.chars().take(w.saturating_sub(1)).collect();
+        }
         let mut err = std::io::stderr().lock();
         if self.tty {
             let _ = write!(err, "\r\x1b[K{line}");

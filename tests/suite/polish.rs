@@ -96,3 +96,102 @@ fn an_ambiguous_name_lists_short_lines() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.lines().all(|l| l.chars().count() < 120), "{err}");
 }
+
+/// Runs `cmd` in a detached tmux session `name` of `cols` × 12.
+fn tmux(name: &str, cols: u32, cmd: &str) {
+    let st = std::process::Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            &cols.to_string(),
+            "-y",
+            "12",
+            cmd,
+        ])
+        .status()
+        .expect("tmux (the test command installs it)");
+    assert!(st.success());
+}
+
+fn capture(name: &str) -> String {
+    let out = std::process::Command::new("tmux")
+        .args(["capture-pane", "-p", "-t", name])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_status_line_fits_a_60_column_terminal() {
+    let name = format!("lw-status-{}", std::process::id());
+    let cmd = format!(
+        "{} -i 100ms -d 4s -- sleep 30; sleep 30",
+        leakwatch_path().display()
+    );
+    tmux(&name, 60, &cmd);
+    let mut seen = Vec::new();
+    for _ in 0..12 {
+        std::thread::sleep(Duration::from_millis(250));
+        seen.push(capture(&name));
+    }
+    std::process::Command::new("tmux")
+        .args(["kill-session", "-t", &name])
+        .status()
+        .ok();
+    let during: Vec<&String> = seen.iter().filter(|s| s.contains("PID ")).collect();
+    assert!(!during.is_empty(), "no status line seen: {seen:?}");
+    for screen in during {
+        assert!(screen.lines().all(|l| l.chars().count() <= 60), "{screen}");
+        // Redrawn in place: one status line, not a trail of them.
+        assert_eq!(screen.matches("PID ").count(), 1, "{screen}");
+        assert!(
+            screen.contains("judging") || screen.contains("so far"),
+            "{screen}"
+        );
+    }
+    let early = &seen[0];
+    assert!(
+        !early.contains("so far") || !early.contains("judging"),
+        "{early}"
+    );
+}
+
+#[test]
+fn the_verdict_is_coloured_on_a_terminal_only() {
+    let log = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/leak-server.csv");
+    let bin = leakwatch_path();
+    let name = format!("lw-color-{}", std::process::id());
+    let cmd = format!(
+        "{b} analyze {log}; {b} analyze {log} --color never; NO_COLOR=1 {b} analyze {log}; sleep 30",
+        b = bin.display()
+    );
+    tmux(&name, 100, &cmd);
+    let mut screen = String::new();
+    wait_until("three reports", Duration::from_secs(20), || {
+        let out = std::process::Command::new("tmux")
+            .args(["capture-pane", "-e", "-p", "-S", "-100", "-t", &name])
+            .output()
+            .unwrap();
+        screen = String::from_utf8_lossy(&out.stdout).into_owned();
+        screen.matches("reason:").count() >= 3
+    });
+    std::process::Command::new("tmux")
+        .args(["kill-session", "-t", &name])
+        .status()
+        .ok();
+    let coloured = screen.matches("31mleaking").count();
+    let plain = screen.lines().filter(|l| *l == "leaking").count();
+    assert_eq!((coloured, plain), (1, 2), "{screen:?}");
+    // Piped: plain unless forced.
+    leakwatch()
+        .args(["analyze", log])
+        .assert()
+        .stdout(predicate::str::starts_with("leaking\n"));
+    leakwatch()
+        .args(["analyze", log, "--color", "always"])
+        .assert()
+        .stdout(predicate::str::starts_with("\x1b[1;31mleaking\x1b[0m\n"));
+}
