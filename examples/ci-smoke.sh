@@ -7,11 +7,11 @@
 #   examples/ci-smoke.sh fixed   # the fixed server: exits 0
 #
 # Exit codes are leakwatch's: 0 no leak; 1 leaking; 3 inconclusive (watch
-# longer); 2 error. Environment: LEAKWATCH (the binary; default
-# target/release/leakwatch, else leakwatch on PATH), DURATION (default 40s),
+# longer); 2 error. Environment: LEAKWATCH (the binary; default: built here
+# with cargo, wherever CARGO_TARGET_DIR puts it), DURATION (default 40s),
 # INTERVAL (default 500ms), LOAD (clients per second, default 40), OUT (folder
 # for smoke.csv, verdict.json and smoke.svg; default .).
-set -u
+set -uo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-leak}
 duration=${DURATION:-40s}
@@ -20,7 +20,10 @@ load=${LOAD:-40}
 out=${OUT:-.}
 lw=${LEAKWATCH:-}
 if [ -z "$lw" ]; then
-  if [ -x target/release/leakwatch ]; then lw=target/release/leakwatch; else lw=leakwatch; fi
+  cargo build --release --quiet || exit 2
+  target=$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])') || exit 2
+  lw=$target/release/leakwatch
 fi
 mkdir -p "$out"
 rm -f "$out/smoke.csv"
@@ -37,8 +40,10 @@ code=$?
 
 # 3. Keep a picture for the job's artifacts, and say what happened.
 "$lw" plot "$out/smoke.csv" -o "$out/smoke.svg" > /dev/null 2>&1 || true
-rate=$(sed -n 's/.*"growth_rate_bytes_per_s": \([-0-9.e+]*\).*/\1/p' "$out/verdict.json")
-reason=$(sed -n 's/.*"reason": "\(.*\)",*$/\1/p' "$out/verdict.json")
+# The top-level verdict's fields (each metric has a reason of its own too).
+field() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], ""))' "$out/verdict.json" "$1" 2>/dev/null; }
+rate=$(field growth_rate_bytes_per_s)
+reason=$(field reason)
 case $code in
   0) echo "ci-smoke: no leak ($mode server): $reason" ;;
   1) echo "ci-smoke: LEAK in the $mode server, growing at $rate bytes/s: $reason" >&2 ;;

@@ -3,7 +3,8 @@
 //! ```text
 //! cargo run --release --example leaky -- leak      # keeps 1 MiB a second, forever
 //! cargo run --release --example leaky -- steady    # warms up to 32 MiB, then holds
-//! leakwatch -d 30s -- target/release/examples/leaky leak
+//! cargo run --release --example leaky -- leak &
+//! cargo run --release -- -d 30s --name 'examples/leaky leak'
 //! ```
 //!
 //! More modes, each with steady memory after the warm-up:

@@ -36,6 +36,8 @@ pub fn run(cfg: &Config, color: ColorChoice) -> ExitCode {
             fail_on_leak,
         } => run_analyze(analyze, *format, *fail_on_leak, color),
         Config::Plot(p) => run_plot(p, color),
+        Config::Completions(shell) => print_bytes(&cli::completions(*shell)),
+        Config::Man => cli::man_page().and_then(|m| print_bytes(&m)),
     };
     res.unwrap_or_else(|e| fail(&e))
 }
@@ -68,6 +70,12 @@ fn emit(text: &str, to_stderr: bool) -> Result<()> {
         }
         _ => Ok(()),
     }
+}
+
+/// Prints generated text (a completion script, the man page) to stdout.
+fn print_bytes(b: &[u8]) -> Result<ExitCode> {
+    emit(&String::from_utf8_lossy(b), false)?;
+    Ok(ExitCode::Success)
 }
 
 /// The report on `judged`, with the limit's source named as the user gave it.

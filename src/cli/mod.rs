@@ -27,13 +27,16 @@ Examples:
   leakwatch --replay samples.csv --min-rate 5MiB/h --fail-on-leak
   leakwatch plot samples.csv -o samples.svg
 
-Exit codes: 0 ok; 1 leaking and 3 inconclusive (with --fail-on-leak); 2 error.";
+Exit codes: 0 ok; 1 leaking and 3 inconclusive (with --fail-on-leak); 2 error.
+
+leakwatch grew from the article \"分析Python中的内存泄漏\" (Analysing memory leaks
+in Python): its shell loop, ps aux | grep | awk >> t, done properly.";
 
 /// Tells whether a running process is still leaking memory.
 #[derive(Debug, Parser)]
 #[command(
     name = "leakwatch",
-    version,
+    version = env!("LEAKWATCH_VERSION"),
     about,
     after_help = AFTER_HELP,
     args_conflicts_with_subcommands = true
@@ -67,6 +70,14 @@ enum Sub {
     Analyze(AnalyzeArgs),
     /// Render a log as an SVG chart with the verdict.
     Plot(PlotArgs),
+    /// Print a shell completion script (install: see the README).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `leakwatch man > leakwatch.1`.
+    Man,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -231,6 +242,26 @@ pub enum Config {
     },
     /// `plot`.
     Plot(PlotConfig),
+    /// Print a shell completion script.
+    Completions(clap_complete::Shell),
+    /// Print the man page.
+    Man,
+}
+
+/// The completion script for `shell`.
+pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "leakwatch", &mut out);
+    out
+}
+
+/// The man page, in roff.
+pub fn man_page() -> Result<Vec<u8>> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+    Ok(out)
 }
 
 /// A PID: a whole number above 0 (a negative one is not taken for a flag).
@@ -392,6 +423,8 @@ fn validate(cli: Cli) -> Result<Config> {
             detector: detector_config(&p.judge)?,
             force: p.force,
         })),
+        Some(Sub::Completions { shell }) => Ok(Config::Completions(shell)),
+        Some(Sub::Man) => Ok(Config::Man),
         None => validate_watch(cli.watch),
     }
 }

@@ -195,3 +195,59 @@ fn the_verdict_is_coloured_on_a_terminal_only() {
         .assert()
         .stdout(predicate::str::starts_with("\x1b[1;31mleaking\x1b[0m\n"));
 }
+
+#[test]
+fn completions_man_page_and_version() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = leakwatch().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("leakwatch") && text.contains("fail-on-leak"),
+            "{shell}"
+        );
+        if shell == "bash" {
+            let f = dir.path().join("leakwatch.bash");
+            std::fs::write(&f, text.as_bytes()).unwrap();
+            let st = std::process::Command::new("bash")
+                .arg("-n")
+                .arg(&f)
+                .status()
+                .unwrap();
+            assert!(st.success(), "bash -n rejects the completion script");
+        }
+    }
+    let page = leakwatch().arg("man").output().unwrap();
+    assert!(page.status.success());
+    let f = dir.path().join("leakwatch.1");
+    std::fs::write(&f, &page.stdout).unwrap();
+    let shown = std::process::Command::new("man")
+        .args(["-l", "-P", "cat"])
+        .arg(&f)
+        .env("MANWIDTH", "80")
+        .output()
+        .expect("man (the test command installs man-db)");
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.status.success() && text.contains("--fail-on-leak"),
+        "{text}"
+    );
+    // Built from a checkout, --version names its revision.
+    let root = env!("CARGO_MANIFEST_DIR");
+    let rev = std::process::Command::new("git")
+        .args(["-C", root, "rev-parse", "--short=12", "HEAD"])
+        .output()
+        .unwrap();
+    let rev = String::from_utf8_lossy(&rev.stdout).trim().to_string();
+    assert_eq!(rev.len(), 12, "not a checkout?");
+    leakwatch()
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("({rev}")));
+    leakwatch()
+        .arg("--help")
+        .assert()
+        .stdout(predicate::str::contains("分析Python中的内存泄漏"));
+}

@@ -1,0 +1,31 @@
+//! Names the git revision in `--version` when built from a checkout:
+//! `leakwatch 0.1.0 (1a2b3c4d5e6f)`, with `-dirty` for uncommitted changes.
+
+use std::path::Path;
+use std::process::Command;
+
+fn git(args: &[&str]) -> Option<String> {
+    let out = Command::new("git").args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn main() {
+    let version = std::env::var("CARGO_PKG_VERSION").unwrap_or_default();
+    let full = match git(&["rev-parse", "--short=12", "HEAD"]) {
+        Some(rev) if !rev.is_empty() => {
+            let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|s| !s.is_empty());
+            format!("{version} ({rev}{})", if dirty { "-dirty" } else { "" })
+        }
+        _ => version,
+    };
+    println!("cargo:rustc-env=LEAKWATCH_VERSION={full}");
+    println!("cargo:rerun-if-changed=build.rs");
+    for f in [".git/HEAD", ".git/index", ".git/refs"] {
+        if Path::new(f).exists() {
+            println!("cargo:rerun-if-changed={f}");
+        }
+    }
+}
