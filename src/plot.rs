@@ -193,14 +193,46 @@ fn time_unit(span: f64) -> (f64, &'static str) {
 
 /// A byte axis unit fitting `max` bytes.
 fn byte_unit(max: f64) -> (f64, &'static str) {
-    if max >= 4.0 * 1024.0 * 1024.0 * 1024.0 {
-        (1024.0 * 1024.0 * 1024.0, "GiB")
-    } else if max >= 4.0 * 1024.0 * 1024.0 {
-        (1024.0 * 1024.0, "MiB")
-    } else if max >= 4.0 * 1024.0 {
-        (1024.0, "KiB")
+    const UNITS: [&str; 7] = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut i = 0;
+    while i + 1 < UNITS.len() && max >= 4.0 * 1024f64.powi(i as i32 + 1) {
+        i += 1;
+    }
+    (1024f64.powi(i as i32), UNITS[i])
+}
+
+/// An axis value in at most about six characters: `950`, `12.5`, `3.2k`, `41M`.
+fn axis_label(v: f64) -> String {
+    let a = v.abs();
+    let (x, suffix) = if a >= 1e12 {
+        (v / 1e12, "T")
+    } else if a >= 1e9 {
+        (v / 1e9, "G")
+    } else if a >= 1e6 {
+        (v / 1e6, "M")
+    } else if a >= 1e4 {
+        (v / 1e3, "k")
     } else {
-        (1.0, "bytes")
+        (v, "")
+    };
+    if x.abs() >= 100.0 || x.fract() == 0.0 {
+        format!("{x:.0}{suffix}")
+    } else {
+        format!("{x:.1}{suffix}")
+    }
+}
+
+/// How a column is named on an axis: `RSS`, `VSZ`, `open file descriptors`.
+fn axis_name(column: &str) -> &str {
+    match Metric::from_column(column) {
+        Some(Metric::Rss) => "RSS",
+        Some(Metric::Vsz) => "VSZ",
+        Some(Metric::Pss) => "PSS",
+        Some(Metric::Uss) => "USS",
+        Some(Metric::Swap) => "swap",
+        Some(Metric::Fds) => "open file descriptors",
+        Some(Metric::Threads) => "threads",
+        None => column,
     }
 }
 
@@ -304,7 +336,9 @@ fn panel(area: &Area, c: &Chart, data: &[BucketView], label: &str, judged: bool)
         byte_unit(ymax)
     };
     let pad = ((ymax - ymin) * 0.08).max(ymax * 0.01).max(1.0);
-    let (lo, hi) = (((ymin - pad) / bu).max(0.0), (ymax + pad) / bu);
+    // Headroom above the data for the legend, so it never covers the curve.
+    let room = ((ymax - ymin) * 0.45).max(pad);
+    let (lo, hi) = (((ymin - pad) / bu).max(0.0), (ymax + room) / bu);
     let mut chart = ChartBuilder::on(area)
         .margin(12)
         .x_label_area_size(40)
@@ -314,7 +348,9 @@ fn panel(area: &Area, c: &Chart, data: &[BucketView], label: &str, judged: bool)
     chart
         .configure_mesh()
         .x_desc(format!("time since start ({tname})"))
-        .y_desc(format!("{label} ({bname})"))
+        .y_desc(format!("{} ({bname})", axis_name(label)))
+        .y_label_formatter(&|v| axis_label(*v))
+        .x_label_formatter(&|v| axis_label(*v))
         .light_line_style(RGBColor(244, 244, 244))
         .draw()
         .map_err(draw_err)?;
@@ -352,14 +388,18 @@ fn panel(area: &Area, c: &Chart, data: &[BucketView], label: &str, judged: bool)
             ))
             .map_err(draw_err)?;
         if i == 0 {
-            s.label(format!("{label} (mean; band = min..max)"))
+            s.label(format!("{} (mean; band = min..max)", axis_name(label)))
                 .legend(|(x, y)| {
                     PathElement::new(vec![(x, y), (x + 16, y)], RGBColor(30, 90, 180))
                 });
         }
     }
     if judged {
-        draw_floor(&mut chart, v, (tu, bu), Quantity::of(!is_count))?;
+        let spans: Vec<(f64, f64)> = runs(data, c.breaks)
+            .iter()
+            .filter_map(|r| Some((r.first()?.t_first, r.last()?.t_last)))
+            .collect();
+        draw_floor(&mut chart, v, &spans, (tu, bu), Quantity::of(!is_count))?;
     }
     chart
         .configure_series_labels()
@@ -377,9 +417,16 @@ type Plot<'a, 'b> = ChartContext<
     Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
 >;
 
-/// The judged floor's points and the trend over the judged window, in
-/// units of (`tu` seconds, `bu` values).
-fn draw_floor(chart: &mut Plot, v: &Verdict, (tu, bu): (f64, f64), q: Quantity) -> Result<()> {
+/// The judged floor's points and the trend over the judged window, drawn
+/// only over the runs' `spans` (not across the gap between appended runs),
+/// in units of (`tu` seconds, `bu` values).
+fn draw_floor(
+    chart: &mut Plot,
+    v: &Verdict,
+    spans: &[(f64, f64)],
+    (tu, bu): (f64, f64),
+    q: Quantity,
+) -> Result<()> {
     if v.floor.is_empty() {
         return Ok(());
     }
@@ -392,24 +439,34 @@ fn draw_floor(chart: &mut Plot, v: &Verdict, (tu, bu): (f64, f64), q: Quantity) 
         .map_err(draw_err)?
         .label("judged floor (block minima)")
         .legend(|(x, y)| Circle::new((x + 8, y), 3, BLACK.filled()));
-    if v.window_s() > 0.0 {
-        let color = verdict_color(v.kind);
-        chart
-            .draw_series(LineSeries::new(
-                vec![
-                    (v.window_start_s / tu, v.baseline_start / bu),
-                    (v.window_end_s / tu, v.baseline_end / bu),
-                ],
-                color.stroke_width(3),
-            ))
-            .map_err(draw_err)?
-            .label(format!(
+    if !v.finding.rate_known() {
+        return Ok(());
+    }
+    let color = verdict_color(v.kind);
+    let at = |t: f64| {
+        (
+            t / tu,
+            (v.baseline_start + v.rate * (t - v.window_start_s)) / bu,
+        )
+    };
+    let pieces: Vec<(f64, f64)> = spans
+        .iter()
+        .map(|&(a, b)| (a.max(v.window_start_s), b.min(v.window_end_s)))
+        .filter(|(a, b)| b > a)
+        .collect();
+    for (i, &(a, b)) in pieces.iter().enumerate() {
+        let s = chart
+            .draw_series(LineSeries::new(vec![at(a), at(b)], color.stroke_width(3)))
+            .map_err(draw_err)?;
+        if i == 0 {
+            s.label(format!(
                 "trend over judged window ({})",
                 q.rate(v.rate, "h")
             ))
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(3))
             });
+        }
     }
     Ok(())
 }

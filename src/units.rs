@@ -73,7 +73,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 pub fn format_bytes(bytes: f64) -> String {
     let sign = if bytes < 0.0 { "-" } else { "" };
     let b = bytes.abs();
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     let mut v = b;
     let mut i = 0;
     while v >= 1024.0 && i + 1 < UNITS.len() {

@@ -199,7 +199,8 @@ fn live(cfg: &WatchConfig, signals: &Signals) -> Result<Outcome> {
         Target::Pid(p) => *p,
         Target::Name(pat) => target::resolve_name(pat)?,
         Target::Command(argv) => {
-            let c = target::spawn(argv, !cfg.command_keeps_stdout())?;
+            let mut c = target::spawn(argv, !cfg.command_keeps_stdout())?;
+            target::wait_started(&mut c);
             let pid = c.id();
             child = Some(c);
             pid

@@ -53,6 +53,37 @@ pub fn spawn(argv: &[String], quiet_stdout: bool) -> Result<Child> {
         .with_context(|| format!("cannot start {}", quoted(&argv.join(" "))))
 }
 
+/// Waits (briefly) until a started command has exec'd and its loader has
+/// mapped it, so the first sample is of the program, not of a fork of
+/// leakwatch or of the bare exec image.
+pub fn wait_started(c: &mut Child) {
+    #[cfg(target_os = "linux")]
+    {
+        let pid = c.id();
+        let exe = format!("/proc/{pid}/exe");
+        let me = std::fs::read_link("/proc/self/exe").ok();
+        let size = || {
+            let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+            statm.split(' ').next()?.parse::<u64>().ok()
+        };
+        let until = |limit: u64, mut done: Box<dyn FnMut() -> bool + '_>| {
+            let end = Instant::now() + Duration::from_millis(limit);
+            while Instant::now() < end && !done() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        };
+        let alive = |c: &mut Child| matches!(c.try_wait(), Ok(None));
+        until(500, Box::new(|| std::fs::read_link(&exe).ok() != me));
+        if !alive(c) {
+            return;
+        }
+        let first = size();
+        until(200, Box::new(|| size() != first));
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = c;
+}
+
 /// Sends `sig` to the process group `pgid`; false when no process is left in it.
 fn signal_group(pgid: u32, sig: i32) -> bool {
     // SAFETY: kill(2) on the process group of a command we started.

@@ -214,7 +214,7 @@ fn analyze_and_plot_read_extra_columns_by_name() {
         .success();
     let text = std::fs::read_to_string(&svg).unwrap();
     assert!(
-        text.contains("fds (count)") && text.contains("leaking: +10800/h"),
+        text.contains("open file descriptors (count)") && text.contains("leaking: +10800/h"),
         "count axis and rate"
     );
 }

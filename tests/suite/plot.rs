@@ -58,8 +58,9 @@ fn a_leak_plot_carries_the_verdict_and_its_elements() {
         "judged floor",
         "trend over judged window",
         "set aside (warm-up)",
-        "rss_bytes (MiB)",
-        "vsz_bytes (MiB)",
+        // Axes name the quantity, not the log column.
+        "RSS (MiB)",
+        "VSZ (MiB)",
         "time since start (minutes)",
     ] {
         assert!(all.contains(needle), "missing {needle}:\n{all}");
@@ -119,4 +120,44 @@ fn plot_errors_like_analyze() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("/nonexistent.csv"));
+}
+
+#[test]
+fn the_trend_is_not_drawn_across_the_gap_between_runs() {
+    // A leak in two runs of one process, the second appended 10 minutes after
+    // the first: the trend is drawn over each run, never across the gap.
+    let rate = |i: usize| 1e8 + 2e5 * i as f64;
+    let first = log_text((0..300).map(|i| (i as f64, rate(i))), 9);
+    let second: String = log_text((900..1200).map(|i| (i as f64, rate(i - 600))), 9)
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let mut f: Vec<String> = l.split(',').map(str::to_string).collect();
+            f[1] = format!("{:.3}", f[1].parse::<f64>().unwrap() - 900.0);
+            f.join(",") + "\n"
+        })
+        .collect();
+    let (svg, stdout) = svg_of(&(first + &second), &["--warmup", "1s"]);
+    assert!(stdout.starts_with("leaking"), "{stdout}");
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    // The trend: thick two-point polylines.
+    let trend: Vec<Vec<f64>> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("polyline") && n.attribute("stroke-width") == Some("3"))
+        .filter_map(|n| n.attribute("points"))
+        .map(|p| {
+            p.split([' ', ','])
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse().unwrap())
+                .collect()
+        })
+        .filter(|xy: &Vec<f64>| xy.len() == 4)
+        .collect();
+    assert!(trend.len() >= 2, "one piece per run: {trend:?}");
+    let widest = trend.iter().map(|xy| xy[2] - xy[0]).fold(0.0, f64::max);
+    let plot_width = 1100.0;
+    assert!(
+        widest < 0.6 * plot_width,
+        "a piece spans the gap: {trend:?}"
+    );
 }

@@ -251,3 +251,50 @@ fn completions_man_page_and_version() {
         .assert()
         .stdout(predicate::str::contains("分析Python中的内存泄漏"));
 }
+
+#[test]
+fn a_started_command_is_first_sampled_once_it_runs() {
+    // Not a fork of leakwatch nor the bare exec image: sleep's first sample
+    // is what it holds while it sleeps.
+    let out = leakwatch()
+        .args([
+            "-i", "100ms", "-n", "3", "-o", "-", "-q", "--", "sleep", "5",
+        ])
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stdout);
+    let rss: Vec<u64> = log
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(3).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(rss.len(), 3, "{log}");
+    assert_eq!(rss[0], rss[2], "{log}");
+}
+
+#[test]
+fn huge_values_keep_the_axis_labels_on_the_picture() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, svg) = (dir.path().join("big.csv"), dir.path().join("big.svg"));
+    let text = log_text((0..200).map(|i| (i as f64, 4e18 + 1e15 * i as f64)), 1);
+    std::fs::write(&log, text).unwrap();
+    leakwatch()
+        .arg("plot")
+        .arg(&log)
+        .arg("-o")
+        .arg(&svg)
+        .assert()
+        .success();
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    for t in doc.descendants().filter(|n| n.has_tag_name("text")) {
+        let x: f64 = t.attribute("x").and_then(|x| x.parse().ok()).unwrap_or(0.0);
+        let label = t.text().unwrap_or("");
+        assert!(x >= 0.0, "{label:?} at x = {x}");
+        if t.attribute("text-anchor") == Some("end") {
+            // A right-aligned axis label: short enough to fit its margin.
+            assert!(label.chars().count() <= 7, "{label:?}");
+        }
+    }
+}
