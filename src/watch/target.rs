@@ -77,8 +77,21 @@ pub fn wait_started(c: &mut Child) {
         if !alive(c) {
             return;
         }
-        let first = size();
-        until(200, Box::new(|| size() != first));
+        // The loader maps the program and its libraries in a burst: wait
+        // until the size has held for 10 ms (at most 300 ms in all).
+        let mut last = size();
+        let mut held = Instant::now();
+        until(
+            300,
+            Box::new(|| {
+                let now = size();
+                if now != last {
+                    last = now;
+                    held = Instant::now();
+                }
+                held.elapsed() >= Duration::from_millis(10)
+            }),
+        );
     }
     #[cfg(not(target_os = "linux"))]
     let _ = c;
@@ -160,4 +173,11 @@ pub fn cgroup_limit(pid: u32) -> Option<f64> {
         let _ = pid;
         None
     }
+}
+
+/// The short name of `pid`'s command (`/proc/PID/comm`), for labels.
+pub fn command_name(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|s| s.trim().chars().take(64).collect())
+        .unwrap_or_default()
 }
