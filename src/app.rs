@@ -36,6 +36,11 @@ pub fn run(cfg: &Config, color: ColorChoice) -> ExitCode {
             fail_on_leak,
         } => run_analyze(analyze, *format, *fail_on_leak, color),
         Config::Plot(p) => run_plot(p, color),
+        Config::Prometheus {
+            prom,
+            format,
+            fail_on_leak,
+        } => run_prometheus(prom, *format, *fail_on_leak, color),
         Config::Completions(shell) => print_bytes(&cli::completions(*shell)),
         Config::Man => cli::man_page().and_then(|m| print_bytes(&m)),
     };
@@ -147,6 +152,24 @@ fn run_analyze(
     r.warnings = a.warnings.clone();
     emit(&r.render_colored(format, colored(color, false)), false)?;
     Ok(ExitCode::for_verdict(kind, fail_on_leak))
+}
+
+fn run_prometheus(
+    cfg: &crate::prometheus::PromConfig,
+    format: Format,
+    fail_on_leak: bool,
+    color: ColorChoice,
+) -> Result<ExitCode> {
+    let all = crate::prometheus::judge(cfg)?;
+    let r = crate::report::prom::FleetReport::new(
+        &all,
+        &cfg.query,
+        &cfg.url,
+        cfg.range_s,
+        cfg.detector.min_rate,
+    );
+    emit(&r.render(format, colored(color, false)), false)?;
+    Ok(ExitCode::for_verdict(r.verdict, fail_on_leak))
 }
 
 fn run_plot(cfg: &crate::plot::PlotConfig, color: ColorChoice) -> Result<ExitCode> {

@@ -22,10 +22,12 @@ pub mod app;
 pub mod cli;
 pub mod detector;
 pub mod exit_codes;
+pub mod export;
 pub mod judging;
 pub mod log;
 pub mod metrics;
 pub mod plot;
+pub mod prometheus;
 pub mod report;
 pub mod sampler;
 #[cfg(feature = "synth")]

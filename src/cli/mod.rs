@@ -9,6 +9,7 @@ use crate::log::ReadOptions;
 use crate::log::reader::MissingColumn;
 use crate::metrics::{self, Metric};
 use crate::plot::PlotConfig;
+use crate::prometheus::PromConfig;
 use crate::report::{ColorChoice, Format};
 use crate::sampler::SampleError;
 use crate::units::{parse_duration, parse_rate, parse_size, quoted};
@@ -162,6 +163,13 @@ struct WatchArgs {
     /// the target's cgroup v2 memory.max, if set]
     #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     limit: Option<String>,
+    /// Serve the verdicts for Prometheus on ADDR (e.g. 127.0.0.1:9464), at /metrics
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Write the verdicts for node_exporter's textfile collector to PATH (a *.prom
+    /// file), atomically, once a second
+    #[arg(long, value_name = "PATH")]
+    textfile: Option<PathBuf>,
     /// Feed a log's samples through the live watch on a simulated clock, as
     /// fast as it reads (to try settings on a recording; its columns are the metrics)
     #[arg(long, value_name = "LOG", conflicts_with_all = ["pid", "name", "children", "metrics"])]
@@ -173,8 +181,34 @@ struct WatchArgs {
 
 #[derive(Debug, Args)]
 struct AnalyzeArgs {
-    /// The log (`-` for standard input)
+    /// The log (`-` for standard input); with --prometheus, the PromQL query
+    /// whose series to judge (e.g. 'process_resident_memory_bytes{job="api"}')
+    #[arg(value_name = "FILE|QUERY")]
     file: PathBuf,
+    /// Judge every series that QUERY returns from this Prometheus-compatible
+    /// server (e.g. http://127.0.0.1:9090), over --range
+    #[arg(long, value_name = "URL", conflicts_with_all = ["column", "judge", "limit"])]
+    prometheus: Option<String>,
+    /// With --prometheus: how much history to read
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "6h",
+        allow_hyphen_values = true
+    )]
+    range: String,
+    /// With --prometheus and an expression that is not a plain selector: its
+    /// resolution (no coarser than the scrape interval)
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "15s",
+        allow_hyphen_values = true
+    )]
+    step: String,
+    /// With --prometheus: a file holding a bearer token for the server
+    #[arg(long, value_name = "FILE")]
+    bearer_token_file: Option<PathBuf>,
     /// The column to judge [default: rss_bytes]
     #[arg(long, value_name = "NAME")]
     column: Option<String>,
@@ -242,6 +276,15 @@ pub enum Config {
     },
     /// `plot`.
     Plot(PlotConfig),
+    /// `analyze --prometheus`.
+    Prometheus {
+        /// What to fetch and how to judge it.
+        prom: PromConfig,
+        /// Verdict format.
+        format: Format,
+        /// Exit 1/3 when any series leaks / is inconclusive.
+        fail_on_leak: bool,
+    },
     /// Print a shell completion script.
     Completions(clap_complete::Shell),
     /// Print the man page.
@@ -429,7 +472,31 @@ fn validate(cli: Cli) -> Result<Config> {
     }
 }
 
+fn validate_prometheus(a: AnalyzeArgs, url: String) -> Result<Config> {
+    let range = duration("--range", &a.range)?.as_secs_f64();
+    let step = duration("--step", &a.step)?.as_secs_f64();
+    if range <= 0.0 || step <= 0.0 {
+        bail!("--range and --step: must be more than 0");
+    }
+    Ok(Config::Prometheus {
+        prom: PromConfig {
+            url,
+            query: a.file.to_string_lossy().into_owned(),
+            range_s: range,
+            token_file: a.bearer_token_file,
+            end: None,
+            step_s: step,
+            detector: detector_config(&a.judging)?,
+        },
+        format: format(a.out.format),
+        fail_on_leak: a.out.fail_on_leak,
+    })
+}
+
 fn validate_analyze(a: AnalyzeArgs) -> Result<Config> {
+    if let Some(url) = a.prometheus.clone() {
+        return validate_prometheus(a, url);
+    }
     let (column, judge) = match a.judge.as_deref().map(parse_judge).transpose()? {
         None => (a.column, None),
         Some(None) => (None, Some(Judge::Any)),
@@ -508,6 +575,8 @@ fn validate_watch(mut w: WatchArgs) -> Result<Config> {
         metrics: sampled,
         judge: judged.map_or(Judge::Any, Judge::metric),
         limit: limit(&w.limit)?,
+        listen: w.listen,
+        textfile: w.textfile,
     }))
 }
 

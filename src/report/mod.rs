@@ -7,6 +7,7 @@ use crate::metrics;
 use crate::units::Quantity;
 use serde::Serialize;
 
+pub mod prom;
 mod reason;
 mod text;
 

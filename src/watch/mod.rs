@@ -11,6 +11,7 @@ pub mod signals;
 pub mod target;
 
 use crate::detector::DetectorConfig;
+use crate::export::{self, Exporter, Exposition};
 use crate::judging::{Judge, Judged, Judging};
 use crate::log::{LogWriter, ReadOptions};
 use crate::metrics::Metric;
@@ -25,6 +26,7 @@ use progress::Progress;
 use signals::Signals;
 use std::path::{Path, PathBuf};
 use std::process::Child;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What to watch.
@@ -70,6 +72,10 @@ pub struct WatchConfig {
     pub judge: Judge,
     /// A memory limit to compare against; else the cgroup's, if any.
     pub limit: Option<f64>,
+    /// Serve the Prometheus exposition on this address (`/metrics`).
+    pub listen: Option<String>,
+    /// Write the Prometheus exposition to this file, atomically.
+    pub textfile: Option<PathBuf>,
 }
 
 impl WatchConfig {
@@ -156,19 +162,40 @@ fn limits(cfg: &WatchConfig) -> Limits {
     }
 }
 
-/// Runs the loop with the log and progress as outputs.
+/// The exporter, when the exposition is served or written.
+fn exporter(cfg: &WatchConfig, command: String, limit: Option<f64>) -> Result<Option<Exporter>> {
+    if cfg.listen.is_none() && cfg.textfile.is_none() {
+        return Ok(None);
+    }
+    let expo = Arc::new(Exposition::new());
+    if let Some(addr) = &cfg.listen {
+        export::listen::serve(addr, expo.clone())?;
+    }
+    Ok(Some(Exporter::new(
+        expo,
+        command,
+        limit,
+        cfg.textfile.clone(),
+    )))
+}
+
+/// Runs the loop with the log, the exporter and progress as outputs.
 fn drive(
     cfg: &WatchConfig,
     sampler: &mut dyn Sampler,
     clock: &mut dyn Clock,
     judging: &mut Judging,
     log: Option<&mut LogWriter>,
+    mut export: Option<Exporter>,
     stop: &mut dyn FnMut() -> Option<String>,
 ) -> Result<LoopEnd> {
     let mut progress = Progress::new(cfg.duration.map(|d| d.as_secs_f64()));
     let mut outputs: Vec<&mut dyn Output> = Vec::new();
     if let Some(l) = log {
         outputs.push(l);
+    }
+    if let Some(e) = export.as_mut() {
+        outputs.push(e);
     }
     if !cfg.quiet {
         outputs.push(&mut progress);
@@ -242,6 +269,7 @@ fn watch_pid(
         Some(l) => Some((l, LimitSource::Given)),
         None => target::cgroup_limit(pid).map(|l| (l, LimitSource::Cgroup)),
     };
+    let export = exporter(cfg, target::command_name(pid), limit.map(|l| l.0))?;
     let mut clock = SystemClock::start();
     let mut stop = || {
         if let Some(s) = signals.received() {
@@ -258,6 +286,7 @@ fn watch_pid(
         &mut clock,
         &mut judging,
         log.as_deref_mut(),
+        export,
         &mut stop,
     )
     .map_err(|e| e.context(format!("cannot sample PID {pid}")))?;
@@ -303,12 +332,14 @@ fn replay(cfg: &WatchConfig, path: &Path, signals: &Signals) -> Result<Outcome> 
     let mut clock = ReplayClock::new(shared.clone());
     let mut sampler = ReplaySampler::new(shared.clone());
     let mut stop = || signals.received().map(str::to_string);
+    let export = exporter(cfg, "replay".into(), cfg.limit)?;
     let end = drive(
         cfg,
         &mut sampler,
         &mut clock,
         &mut judging,
         log.as_mut(),
+        export,
         &mut stop,
     )?;
     let mut out = outcome(&judging, end, log.as_ref());

@@ -10,5 +10,6 @@ mod hardening;
 mod metrics;
 mod plot;
 mod polish;
+mod prometheus;
 mod replay;
 mod watch;

@@ -1,0 +1,278 @@
+//! Exporting verdicts to Prometheus: the exposition ([`Exposition`]), served
+//! on `/metrics` ([`listen`]) or written for node_exporter's textfile
+//! collector ([`textfile`]); both are watch outputs behind the one
+//! [`Output`](crate::watch::output::Output) trait.
+
+pub mod listen;
+pub mod textfile;
+
+use crate::detector::VerdictKind;
+use crate::judging::Judging;
+use crate::sampler::Reading;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+/// A label set: (name, value) pairs.
+type Labels = Vec<(String, String)>;
+/// A family of float gauges.
+type Gauges = Family<Labels, Gauge<f64, AtomicU64>>;
+
+/// Who is watched: the labels on every series.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetLabels {
+    /// The process.
+    pub pid: u32,
+    /// Its command, short.
+    pub command: String,
+}
+
+/// The metrics leakwatch exposes, kept current by [`Exposition::update`] and
+/// read by any number of scrapes.
+#[derive(Debug)]
+pub struct Exposition {
+    registry: Registry,
+    memory: Gauges,
+    floor: Gauges,
+    growth: Gauges,
+    count: Gauges,
+    count_growth: Gauges,
+    verdict: Gauges,
+    time_to_limit: Gauges,
+    samples: Family<Labels, Counter>,
+}
+
+impl Default for Exposition {
+    fn default() -> Self {
+        Exposition::new()
+    }
+}
+
+impl Exposition {
+    /// The metrics, registered, with no values yet but the build's.
+    pub fn new() -> Exposition {
+        let mut registry = Registry::with_prefix("leakwatch");
+        let mut gauges = |name: &str, help: &str| {
+            let g = Gauges::default();
+            registry.register(name, help, g.clone());
+            g
+        };
+        let memory = gauges(
+            "memory_bytes",
+            "Memory of the target now, by metric (rss, vsz, pss, uss, swap)",
+        );
+        let floor = gauges(
+            "floor_bytes",
+            "The floor the detector judges: the fitted trend at the end of its window",
+        );
+        let growth = gauges(
+            "growth_bytes_per_second",
+            "Growth of the floor over the judged window, with its 95% interval (bound=lower|upper)",
+        );
+        let count = gauges("count", "Counts of the target now (fds, threads)");
+        let count_growth = gauges(
+            "count_growth_per_second",
+            "Growth of a count over the judged window, with its 95% interval",
+        );
+        let verdict = gauges(
+            "verdict",
+            "1 for the current verdict of a metric (leaking, plateau, inconclusive), 0 for the others",
+        );
+        let time_to_limit = gauges(
+            "time_to_limit_seconds",
+            "Seconds until the judged floor reaches the memory limit at its current rate",
+        );
+        let build = gauges(
+            "build_info",
+            "The leakwatch build: 1, labelled with its version",
+        );
+        build
+            .get_or_create(&vec![("version".into(), env!("LEAKWATCH_VERSION").into())])
+            .set(1.0);
+        let samples = Family::<Labels, Counter>::default();
+        registry.register("samples", "Samples taken of the target", samples.clone());
+        Exposition {
+            registry,
+            memory,
+            floor,
+            growth,
+            count,
+            count_growth,
+            verdict,
+            time_to_limit,
+            samples,
+        }
+    }
+
+    /// The exposition now, in the OpenMetrics text format (what `/metrics`
+    /// serves).
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+
+    /// The exposition in the classic Prometheus text format, which
+    /// node_exporter's textfile collector reads: the counter's HELP and TYPE
+    /// name its `_total` series, and there is no `# EOF`.
+    pub fn render_classic(&self) -> String {
+        self.render()
+            .lines()
+            .filter(|l| *l != "# EOF")
+            .map(|l| match l {
+                "# TYPE leakwatch_samples counter" => {
+                    "# TYPE leakwatch_samples_total counter".into()
+                }
+                _ if l.starts_with("# HELP leakwatch_samples ") => {
+                    l.replacen("leakwatch_samples ", "leakwatch_samples_total ", 1)
+                }
+                _ => l.to_string(),
+            })
+            .map(|l| l + "\n")
+            .collect()
+    }
+
+    /// Counts the samples of `target`: `total` so far.
+    pub fn count(&self, target: &TargetLabels, total: u64) {
+        let base: Labels = vec![
+            ("pid".into(), target.pid.to_string()),
+            ("command".into(), target.command.clone()),
+        ];
+        let c = self.samples.get_or_create(&base);
+        c.inc_by(total.saturating_sub(c.get()));
+    }
+
+    /// Takes one sample of `target`: its reading now, the judging so far and,
+    /// if there is one, the memory limit.
+    pub fn update(
+        &self,
+        target: &TargetLabels,
+        reading: &Reading,
+        judging: &Judging,
+        limit: Option<f64>,
+    ) {
+        let base: Labels = vec![
+            ("pid".into(), target.pid.to_string()),
+            ("command".into(), target.command.clone()),
+        ];
+        let with = |extra: &[(&str, &str)]| -> Labels {
+            let mut l = base.clone();
+            l.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            l
+        };
+        for s in judging.series() {
+            let Some(m) = s.metric else { continue };
+            let v = s.detector.verdict();
+            let name = m.name();
+            let (now, floor_or_count, growth) = if m.is_bytes() {
+                (&self.memory, Some(&self.floor), &self.growth)
+            } else {
+                (&self.count, None, &self.count_growth)
+            };
+            now.get_or_create(&with(&[("metric", name)]))
+                .set(reading.get(m) as f64);
+            if v.finding.rate_known() {
+                if let Some(f) = floor_or_count {
+                    f.get_or_create(&with(&[("metric", name)]))
+                        .set(v.baseline_end);
+                }
+                for (bound, x) in [
+                    ("estimate", v.rate),
+                    ("lower", v.rate_ci95[0]),
+                    ("upper", v.rate_ci95[1]),
+                ] {
+                    growth
+                        .get_or_create(&with(&[("metric", name), ("bound", bound)]))
+                        .set(x);
+                }
+            }
+            for k in [
+                VerdictKind::Leaking,
+                VerdictKind::Plateau,
+                VerdictKind::Inconclusive,
+            ] {
+                let on = if k == v.kind { 1.0 } else { 0.0 };
+                self.verdict
+                    .get_or_create(&with(&[("metric", name), ("verdict", k.as_str())]))
+                    .set(on);
+            }
+        }
+        self.update_limit(&base, judging, limit);
+    }
+
+    /// Time to the limit, for the judged byte series, while it grows towards it.
+    fn update_limit(&self, base: &Labels, judging: &Judging, limit: Option<f64>) {
+        let Some(limit) = limit else { return };
+        let series = judging.shown();
+        if series.metric.is_some_and(|m| !m.is_bytes()) {
+            return;
+        }
+        let v = series.detector.verdict();
+        let (t, _) = crate::report::time_to_limit(v.baseline_end, v.rate, v.rate_ci95, limit);
+        match t {
+            Some(t) if v.finding.rate_known() => {
+                self.time_to_limit.get_or_create(base).set(t);
+            }
+            _ => {
+                self.time_to_limit.remove(base);
+            }
+        }
+    }
+}
+
+/// The exporter as a watch output: it keeps the exposition current (the
+/// verdicts at most once a second of watch time) and, with a textfile,
+/// writes it there each time.
+pub struct Exporter {
+    expo: std::sync::Arc<Exposition>,
+    target: Option<TargetLabels>,
+    command: String,
+    limit: Option<f64>,
+    textfile: Option<std::path::PathBuf>,
+    last: Option<f64>,
+}
+
+impl Exporter {
+    /// Exports to `expo` (and the `textfile`, if any) the target run as
+    /// `command`, compared with `limit`.
+    pub fn new(
+        expo: std::sync::Arc<Exposition>,
+        command: String,
+        limit: Option<f64>,
+        textfile: Option<std::path::PathBuf>,
+    ) -> Exporter {
+        Exporter {
+            expo,
+            target: None,
+            command,
+            limit,
+            textfile,
+            last: None,
+        }
+    }
+}
+
+impl crate::watch::output::Output for Exporter {
+    fn sample(&mut self, tick: &crate::watch::output::Tick) -> anyhow::Result<()> {
+        let target = self.target.get_or_insert_with(|| TargetLabels {
+            pid: tick.pid,
+            command: self.command.clone(),
+        });
+        target.pid = tick.pid;
+        self.expo.count(target, tick.samples);
+        if self.last.is_some_and(|l| tick.t - l < 1.0) {
+            return Ok(());
+        }
+        self.last = Some(tick.t);
+        self.expo
+            .update(target, tick.reading, tick.judging, self.limit);
+        if let Some(p) = &self.textfile {
+            textfile::write(p, &self.expo.render_classic())?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,212 @@
+//! leakwatch and a real Prometheus (Debian's `prometheus`, which the test
+//! command installs), started on loopback with a temporary TSDB: Prometheus
+//! scrapes a `--listen` watch, and `analyze --prometheus` judges series
+//! backfilled with `promtool`. No mock stands in for Prometheus.
+
+use crate::common::*;
+use leakwatch::synth::{Shape, generate};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A Prometheus server for one test, ended when dropped.
+struct Prometheus {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts Prometheus with `config` (YAML) on `tsdb` (else a fresh one).
+fn prometheus(config: &str, tsdb: Option<&Path>) -> Prometheus {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(&cfg, config).unwrap();
+    let data = tsdb.map_or_else(|| dir.path().join("data"), Path::to_path_buf);
+    let port = free_port();
+    let child = Command::new("prometheus")
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!("--storage.tsdb.path={}", data.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--log.level=warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus (the test command installs Debian's package)");
+    let url = format!("http://127.0.0.1:{port}");
+    let ready = format!("{url}/-/ready");
+    wait_until("Prometheus to be ready", Duration::from_secs(60), || {
+        ureq::get(&ready).call().is_ok_and(|r| r.status() == 200)
+    });
+    Prometheus {
+        child,
+        url,
+        _dir: dir,
+    }
+}
+
+/// The value of the first series of an instant query, if any.
+fn query_value(url: &str, q: &str) -> Option<String> {
+    let body = ureq::get(format!("{url}/api/v1/query"))
+        .query("query", q)
+        .call()
+        .ok()?
+        .body_mut()
+        .read_to_string()
+        .ok()?;
+    let j: serde_json::Value = serde_json::from_str(&body).ok()?;
+    Some(j["data"]["result"][0]["value"][1].as_str()?.to_string())
+}
+
+#[test]
+fn prometheus_scrapes_the_verdict_of_a_listen_watch() {
+    let port = free_port();
+    let mut watch = Command::new(leakwatch_path())
+        .args(["-q", "-i", "100ms", "-d", "90s", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--")
+        .arg(leaky_path())
+        .args(["leak", "--rate", "2097152"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let config = format!(
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: leakwatch\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+    );
+    let prom = prometheus(&config, None);
+    let q = r#"leakwatch_verdict{metric="rss",verdict="leaking",command="leaky"}"#;
+    wait_until("Prometheus to see leaking", Duration::from_secs(60), || {
+        query_value(&prom.url, q).as_deref() == Some("1")
+    });
+    let up = query_value(
+        &prom.url,
+        r#"leakwatch_growth_bytes_per_second{metric="rss",bound="estimate"}"#,
+    );
+    let rate: f64 = up.unwrap().parse().unwrap();
+    assert!((rate - 2097152.0).abs() < 0.3 * 2097152.0, "{rate}");
+    signal(watch.id(), libc::SIGINT);
+    watch.wait().unwrap();
+}
+
+/// OpenMetrics text of seeded series of `shapes`, 6 hours every 30 s, ending
+/// 10 minutes ago: (text, expected verdict per `shape` label).
+fn backfill_text(shapes: &[Shape]) -> (String, Vec<(String, &'static str)>) {
+    let end = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as f64
+        - 600.0;
+    let start = end - 6.0 * 3600.0;
+    let mut text = String::from(
+        "# HELP synth_memory_bytes Seeded synthetic memory.\n# TYPE synth_memory_bytes gauge\n",
+    );
+    let mut expected = Vec::new();
+    for &shape in shapes {
+        let s = generate(shape, 1, 6.0 * 3600.0, 30.0);
+        for (t, v) in &s.samples {
+            text.push_str(&format!(
+                "synth_memory_bytes{{shape=\"{}\"}} {} {}\n",
+                shape.name(),
+                v.round(),
+                start + t
+            ));
+        }
+        expected.push((shape.name().to_string(), shape.expected().as_str()));
+    }
+    text.push_str("# EOF\n");
+    (text, expected)
+}
+
+#[test]
+fn analyze_prometheus_judges_every_backfilled_series_right() {
+    let shapes = [
+        Shape::Flat,
+        Shape::WarmupLevel,
+        Shape::Sawtooth,
+        Shape::CacheCap,
+        Shape::Linear,
+        Shape::SawtoothLeak,
+        Shape::Staircase,
+        Shape::WarmupThenGrowth,
+    ];
+    let (text, expected) = backfill_text(&shapes);
+    let dir = tempfile::tempdir().unwrap();
+    let om = dir.path().join("synth.om");
+    std::fs::write(&om, text).unwrap();
+    let tsdb = dir.path().join("tsdb");
+    let st = Command::new("promtool")
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&om)
+        .arg(&tsdb)
+        .stdout(Stdio::null())
+        .status()
+        .expect("promtool (from Debian's prometheus package)");
+    assert!(st.success(), "promtool could not backfill");
+    let prom = prometheus("global:\n  scrape_interval: 30s\n", Some(&tsdb));
+    let out = leakwatch()
+        .args([
+            "analyze",
+            "synth_memory_bytes",
+            "--range",
+            "6h",
+            "--format",
+            "json",
+        ])
+        .args(["--prometheus", &prom.url])
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let j = json(&out.stdout);
+    let series = j["series"].as_array().unwrap();
+    assert_eq!(series.len(), shapes.len(), "{j}");
+    for (shape, want) in expected {
+        let s = series
+            .iter()
+            .find(|s| s["labels"]["shape"] == shape.as_str())
+            .unwrap_or_else(|| panic!("no series for {shape}: {j}"));
+        assert_eq!(s["verdict"], want, "{shape}: {s}");
+        assert!(s["samples"].as_u64().unwrap() > 600, "{shape}: {s}");
+    }
+    assert_eq!(j["verdict"], "leaking");
+    // --fail-on-leak: any leaking series fails.
+    leakwatch()
+        .args([
+            "analyze",
+            "synth_memory_bytes",
+            "--range",
+            "6h",
+            "--fail-on-leak",
+        ])
+        .args(["--prometheus", &prom.url])
+        .assert()
+        .code(1);
+    // A PromQL error quotes Prometheus; an empty result and a server that is
+    // down are one clear line each.
+    fails_with(
+        &["analyze", "sum(", "--prometheus", &prom.url],
+        "refused the query",
+    );
+    fails_with(
+        &["analyze", "no_such_metric", "--prometheus", &prom.url],
+        "returned no series",
+    );
+    let down = format!("http://127.0.0.1:{}", free_port());
+    fails_with(
+        &["analyze", "up", "--prometheus", &down],
+        "cannot reach Prometheus",
+    );
+}
