@@ -62,10 +62,6 @@ pub fn wait_started(c: &mut Child) {
         let pid = c.id();
         let exe = format!("/proc/{pid}/exe");
         let me = std::fs::read_link("/proc/self/exe").ok();
-        let size = || {
-            let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
-            statm.split(' ').next()?.parse::<u64>().ok()
-        };
         let until = |limit: u64, mut done: Box<dyn FnMut() -> bool + '_>| {
             let end = Instant::now() + Duration::from_millis(limit);
             while Instant::now() < end && !done() {
@@ -77,24 +73,27 @@ pub fn wait_started(c: &mut Child) {
         if !alive(c) {
             return;
         }
-        // The loader maps the program and its libraries in a burst: wait
-        // until the size has held for 10 ms (at most 300 ms in all).
-        let mut last = size();
-        let mut held = Instant::now();
-        until(
-            300,
-            Box::new(|| {
-                let now = size();
-                if now != last {
-                    last = now;
-                    held = Instant::now();
-                }
-                held.elapsed() >= Duration::from_millis(10)
-            }),
-        );
+        // A dynamically linked program runs once the loader has mapped its
+        // libraries: wait (at most a second) until one besides the loader
+        // is in its maps, or there is no loader (a static program).
+        until(1000, Box::new(|| loaded(pid)));
     }
     #[cfg(not(target_os = "linux"))]
     let _ = c;
+}
+
+/// The loader of `pid` is done: its maps hold a shared library other than
+/// the loader itself, or no loader at all.
+#[cfg(target_os = "linux")]
+fn loaded(pid: u32) -> bool {
+    let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
+        return true; // gone: nothing to wait for
+    };
+    let paths = || maps.lines().filter_map(|l| l.split_whitespace().nth(5));
+    let is_loader =
+        |p: &str| p.contains("/ld-linux") || p.contains("/ld-musl") || p.contains("/ld.so");
+    let has_loader = paths().any(is_loader);
+    !has_loader || paths().any(|p| p.contains(".so") && !is_loader(p))
 }
 
 /// Sends `sig` to the process group `pgid`; false when no process is left in it.
