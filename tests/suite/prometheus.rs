@@ -210,3 +210,78 @@ fn analyze_prometheus_judges_every_backfilled_series_right() {
         "cannot reach Prometheus",
     );
 }
+
+#[test]
+fn the_example_alerting_rules_check_and_pass_their_unit_tests() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/prometheus");
+    for args in [
+        vec!["check", "config", "prometheus.yml"],
+        vec!["check", "rules", "leakwatch-rules.yml"],
+        vec!["test", "rules", "leakwatch-rules.test.yml"],
+    ] {
+        let out = Command::new("promtool")
+            .args(&args)
+            .current_dir(dir)
+            .output()
+            .expect("promtool (from Debian's prometheus package)");
+        assert!(
+            out.status.success(),
+            "promtool {}: {}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn the_textfile_is_valid_exposition_written_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let prom = dir.path().join("leakwatch.prom");
+    let rec = dir.path().join("rec.csv");
+    std::fs::write(
+        &rec,
+        log_text((0..120).map(|i| (i as f64, 1e8 + 1e5 * i as f64)), 3),
+    )
+    .unwrap();
+    leakwatch()
+        .args(["-q", "--replay"])
+        .arg(&rec)
+        .arg("--textfile")
+        .arg(&prom)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&prom).unwrap();
+    assert!(
+        text.contains(
+            "leakwatch_verdict{pid=\"3\",command=\"replay\",metric=\"rss\",verdict=\"leaking\"} 1"
+        ),
+        "{text}"
+    );
+    let mut check = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Only the finished file is left: no temporary beside it.
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}
