@@ -209,18 +209,8 @@ struct AnalyzeArgs {
     /// With --prometheus: a file holding a bearer token for the server
     #[arg(long, value_name = "FILE")]
     bearer_token_file: Option<PathBuf>,
-    /// The column to judge [default: rss_bytes]
-    #[arg(long, value_name = "NAME")]
-    column: Option<String>,
-    /// Spacing of samples in a shell-loop log (which has no times)
-    #[arg(
-        short,
-        long,
-        value_name = "DURATION",
-        default_value = "1s",
-        allow_hyphen_values = true
-    )]
-    interval: String,
+    #[command(flatten)]
+    read: ReadArgs,
     /// The metric behind the exit code (like --column), or any: fail on any
     /// metric column that leaks
     #[arg(long, value_name = "METRIC", conflicts_with = "column")]
@@ -234,17 +224,13 @@ struct AnalyzeArgs {
     out: OutputArgs,
 }
 
+/// How to read a log, for analyze and plot.
 #[derive(Debug, Args)]
-struct PlotArgs {
-    /// The log (`-` for standard input)
-    file: PathBuf,
-    /// The SVG file to write
-    #[arg(short, long, value_name = "OUT.svg")]
-    output: PathBuf,
-    /// The column to plot and judge [default: rss_bytes]
+struct ReadArgs {
+    /// The column to judge (and plot) [default: rss_bytes]
     #[arg(long, value_name = "NAME")]
     column: Option<String>,
-    /// Spacing of samples in a shell-loop log
+    /// Spacing of samples in a shell-loop log (which has no times)
     #[arg(
         short,
         long,
@@ -253,6 +239,17 @@ struct PlotArgs {
         allow_hyphen_values = true
     )]
     interval: String,
+}
+
+#[derive(Debug, Args)]
+struct PlotArgs {
+    /// The log (`-` for standard input)
+    file: PathBuf,
+    /// The SVG file to write
+    #[arg(short, long, value_name = "OUT.svg")]
+    output: PathBuf,
+    #[command(flatten)]
+    read: ReadArgs,
     /// Write over an existing output that is not an SVG
     #[arg(long)]
     force: bool,
@@ -460,8 +457,8 @@ fn validate(cli: Cli) -> Result<Config> {
             path: p.file,
             output: p.output,
             read: ReadOptions {
-                column: p.column,
-                interval_s: interval(&p.interval)?.as_secs_f64(),
+                column: p.read.column,
+                interval_s: interval(&p.read.interval)?.as_secs_f64(),
             },
             detector: detector_config(&p.judge)?,
             force: p.force,
@@ -498,7 +495,7 @@ fn validate_analyze(a: AnalyzeArgs) -> Result<Config> {
         return validate_prometheus(a, url);
     }
     let (column, judge) = match a.judge.as_deref().map(parse_judge).transpose()? {
-        None => (a.column, None),
+        None => (a.read.column, None),
         Some(None) => (None, Some(Judge::Any)),
         Some(Some(m)) => (Some(m.column().to_string()), None),
     };
@@ -509,7 +506,7 @@ fn validate_analyze(a: AnalyzeArgs) -> Result<Config> {
             path: a.file,
             read: ReadOptions {
                 column,
-                interval_s: interval(&a.interval)?.as_secs_f64(),
+                interval_s: interval(&a.read.interval)?.as_secs_f64(),
             },
             detector: detector_config(&a.judging)?,
             judge,
