@@ -13,6 +13,11 @@
 //! `forked` forks `--workers` children that share its warm-up memory
 //! (copy-on-write), so RSS counts it once per process and PSS once in all.
 //!
+//! For `leakwatch repeat`: `serve --port P --retain N` serves on 127.0.0.1:P
+//! and keeps exactly N bytes (every page written) per connection, for good
+//! (N = 0: nothing); `client --port P --requests K` connects K times, sends a
+//! packet and disconnects, then exits.
+//!
 //! Options (after the mode): `--rate N` (bytes a second for `leak`, default
 //! 1 MiB; items a second for `fds` and `threads`, default 10),
 //! `--warmup-bytes N` (default 32 MiB), `--warmup-secs S` (default 2),
@@ -41,11 +46,21 @@ fn main() {
     let warmup_secs = opt("--warmup-secs", 2.0);
     let workers = opt("--workers", 3.0) as usize;
     let tick = Duration::from_millis(opt("--tick-ms", 50.0) as u64);
-    if !matches!(mode, "leak" | "steady" | "fds" | "threads" | "forked") {
+    if !matches!(
+        mode,
+        "leak" | "steady" | "fds" | "threads" | "forked" | "serve" | "client"
+    ) {
         eprintln!(
-            "usage: leaky leak|steady|fds|threads|forked [--rate N] [--warmup-bytes N] [--warmup-secs S] [--workers N] [--tick-ms MS]"
+            "usage: leaky leak|steady|fds|threads|forked|serve|client [--rate N] [--warmup-bytes N] [--warmup-secs S] [--workers N] [--tick-ms MS] [--port P] [--retain N] [--requests K]"
         );
         std::process::exit(2);
+    }
+    let port = opt("--port", 0.0) as u16;
+    if mode == "serve" {
+        serve(port, opt("--retain", 0.0) as usize);
+    }
+    if mode == "client" {
+        client(port, opt("--requests", 1.0) as usize);
     }
     if mode == "forked" {
         forked(warmup_bytes as usize, workers);
@@ -98,6 +113,40 @@ fn main() {
             std::thread::sleep(d);
         }
     }
+}
+
+/// Serves on 127.0.0.1:`port`, keeping `retain` bytes per connection for good.
+fn serve(port: u16, retain: usize) -> ! {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind");
+    let mut kept: Vec<Vec<u8>> = Vec::new();
+    for conn in listener.incoming() {
+        let Ok(mut c) = conn else { continue };
+        let mut buf = Vec::new();
+        let _ = c.read_to_end(&mut buf);
+        if retain > 0 {
+            kept.push(touched(retain));
+        }
+        std::hint::black_box(&kept);
+    }
+    std::process::exit(0)
+}
+
+/// Connects to 127.0.0.1:`port` `requests` times: send, disconnect.
+fn client(port: u16, requests: usize) -> ! {
+    use std::io::Write;
+    for _ in 0..requests {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(mut c) => {
+                let _ = c.write_all(&[b'x'; 512]);
+            }
+            Err(e) => {
+                eprintln!("client: cannot connect to 127.0.0.1:{port}: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+    std::process::exit(0)
 }
 
 /// A buffer of `n` bytes with every page written, so it counts in RSS.

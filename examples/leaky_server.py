@@ -82,12 +82,15 @@ def serve_forever(listener, mode):
         # leak: still in _CONNECTIONS; cycles: freed by gc; cycles-nogc: never freed.
 
 
-def drive_load(host, port, rate):
-    """Connects, sends a packet and disconnects `rate` times a second."""
+def drive_load(host, port, rate, count=None):
+    """Connects, sends a packet and disconnects `rate` times a second (`count`
+    times in all, if given)."""
     period = 1.0 / rate
     next_at = time.monotonic()
     payload = b"x" * 512
-    while True:
+    done = 0
+    while count is None or done < count:
+        done += 1
         try:
             with socket.create_connection((host, port), timeout=5) as c:
                 c.sendall(payload)
@@ -114,10 +117,16 @@ def main():
     p.add_argument("--port", type=int, default=0, help="port to listen on (default: any free one)")
     p.add_argument("--load", type=float, default=0, help="clients per second to drive itself (default: none)")
     p.add_argument("--client-only", action="store_true", help="only drive load against --port")
+    p.add_argument(
+        "--connections",
+        type=int,
+        default=None,
+        help="with --client-only: make this many connections, then exit (for leakwatch repeat)",
+    )
     args = p.parse_args()
 
     if args.client_only:
-        drive_load("127.0.0.1", args.port, args.load or 10)
+        drive_load("127.0.0.1", args.port, args.load or 10, args.connections)
         return
     if args.mode == "cycles-nogc":
         gc.disable()

@@ -41,6 +41,11 @@ pub fn run(cfg: &Config, color: ColorChoice) -> ExitCode {
             format,
             fail_on_leak,
         } => run_prometheus(prom, *format, *fail_on_leak, color),
+        Config::Repeat {
+            repeat,
+            format,
+            fail_on_leak,
+        } => run_repeat(repeat, *format, *fail_on_leak, color),
         Config::Completions(shell) => print_bytes(&cli::completions(*shell)),
         Config::Man => cli::man_page().and_then(|m| print_bytes(&m)),
     };
@@ -170,6 +175,21 @@ fn run_prometheus(
     );
     emit(&r.render(format, colored(color, false)), false)?;
     Ok(ExitCode::for_verdict(r.verdict, fail_on_leak))
+}
+
+fn run_repeat(
+    cfg: &crate::repeat::RepeatConfig,
+    format: Format,
+    fail_on_leak: bool,
+    color: ColorChoice,
+) -> Result<ExitCode> {
+    let out = crate::repeat::run(cfg)?;
+    let r = crate::report::repeat::RepeatReport::new(&out, cfg.max_per_run);
+    emit(&r.render(format, colored(color, false)), false)?;
+    match out.error {
+        Some(e) => Err(e),
+        None => Ok(ExitCode::for_verdict(r.verdict, fail_on_leak)),
+    }
 }
 
 fn run_plot(cfg: &crate::plot::PlotConfig, color: ColorChoice) -> Result<ExitCode> {

@@ -28,6 +28,7 @@ pub mod log;
 pub mod metrics;
 pub mod plot;
 pub mod prometheus;
+pub mod repeat;
 pub mod report;
 pub mod sampler;
 #[cfg(feature = "synth")]

@@ -10,6 +10,7 @@ use crate::log::reader::MissingColumn;
 use crate::metrics::{self, Metric};
 use crate::plot::PlotConfig;
 use crate::prometheus::PromConfig;
+use crate::repeat::RepeatConfig;
 use crate::report::{ColorChoice, Format};
 use crate::sampler::SampleError;
 use crate::units::{parse_duration, parse_rate, parse_size, quoted};
@@ -71,6 +72,9 @@ enum Sub {
     Analyze(AnalyzeArgs),
     /// Render a log as an SVG chart with the verdict.
     Plot(PlotArgs),
+    /// Run a command N times against a running process: the bytes each run leaves
+    /// behind, and whether memory comes back afterwards.
+    Repeat(RepeatArgs),
     /// Print a shell completion script (install: see the README).
     Completions {
         /// The shell.
@@ -224,6 +228,51 @@ struct AnalyzeArgs {
     out: OutputArgs,
 }
 
+#[derive(Debug, Args)]
+struct RepeatArgs {
+    /// The running process the command is run against
+    #[arg(short, long, value_name = "PID", conflicts_with = "name", allow_hyphen_values = true, value_parser = parse_pid)]
+    pid: Option<u32>,
+    /// The one process whose name or command line contains PATTERN
+    #[arg(long, value_name = "PATTERN")]
+    name: Option<String>,
+    /// How many times to run the command (at least 10 for a verdict)
+    #[arg(short = 'n', long, value_name = "N", allow_hyphen_values = true, value_parser = parse_count)]
+    runs: u64,
+    /// Growth per run below which it is a plateau
+    #[arg(
+        long,
+        value_name = "SIZE",
+        default_value = "4KiB",
+        allow_hyphen_values = true
+    )]
+    max_per_run: String,
+    /// Watch after the last run for memory to come back [default: 3s, or 3 x the
+    /// mean run, the longer]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    cooldown: Option<String>,
+    /// Time between samples while a run goes on
+    #[arg(
+        short,
+        long,
+        value_name = "DURATION",
+        default_value = "100ms",
+        allow_hyphen_values = true
+    )]
+    interval: String,
+    /// What to sample, as for a watch (fds: a socket leak is +1.0 fds per run)
+    #[arg(long, value_name = "LIST", default_value = "rss,vsz")]
+    metrics: String,
+    /// Append every sample to a CSV log with a `run` column
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    out: OutputArgs,
+    /// The command to run each time (after `--`)
+    #[arg(last = true, value_name = "CMD", required = true)]
+    command: Vec<String>,
+}
+
 /// How to read a log, for analyze and plot.
 #[derive(Debug, Args)]
 struct ReadArgs {
@@ -280,6 +329,15 @@ pub enum Config {
         /// Verdict format.
         format: Format,
         /// Exit 1/3 when any series leaks / is inconclusive.
+        fail_on_leak: bool,
+    },
+    /// `repeat`.
+    Repeat {
+        /// What to repeat against what.
+        repeat: RepeatConfig,
+        /// Verdict format.
+        format: Format,
+        /// Exit 1/3 on leaking/inconclusive.
         fail_on_leak: bool,
     },
     /// Print a shell completion script.
@@ -463,10 +521,43 @@ fn validate(cli: Cli) -> Result<Config> {
             detector: detector_config(&p.judge)?,
             force: p.force,
         })),
+        Some(Sub::Repeat(r)) => validate_repeat(r),
         Some(Sub::Completions { shell }) => Ok(Config::Completions(shell)),
         Some(Sub::Man) => Ok(Config::Man),
         None => validate_watch(cli.watch),
     }
+}
+
+fn validate_repeat(r: RepeatArgs) -> Result<Config> {
+    let target = match (r.pid, r.name) {
+        (Some(p), None) => Target::Pid(p),
+        (None, Some(n)) if !n.trim().is_empty() => Target::Name(n),
+        (None, Some(_)) => bail!("--name: the pattern is empty"),
+        _ => bail!("repeat: give the running process with --pid PID or --name PATTERN"),
+    };
+    let max_per_run =
+        parse_size(&r.max_per_run).map_err(|e| anyhow::anyhow!("--max-per-run: {e}"))?;
+    if max_per_run < 0.0 {
+        bail!("--max-per-run: must not be negative");
+    }
+    Ok(Config::Repeat {
+        repeat: RepeatConfig {
+            target,
+            command: r.command,
+            runs: r.runs,
+            interval: interval(&r.interval)?,
+            cooldown: r
+                .cooldown
+                .as_deref()
+                .map(|c| duration("--cooldown", c))
+                .transpose()?,
+            max_per_run,
+            metrics: parse_metrics(&r.metrics)?,
+            output: r.output,
+        },
+        format: format(r.out.format),
+        fail_on_leak: r.out.fail_on_leak,
+    })
 }
 
 fn validate_prometheus(a: AnalyzeArgs, url: String) -> Result<Config> {

@@ -22,6 +22,8 @@ pub struct Sample {
     pub pid: u32,
     /// The metrics read.
     pub reading: Reading,
+    /// For `repeat`: the run (0 before the first, runs + 1 the cool-down).
+    pub run: Option<u64>,
 }
 
 /// Says when to stop waiting for a FIFO's reader.
@@ -100,12 +102,21 @@ impl LogWriter {
     /// header is appended to (a row cut short by an earlier crash is dropped
     /// first). Anything else is refused and left untouched.
     pub fn open(path: &Path, metrics: &[Metric]) -> Result<LogWriter> {
+        Self::open_with(path, metrics, false)
+    }
+
+    /// As [`LogWriter::open`], with a last column `run` when `runs` (a
+    /// `repeat` log).
+    pub fn open_with(path: &Path, metrics: &[Metric], runs: bool) -> Result<LogWriter> {
         let extra: Vec<Metric> = metrics
             .iter()
             .copied()
             .filter(|m| !matches!(m, Metric::Rss | Metric::Vsz))
             .collect();
-        let names: Vec<&str> = extra.iter().map(|m| m.column()).collect();
+        let mut names: Vec<&str> = extra.iter().map(|m| m.column()).collect();
+        if runs {
+            names.push("run");
+        }
         let header = header_line(&names);
         if path.as_os_str() == "-" {
             let mut out = std::io::stdout();
@@ -176,6 +187,9 @@ impl LogWriter {
         );
         for m in &self.extra {
             let _ = write!(self.line, ",{}", s.reading.get(*m));
+        }
+        if let Some(run) = s.run {
+            let _ = write!(self.line, ",{run}");
         }
         self.line.push('\n');
         let res = self

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 pub mod prom;
 mod reason;
+pub mod repeat;
 mod text;
 
 pub use reason::{plural, reason};

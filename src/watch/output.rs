@@ -39,6 +39,7 @@ impl Output for LogWriter {
             elapsed_s: tick.t,
             pid: tick.pid,
             reading: *tick.reading,
+            run: None,
         })
     }
 }

@@ -11,5 +11,6 @@ mod metrics;
 mod plot;
 mod polish;
 mod prometheus;
+mod repeat;
 mod replay;
 mod watch;

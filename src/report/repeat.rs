@@ -1,0 +1,180 @@
+//! The report of `leakwatch repeat`: what each run leaves behind, and whether
+//! memory came back after the last.
+
+use super::{Format, verdict_word};
+use crate::detector::VerdictKind;
+use crate::repeat::RepeatOutcome;
+use crate::units::{Quantity, format_secs};
+use serde::Serialize;
+use std::fmt::Write;
+
+/// One metric, judged per run.
+#[derive(Debug, Clone, Serialize)]
+pub struct PerRun {
+    /// `leaking`, `plateau` or `inconclusive`.
+    pub verdict: VerdictKind,
+    /// `bytes` or `count`.
+    pub unit: &'static str,
+    /// Retained per run (bytes, or a count).
+    pub per_run: f64,
+    /// Its 95% interval.
+    pub per_run_ci95: [f64; 2],
+    /// Whether enough runs were judged for the numbers to mean something.
+    pub rate_known: bool,
+}
+
+/// Everything `repeat` reports; serialised as its JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct RepeatReport {
+    /// The verdict on RSS retained per run.
+    pub verdict: VerdictKind,
+    /// Runs done.
+    pub runs: u64,
+    /// Runs whose command failed.
+    pub failed_runs: u64,
+    /// RSS retained per run, bytes.
+    pub retained_bytes_per_run: f64,
+    /// Its 95% interval.
+    pub retained_bytes_per_run_ci95: [f64; 2],
+    /// Whether enough runs were judged for the numbers to mean something.
+    pub rate_known: bool,
+    /// The first runs set aside as warm-up.
+    pub runs_set_aside: u64,
+    /// Growth per run below which it is a plateau, bytes.
+    pub max_per_run_bytes: f64,
+    /// RSS before the first run, bytes.
+    pub baseline_bytes: f64,
+    /// Whether RSS came back to its level before the first run in the cool-down.
+    pub returned_to_baseline: Option<bool>,
+    /// RSS still held above that level at the end of the cool-down, bytes.
+    pub held_after_cooldown_bytes: Option<f64>,
+    /// The cool-down, seconds.
+    pub cooldown_s: f64,
+    /// Every metric, judged per run.
+    pub metrics: std::collections::BTreeMap<String, PerRun>,
+    /// The target.
+    pub pid: u32,
+    /// Why the repeat ended before its runs were done, if it did.
+    pub ended_by: Option<String>,
+}
+
+/// Memory back within this much of its level counts as returned: twice the
+/// plateau threshold per run, or 64 KiB (a page or two of allocator slack).
+fn returned(held: f64, max_per_run: f64) -> bool {
+    held <= (2.0 * max_per_run).max(64.0 * 1024.0)
+}
+
+impl RepeatReport {
+    /// The report on `o`, with `max_per_run` as the plateau threshold.
+    pub fn new(o: &RepeatOutcome, max_per_run: f64) -> RepeatReport {
+        let judged = o.judging.judged();
+        let metrics = judged
+            .iter()
+            .map(|j| {
+                let v = &j.verdict;
+                let r = PerRun {
+                    verdict: v.kind,
+                    unit: if j.counts { "count" } else { "bytes" },
+                    per_run: v.rate,
+                    per_run_ci95: v.rate_ci95,
+                    rate_known: v.finding.rate_known(),
+                };
+                (j.column.clone(), r)
+            })
+            .collect::<std::collections::BTreeMap<_, _>>();
+        let rss = &o.judging.shown().detector.verdict();
+        RepeatReport {
+            verdict: rss.kind,
+            runs: o.runs,
+            failed_runs: o.failed,
+            retained_bytes_per_run: rss.rate,
+            retained_bytes_per_run_ci95: rss.rate_ci95,
+            rate_known: rss.finding.rate_known(),
+            runs_set_aside: rss.warmup_s.round() as u64,
+            max_per_run_bytes: max_per_run,
+            baseline_bytes: o.baseline,
+            returned_to_baseline: o.held.map(|h| returned(h, max_per_run)),
+            held_after_cooldown_bytes: o.held.map(|h| h.max(0.0)),
+            cooldown_s: o.cooldown_s,
+            metrics,
+            pid: o.pid,
+            ended_by: o.ended_by.clone(),
+        }
+    }
+
+    /// Renders the report in `format`; the verdict coloured when `color`.
+    pub fn render(&self, format: Format, color: bool) -> String {
+        if format == Format::Json {
+            let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+            s.push('\n');
+            return s;
+        }
+        let b = Quantity::Bytes;
+        let mut s = String::new();
+        let _ = writeln!(s, "{}", verdict_word(self.verdict, color));
+        if self.rate_known {
+            let [lo, hi] = self.retained_bytes_per_run_ci95;
+            let aside = match self.runs_set_aside {
+                0 => String::new(),
+                n => format!("; first {} set aside", crate::report::plural(n, "run")),
+            };
+            let _ = writeln!(
+                s,
+                "  per run:   {} retained (95% interval {} to {}){aside}",
+                signed(b, self.retained_bytes_per_run),
+                signed(b, lo),
+                signed(b, hi)
+            );
+        } else {
+            let _ = writeln!(s, "  per run:   not yet known: at least 10 runs are needed");
+        }
+        let _ = writeln!(
+            s,
+            "  runs:      {} done, {} failed",
+            self.runs, self.failed_runs
+        );
+        let _ = writeln!(s, "  cool-down: {}", self.cooldown_text());
+        for (col, m) in &self.metrics {
+            if col == "rss_bytes" || col == "vsz_bytes" || !m.rate_known {
+                continue;
+            }
+            let q = Quantity::of(m.unit == "bytes");
+            let _ = writeln!(
+                s,
+                "  {col:<10} {} per run ({})",
+                signed(q, m.per_run),
+                m.verdict
+            );
+        }
+        let _ = writeln!(s, "  target:    PID {}", self.pid);
+        if let Some(e) = &self.ended_by {
+            let _ = writeln!(s, "  ended by:  {e}");
+        }
+        s
+    }
+
+    fn cooldown_text(&self) -> String {
+        let b = Quantity::Bytes;
+        match (self.returned_to_baseline, self.held_after_cooldown_bytes) {
+            (Some(true), _) => format!(
+                "after {}, memory came back to its level before the first run",
+                format_secs(self.cooldown_s)
+            ),
+            (Some(false), Some(h)) => format!(
+                "after {}, memory did not come back: {} still held above its level before the first run",
+                format_secs(self.cooldown_s),
+                b.value(h)
+            ),
+            _ => "none (the runs did not finish)".into(),
+        }
+    }
+}
+
+/// A signed amount: `+256 KiB`, `-12 KiB`, `+1.0`.
+fn signed(q: Quantity, v: f64) -> String {
+    let sign = if v >= 0.0 { "+" } else { "" };
+    match q {
+        Quantity::Count => format!("{sign}{v:.1}"),
+        Quantity::Bytes => format!("{sign}{}", q.value(v)),
+    }
+}

@@ -1,0 +1,270 @@
+//! `leakwatch repeat` against real servers: `leaky serve`, which keeps an
+//! exact number of bytes per connection, and the article's server; the
+//! retention per run is checked against the truth measured independently.
+
+use crate::common::*;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The RSS of `pid` now, bytes, from /proc (as ps would say).
+fn rss(pid: u32) -> f64 {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap();
+    let pages: f64 = statm.split(' ').nth(1).unwrap().parse().unwrap();
+    pages * 4096.0
+}
+
+/// Waits until something listens on `port`.
+fn listening(port: u16) {
+    wait_until("the server to listen", Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+}
+
+/// `leaky serve` keeping `retain` bytes a connection, on a free port.
+fn leaky_server(retain: u64) -> (Child, u16) {
+    let port = free_port();
+    let child = Command::new(leaky_path())
+        .args([
+            "serve",
+            "--port",
+            &port.to_string(),
+            "--retain",
+            &retain.to_string(),
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    listening(port);
+    (child, port)
+}
+
+/// Runs repeat against `pid` with `args` and the command after them: (exit code, JSON).
+fn repeat(pid: u32, args: &[&str], cmd: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let out = leakwatch()
+        .args(["repeat", "--format", "json", "-p", &pid.to_string()])
+        .args(args)
+        .arg("--")
+        .args(cmd)
+        .timeout(Duration::from_secs(180))
+        .output()
+        .unwrap();
+    assert!(
+        !out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), json(&out.stdout))
+}
+
+#[test]
+fn bytes_retained_per_run_are_measured_within_ten_percent() {
+    // 4 connections a run, 64 KiB kept for each: 256 KiB a run.
+    let (mut server, port) = leaky_server(65536);
+    let before = rss(server.id());
+    let client = leaky_path();
+    let p = port.to_string();
+    let cmd = [
+        client.to_str().unwrap(),
+        "client",
+        "--port",
+        &p,
+        "--requests",
+        "4",
+    ];
+    let (code, j) = repeat(
+        server.id(),
+        &["-n", "20", "--cooldown", "1s", "--fail-on-leak"],
+        &cmd,
+    );
+    let measured = (rss(server.id()) - before) / 20.0;
+    server.kill().ok();
+    server.wait().ok();
+    assert_eq!(code, Some(1), "{j}");
+    assert_eq!(j["verdict"], "leaking");
+    assert_eq!(j["runs"], 20);
+    let est = j["retained_bytes_per_run"].as_f64().unwrap();
+    for truth in [256.0 * 1024.0, measured] {
+        assert!((est - truth).abs() < 0.1 * truth, "{est} vs {truth}: {j}");
+    }
+    assert_eq!(j["returned_to_baseline"], false);
+    assert!(j["held_after_cooldown_bytes"].as_f64().unwrap() > 4.0 * 1024.0 * 1024.0);
+}
+
+#[test]
+fn a_server_that_keeps_nothing_is_a_plateau_near_zero() {
+    let (mut server, port) = leaky_server(0);
+    let client = leaky_path();
+    let p = port.to_string();
+    let cmd = [
+        client.to_str().unwrap(),
+        "client",
+        "--port",
+        &p,
+        "--requests",
+        "4",
+    ];
+    let (code, j) = repeat(
+        server.id(),
+        &["-n", "15", "--cooldown", "1s", "--fail-on-leak"],
+        &cmd,
+    );
+    server.kill().ok();
+    server.wait().ok();
+    assert_eq!(code, Some(0), "{j}");
+    assert_eq!(j["verdict"], "plateau");
+    assert!(
+        j["retained_bytes_per_run"].as_f64().unwrap().abs() < 4096.0,
+        "{j}"
+    );
+    assert_eq!(j["returned_to_baseline"], true);
+}
+
+/// The article's server in `mode`, on a free port.
+fn article_server(mode: &str) -> (Child, u16) {
+    let port = free_port();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/leaky_server.py");
+    let child = Command::new("python3")
+        .args([script, "--mode", mode, "--port", &port.to_string()])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    listening(port);
+    (child, port)
+}
+
+fn article_repeat(mode: &str, metrics: &str) -> (serde_json::Value, f64) {
+    let (mut server, port) = article_server(mode);
+    // Settle the server's first connections before measuring.
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/leaky_server.py");
+    let p = port.to_string();
+    let cmd = [
+        "python3",
+        script,
+        "--client-only",
+        "--port",
+        &p,
+        "--load",
+        "1000",
+        "--connections",
+        "50",
+    ];
+    let before = rss(server.id());
+    let (_, j) = repeat(
+        server.id(),
+        &["-n", "20", "--cooldown", "1s", "--metrics", metrics],
+        &cmd,
+    );
+    let measured = (rss(server.id()) - before) / 20.0;
+    server.kill().ok();
+    server.wait().ok();
+    (j, measured)
+}
+
+#[test]
+fn the_articles_server_leaks_per_connection_and_the_fixed_one_does_not() {
+    let leak = std::thread::spawn(|| article_repeat("leak", "rss,vsz"));
+    let fixed = std::thread::spawn(|| article_repeat("fixed", "rss,vsz"));
+    let sockets = std::thread::spawn(|| article_repeat("sockets", "fds"));
+    let (j, measured) = leak.join().unwrap();
+    assert_eq!(j["verdict"], "leaking", "{j}");
+    let est = j["retained_bytes_per_run"].as_f64().unwrap();
+    assert!(
+        (est - measured).abs() < 0.1 * measured,
+        "{est} vs {measured}: {j}"
+    );
+    let (j, _) = fixed.join().unwrap();
+    assert_eq!(j["verdict"], "plateau", "{j}");
+    assert!(
+        j["retained_bytes_per_run"].as_f64().unwrap().abs() < 4096.0,
+        "{j}"
+    );
+    // Sockets never closed: 50 file descriptors a run.
+    let (j, _) = sockets.join().unwrap();
+    let fds = &j["metrics"]["fds"];
+    assert_eq!(fds["verdict"], "leaking", "{j}");
+    assert!((fds["per_run"].as_f64().unwrap() - 50.0).abs() < 1.0, "{j}");
+}
+
+#[test]
+fn repeat_errors_are_one_clear_line() {
+    let (mut server, _) = leaky_server(0);
+    let pid = server.id().to_string();
+    fails_with(
+        &["repeat", "-p", &pid, "-n", "3", "--", "/nonexistent/client"],
+        "cannot start",
+    );
+    fails_with(&["repeat", "-p", &pid, "-n", "0", "--", "true"], "above 0");
+    // A command that keeps failing: stopped after 3, its last stderr line quoted.
+    let out = leakwatch()
+        .args([
+            "repeat",
+            "-p",
+            &pid,
+            "-n",
+            "10",
+            "--",
+            "sh",
+            "-c",
+            "echo 'no route to the server' >&2; exit 7",
+        ])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    server.kill().ok();
+    server.wait().ok();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("failed 3 times in a row") && err.contains("'no route to the server'"),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 done, 3 failed"));
+}
+
+#[test]
+fn the_log_has_a_run_column_that_analyze_reads() {
+    let (mut server, port) = leaky_server(4096);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("runs.csv");
+    let client = leaky_path();
+    let p = port.to_string();
+    leakwatch()
+        .args([
+            "repeat",
+            "-p",
+            &server.id().to_string(),
+            "-n",
+            "3",
+            "--cooldown",
+            "300ms",
+            "-o",
+        ])
+        .arg(&log)
+        .arg("--")
+        .args([client.to_str().unwrap(), "client", "--port", &p])
+        .assert()
+        .success();
+    server.kill().ok();
+    server.wait().ok();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.starts_with("timestamp,elapsed_s,pid,rss_bytes,vsz_bytes,run\n"),
+        "{text}"
+    );
+    let runs: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap())
+        .collect();
+    assert_eq!(runs.first(), Some(&"0"));
+    assert_eq!(runs.last(), Some(&"4"), "the cool-down is run 4 of 3");
+    leakwatch().arg("analyze").arg(&log).assert().success();
+}
