@@ -175,11 +175,7 @@ impl Runner<'_> {
                 }
                 RunEnd::TargetGone => {
                     out.ended_by = Some("target exited".into());
-                    out.error = Some(anyhow::anyhow!(
-                        "process {} exited during run {run} of {}",
-                        self.pid,
-                        self.cfg.runs
-                    ));
+                    out.error = Some(self.gone_during(run));
                     break;
                 }
             };
@@ -188,6 +184,9 @@ impl Runner<'_> {
             // The target's memory right after the run, against the run's number.
             let Some(after) = self.sample(run)? else {
                 out.ended_by = Some("target exited".into());
+                if run < self.cfg.runs {
+                    out.error = Some(self.gone_during(run));
+                }
                 break;
             };
             out.judging.push_reading(run as f64, &after);
@@ -208,6 +207,15 @@ impl Runner<'_> {
             }
         }
         Ok(total / out.runs.max(1) as u32)
+    }
+
+    /// The error for a target gone during `run`.
+    fn gone_during(&self, run: u64) -> anyhow::Error {
+        anyhow::anyhow!(
+            "process {} exited during run {run} of {}",
+            self.pid,
+            self.cfg.runs
+        )
     }
 
     /// One run of the command, sampling the target while it goes on.

@@ -268,3 +268,87 @@ fn the_log_has_a_run_column_that_analyze_reads() {
     assert_eq!(runs.last(), Some(&"4"), "the cool-down is run 4 of 3");
     leakwatch().arg("analyze").arg(&log).assert().success();
 }
+
+#[test]
+fn a_target_that_exits_mid_repeat_is_reported_and_an_error() {
+    let (mut server, port) = leaky_server(0);
+    let pid = server.id().to_string();
+    let client = leaky_path();
+    // Run 3 ends the target.
+    let script = format!(
+        "n=$(cat {dir}/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > {dir}/n; \
+         [ $n -ge 3 ] && kill {pid}; {client} client --port {port}",
+        dir = std::env::temp_dir()
+            .join(format!("lw-repeat-{pid}"))
+            .display(),
+        client = client.display()
+    );
+    std::fs::create_dir_all(std::env::temp_dir().join(format!("lw-repeat-{pid}"))).unwrap();
+    let out = leakwatch()
+        .args(["repeat", "-p", &pid, "-n", "10", "--", "sh", "-c", &script])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    server.wait().ok();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stdout.contains("ended by:  target exited"), "{stdout}");
+    assert!(
+        stderr.contains("exited during run 3 of 10") || stdout.contains("2 done"),
+        "{stdout}{stderr}"
+    );
+}
+
+#[test]
+fn ctrl_c_mid_run_ends_the_command_and_reports_the_runs_done() {
+    let (mut server, _) = leaky_server(0);
+    let marker = "sleep 1041";
+    let rep = Command::new(leakwatch_path())
+        .args([
+            "repeat",
+            "-p",
+            &server.id().to_string(),
+            "-n",
+            "5",
+            "--",
+            "sh",
+            "-c",
+        ])
+        .arg(format!("{marker}; true"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the run to start", Duration::from_secs(20), || {
+        !Command::new("pgrep")
+            .args(["-f", marker])
+            .output()
+            .unwrap()
+            .stdout
+            .is_empty()
+    });
+    signal(rep.id(), libc::SIGINT);
+    let out = rep.wait_with_output().unwrap();
+    server.kill().ok();
+    server.wait().ok();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("interrupted (SIGINT)") && text.contains("0 done"),
+        "{text}"
+    );
+    wait_until(
+        "the command's group to end",
+        Duration::from_secs(10),
+        || {
+            Command::new("pgrep")
+                .args(["-f", marker])
+                .output()
+                .unwrap()
+                .stdout
+                .is_empty()
+        },
+    );
+}
