@@ -129,6 +129,7 @@ fn run_watch(cfg: &WatchConfig, color: ColorChoice) -> Result<ExitCode> {
     r.set_aside = out.set_aside;
     r.ended_by = Some(out.ended_by);
     r.target_exit = out.target_exit;
+    r.next_step = out.next_step;
     r.warnings = out.warnings;
     let to_stderr = cfg.log_to_stdout();
     emit(

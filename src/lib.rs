@@ -30,6 +30,7 @@ pub mod plot;
 pub mod prometheus;
 pub mod repeat;
 pub mod report;
+pub mod runtime;
 pub mod sampler;
 #[cfg(feature = "synth")]
 pub mod synth;

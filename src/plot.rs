@@ -121,14 +121,22 @@ pub fn plot(cfg: &PlotConfig) -> Result<Plotted> {
     let mut main = Detector::new(store);
     let mut vsz = Detector::new(store);
     let mut breaks: Vec<f64> = Vec::new();
+    // A repeat log's runs: where each starts (0 before the first, -1 the cool-down).
+    let mut runs: Vec<(f64, i64)> = Vec::new();
     while let Some(row) = reader.next_row()? {
         let (t, placement) = seg.place(&row);
+        if let Some(r) = row.run
+            && runs.last().is_none_or(|l| l.1 != r)
+        {
+            runs.push((t, r));
+        }
         match placement {
             Placement::NewWatch => {
                 judging.reset();
                 main = Detector::new(store);
                 vsz = Detector::new(store);
                 breaks.clear();
+                runs.retain(|r| r.0 >= t);
             }
             Placement::NewSegment => breaks.push(t),
             _ => {}
@@ -171,6 +179,7 @@ pub fn plot(cfg: &PlotConfig) -> Result<Plotted> {
         main: &main.buckets(),
         vsz: &vsz.buckets(),
         breaks: &breaks,
+        runs: &runs,
     };
     draw(&cfg.output, &chart).with_context(|| format!("cannot write {}", cfg.output.display()))?;
     Ok(Plotted {
@@ -270,6 +279,7 @@ struct Chart<'a> {
     main: &'a [BucketView],
     vsz: &'a [BucketView],
     breaks: &'a [f64],
+    runs: &'a [(f64, i64)],
 }
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
@@ -395,6 +405,7 @@ fn panel(area: &Area, c: &Chart, data: &[BucketView], label: &str, judged: bool)
         }
     }
     if judged {
+        draw_runs(&mut chart, c.runs, (tu, lo, hi), span)?;
         let spans: Vec<(f64, f64)> = runs(data, c.breaks)
             .iter()
             .filter_map(|r| Some((r.first()?.t_first, r.last()?.t_last)))
@@ -416,6 +427,47 @@ type Plot<'a, 'b> = ChartContext<
     SVGBackend<'b>,
     Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
 >;
+
+/// A repeat's runs: a thin line where each starts, the cool-down shaded;
+/// in units of `tu` seconds, between `lo` and `hi` on the y axis.
+fn draw_runs(
+    chart: &mut Plot,
+    runs: &[(f64, i64)],
+    (tu, lo, hi): (f64, f64, f64),
+    end: f64,
+) -> Result<()> {
+    let starts: Vec<f64> = runs.iter().filter(|r| r.1 >= 1).map(|r| r.0 / tu).collect();
+    if !starts.is_empty() {
+        chart
+            .draw_series(starts.iter().map(|&x| {
+                PathElement::new(vec![(x, lo), (x, hi)], RGBColor(150, 150, 150).mix(0.5))
+            }))
+            .map_err(draw_err)?
+            .label(format!("runs ({}; a line where each starts)", starts.len()))
+            .legend(|(x, y)| {
+                PathElement::new(
+                    vec![(x + 8, y - 6), (x + 8, y + 6)],
+                    RGBColor(150, 150, 150),
+                )
+            });
+    }
+    if let Some(&(t, _)) = runs.iter().find(|r| r.1 == -1) {
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(t / tu, lo), (end / tu, hi)],
+                RGBColor(40, 160, 80).mix(0.12).filled(),
+            )))
+            .map_err(draw_err)?
+            .label("cool-down")
+            .legend(|(x, y)| {
+                Rectangle::new(
+                    [(x, y - 5), (x + 16, y + 5)],
+                    RGBColor(40, 160, 80).mix(0.3).filled(),
+                )
+            });
+    }
+    Ok(())
+}
 
 /// The judged floor's points and the trend over the judged window, drawn
 /// only over the runs' `spans` (not across the gap between appended runs),

@@ -19,6 +19,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+/// The `run` logged during the cool-down (0 is before the first run).
+pub const COOLDOWN_RUN: i64 = -1;
+
 /// Failed runs in a row after which `repeat` stops.
 pub const MAX_FAILURES_IN_A_ROW: u64 = 3;
 
@@ -62,6 +65,8 @@ pub struct RepeatOutcome {
     pub cooldown_s: f64,
     /// Why the repeat ended early, if it did.
     pub ended_by: Option<String>,
+    /// On `leaking`: the next command that finds where, for the target's runtime.
+    pub next_step: Option<String>,
     /// An error after which the report still stands (the command failing
     /// again and again, the target gone before the runs were done).
     pub error: Option<anyhow::Error>,
@@ -102,6 +107,7 @@ pub fn run(cfg: &RepeatConfig) -> Result<RepeatOutcome> {
         held: None,
         cooldown_s: 0.0,
         ended_by: None,
+        next_step: None,
         error: None,
     };
     out.baseline = r.baseline()?;
@@ -112,8 +118,11 @@ pub fn run(cfg: &RepeatConfig) -> Result<RepeatOutcome> {
             .unwrap_or_else(|| Duration::from_secs(3).max(mean_run * 3));
         out.cooldown_s = cool.as_secs_f64();
         out.held = r
-            .cooldown(cool, cfg.runs + 1)?
+            .cooldown(cool, COOLDOWN_RUN)?
             .map(|least| least - out.baseline);
+    }
+    if out.judging.shown().detector.verdict().kind == crate::detector::VerdictKind::Leaking {
+        out.next_step = crate::runtime::next_step(pid);
     }
     Ok(out)
 }
@@ -130,7 +139,7 @@ struct Runner<'a> {
 
 impl Runner<'_> {
     /// One sample, logged with its run; `None` once the target is gone.
-    fn sample(&mut self, run: u64) -> Result<Option<Reading>> {
+    fn sample(&mut self, run: i64) -> Result<Option<Reading>> {
         let Some(s) = self.sampler.sample()? else {
             return Ok(None);
         };
@@ -182,7 +191,7 @@ impl Runner<'_> {
             total += began.elapsed();
             out.runs = run;
             // The target's memory right after the run, against the run's number.
-            let Some(after) = self.sample(run)? else {
+            let Some(after) = self.sample(run as i64)? else {
                 out.ended_by = Some("target exited".into());
                 if run < self.cfg.runs {
                     out.error = Some(self.gone_during(run));
@@ -220,6 +229,7 @@ impl Runner<'_> {
 
     /// One run of the command, sampling the target while it goes on.
     fn one_run(&mut self, run: u64) -> Result<RunEnd> {
+        let logged = run as i64;
         let (mut child, last_err) = spawn(&self.cfg.command)?;
         loop {
             if let Some(why) = self.signals.received() {
@@ -227,10 +237,9 @@ impl Runner<'_> {
                 return Ok(RunEnd::Stopped(why.into()));
             }
             if let Some(status) = child.try_wait()? {
-                let last = last_err.lock().map(|l| l.clone()).unwrap_or_default();
-                return Ok(RunEnd::Done(status, last));
+                return Ok(RunEnd::Done(status, last_err.last_line()));
             }
-            if self.sample(run)?.is_none() {
+            if self.sample(logged)?.is_none() {
                 target::stop_child(&mut child, false);
                 return Ok(RunEnd::TargetGone);
             }
@@ -242,7 +251,7 @@ impl Runner<'_> {
     }
 
     /// Samples for `cool`; the least RSS seen, if the target lasted.
-    fn cooldown(&mut self, cool: Duration, run: u64) -> Result<Option<f64>> {
+    fn cooldown(&mut self, cool: Duration, run: i64) -> Result<Option<f64>> {
         let end = Instant::now() + cool;
         let mut least: Option<f64> = None;
         while Instant::now() < end && self.signals.received().is_none() {
@@ -269,7 +278,7 @@ enum RunEnd {
 
 /// Starts `argv` in a process group of its own, output discarded but for the
 /// last line of its stderr, kept (cut) in the returned cell.
-fn spawn(argv: &[String]) -> Result<(Child, Arc<Mutex<String>>)> {
+fn spawn(argv: &[String]) -> Result<(Child, StderrTail)> {
     use std::os::unix::process::CommandExt;
     let (prog, args) = argv.split_first().context("no command to run")?;
     let mut child = Command::new(prog)
@@ -281,9 +290,10 @@ fn spawn(argv: &[String]) -> Result<(Child, Arc<Mutex<String>>)> {
         .spawn()
         .with_context(|| format!("cannot start {}", quoted(&argv.join(" "))))?;
     let last = Arc::new(Mutex::new(String::new()));
+    let mut reader = None;
     if let Some(err) = child.stderr.take() {
         let keep = last.clone();
-        std::thread::spawn(move || {
+        reader = Some(std::thread::spawn(move || {
             for line in BufReader::new(err).split(b'\n').map_while(|l| l.ok()) {
                 let text = String::from_utf8_lossy(&line);
                 if !text.trim().is_empty()
@@ -292,7 +302,27 @@ fn spawn(argv: &[String]) -> Result<(Child, Arc<Mutex<String>>)> {
                     *k = text.chars().take(400).collect();
                 }
             }
-        });
+        }));
     }
-    Ok((child, last))
+    Ok((child, StderrTail { last, reader }))
+}
+
+/// The last line of a command's stderr, as a thread reads it.
+struct StderrTail {
+    last: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StderrTail {
+    /// The last line, once the reader has seen the end of the stream (or
+    /// after a second, if something the command started still holds it).
+    fn last_line(self) -> String {
+        if let Some(r) = self.reader {
+            let end = Instant::now() + Duration::from_secs(1);
+            while !r.is_finished() && Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        self.last.lock().map(|l| l.clone()).unwrap_or_default()
+    }
 }

@@ -40,6 +40,8 @@ pub struct Row {
     pub elapsed: Option<f64>,
     /// The PID, if present.
     pub pid: Option<u64>,
+    /// The `repeat` run, if the log has one (0 before the first, -1 the cool-down).
+    pub run: Option<i64>,
     /// The judged column's value.
     pub value: f64,
     /// Every known metric column present, indexed by [`Metric::index`].
@@ -100,6 +102,7 @@ struct Cols {
     ts: Option<usize>,
     el: Option<usize>,
     pid: Option<usize>,
+    run: Option<usize>,
     val: usize,
     metrics: [Option<usize>; metrics::COUNT],
     nfields: usize,
@@ -278,6 +281,7 @@ impl CsvRows {
             ts: find("timestamp"),
             el: find("elapsed_s"),
             pid: find("pid"),
+            run: find("run"),
             val,
             metrics: Metric::ALL.map(|m| find(m.column())),
             nfields: headers.len(),
@@ -323,13 +327,14 @@ fn number(field: &[u8]) -> Option<f64> {
     std::str::from_utf8(field).ok()?.trim().parse::<f64>().ok()
 }
 
-/// Parses one row's fields: times, PID and every known metric column.
-fn parse_record(
+/// Finds the fields of `text` (their spans), at least as many as the
+/// header has; a quote is an error.
+fn split_fields(
     text: &[u8],
     spans: &mut Vec<(usize, usize)>,
-    c: &Cols,
+    nfields: usize,
     line: u64,
-) -> std::result::Result<Row, String> {
+) -> std::result::Result<(), String> {
     if let Some(i) = memchr::memchr(b'"', text) {
         let column = text[..i].iter().filter(|&&b| b == b',').count() + 1;
         return Err(format!(
@@ -343,13 +348,23 @@ fn parse_record(
         start = comma + 1;
     }
     spans.push((start, text.len()));
-    if spans.len() < c.nfields {
+    if spans.len() < nfields {
         return Err(format!(
-            "line {line}: {} fields where the header has {}",
-            spans.len(),
-            c.nfields
+            "line {line}: {} fields where the header has {nfields}",
+            spans.len()
         ));
     }
+    Ok(())
+}
+
+/// Parses one row's fields: times, PID, run and every known metric column.
+fn parse_record(
+    text: &[u8],
+    spans: &mut Vec<(usize, usize)>,
+    c: &Cols,
+    line: u64,
+) -> std::result::Result<Row, String> {
+    split_fields(text, spans, c.nfields, line)?;
     let field = |i: usize| &text[spans[i].0..spans[i].1];
     let bad = |i: usize, what: &str, want: &str| {
         let shown = quoted(&String::from_utf8_lossy(field(i)));
@@ -396,6 +411,13 @@ fn parse_record(
         },
         None => None,
     };
+    let run = match c.run {
+        Some(i) => match number(field(i)) {
+            Some(r) if r.fract() == 0.0 && r.abs() <= 1e15 => Some(r as i64),
+            _ => return Err(bad(i, "run", "a run number")),
+        },
+        None => None,
+    };
     let mut metrics = [None; metrics::COUNT];
     let mut value = None;
     for (slot, (col, m)) in metrics.iter_mut().zip(c.metrics.iter().zip(Metric::ALL)) {
@@ -416,6 +438,7 @@ fn parse_record(
         timestamp,
         elapsed,
         pid,
+        run,
         value,
         metrics,
     })

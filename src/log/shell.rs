@@ -84,6 +84,7 @@ impl ShellRows {
             timestamp: None,
             elapsed: Some(t),
             pid: None,
+            run: None,
             value: if self.rss { rss } else { vsz } as f64 * 1024.0,
             metrics: m,
         }

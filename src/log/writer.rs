@@ -22,8 +22,8 @@ pub struct Sample {
     pub pid: u32,
     /// The metrics read.
     pub reading: Reading,
-    /// For `repeat`: the run (0 before the first, runs + 1 the cool-down).
-    pub run: Option<u64>,
+    /// For `repeat`: the run (0 before the first, -1 the cool-down).
+    pub run: Option<i64>,
 }
 
 /// Says when to stop waiting for a FIFO's reader.

@@ -127,6 +127,9 @@ pub struct Report {
     pub ended_by: Option<String>,
     /// How the started command ended, for `-- CMD`.
     pub target_exit: Option<String>,
+    /// On `leaking`: the one next command that finds where, for the
+    /// target's runtime (Python, JVM, Node.js, Go, native).
+    pub next_step: Option<String>,
     /// Warnings met on the way.
     pub warnings: Vec<String>,
     /// The metric behind the exit code: a column name, or `any`.
@@ -217,6 +220,7 @@ impl Report {
             set_aside: None,
             ended_by: None,
             target_exit: None,
+            next_step: None,
             warnings: Vec::new(),
             judge: column.to_string(),
             metrics: Vec::new(),

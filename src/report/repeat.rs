@@ -56,6 +56,8 @@ pub struct RepeatReport {
     pub pid: u32,
     /// Why the repeat ended before its runs were done, if it did.
     pub ended_by: Option<String>,
+    /// On `leaking`: the next command that finds where, for the target's runtime.
+    pub next_step: Option<String>,
 }
 
 /// Memory back within this much of its level counts as returned: twice the
@@ -99,6 +101,7 @@ impl RepeatReport {
             metrics,
             pid: o.pid,
             ended_by: o.ended_by.clone(),
+            next_step: o.next_step.clone(),
         }
     }
 
@@ -149,6 +152,9 @@ impl RepeatReport {
         let _ = writeln!(s, "  target:    PID {}", self.pid);
         if let Some(e) = &self.ended_by {
             let _ = writeln!(s, "  ended by:  {e}");
+        }
+        if let Some(n) = &self.next_step {
+            let _ = writeln!(s, "  next step: {n}");
         }
         s
     }

@@ -27,6 +27,7 @@ pub(super) fn text(r: &Report, color: bool) -> String {
         ("set aside", &r.set_aside),
         ("ended by", &r.ended_by),
         ("target", &r.target_exit),
+        ("next step", &r.next_step),
     ] {
         if let Some(v) = value {
             let _ = writeln!(s, "  {:<10} {v}", format!("{label}:"));

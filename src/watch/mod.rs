@@ -122,6 +122,8 @@ pub struct Outcome {
     pub warnings: Vec<String>,
     /// An output's error that ended the watch after its verdict.
     pub error: Option<anyhow::Error>,
+    /// On `leaking`: the next command that finds where, for its runtime.
+    pub next_step: Option<String>,
 }
 
 /// Why a watch ended when its target exited.
@@ -214,6 +216,7 @@ fn outcome(judging: &Judging, end: LoopEnd, log: Option<&LogWriter>) -> Outcome 
         set_aside: None,
         warnings: log.map(|l| l.warnings().to_vec()).unwrap_or_default(),
         error: end.error,
+        next_step: None,
     }
 }
 
@@ -293,6 +296,10 @@ fn watch_pid(
     let mut out = outcome(&judging, end, log.as_deref());
     out.pid = Some(pid);
     out.limit = limit;
+    // While the target is still there (a started command is stopped after).
+    if out.judge.pick(&out.judged).1 == crate::detector::VerdictKind::Leaking {
+        out.next_step = crate::runtime::next_step(pid);
+    }
     Ok(out)
 }
 

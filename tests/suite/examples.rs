@@ -36,6 +36,12 @@ fn ci_smoke_fails_on_the_leaking_server_and_passes_on_the_fixed_one() {
         assert_eq!(say(o).matches("the floor").count(), 1, "{}", say(o));
     }
     assert_eq!(fixed.status.code(), Some(0), "{}", say(&fixed));
+    // What next, for a Python server.
+    let v = crate::common::json(&std::fs::read(leak_dir.join("verdict.json")).unwrap());
+    assert!(
+        v["next_step"].as_str().unwrap_or("").contains("Python"),
+        "{v}"
+    );
     for d in [&leak_dir, &fixed_dir] {
         let v = crate::common::json(&std::fs::read(d.join("verdict.json")).unwrap());
         assert!(v["samples"].as_u64().unwrap() >= 55, "{v}");

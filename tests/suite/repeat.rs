@@ -96,6 +96,11 @@ fn bytes_retained_per_run_are_measured_within_ten_percent() {
     }
     assert_eq!(j["returned_to_baseline"], false);
     assert!(j["held_after_cooldown_bytes"].as_f64().unwrap() > 4.0 * 1024.0 * 1024.0);
+    // What next, for a native program.
+    assert!(
+        j["next_step"].as_str().unwrap().contains("heaptrack -p"),
+        "{j}"
+    );
 }
 
 #[test]
@@ -265,8 +270,22 @@ fn the_log_has_a_run_column_that_analyze_reads() {
         .map(|l| l.rsplit(',').next().unwrap())
         .collect();
     assert_eq!(runs.first(), Some(&"0"));
-    assert_eq!(runs.last(), Some(&"4"), "the cool-down is run 4 of 3");
+    assert_eq!(runs.last(), Some(&"-1"), "the cool-down is run -1");
     leakwatch().arg("analyze").arg(&log).assert().success();
+    // plot marks the runs and the cool-down.
+    let svg = dir.path().join("runs.svg");
+    leakwatch()
+        .arg("plot")
+        .arg(&log)
+        .arg("-o")
+        .arg(&svg)
+        .assert()
+        .success();
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        svg.contains("runs (3;") && svg.contains("cool-down"),
+        "{svg}"
+    );
 }
 
 #[test]

@@ -1,0 +1,121 @@
+//! What a leaking process runs on (Python, the JVM, Node.js, Go or native
+//! code), read from `/proc/PID/exe` and its maps, and the one next command
+//! that finds *where* it leaks.
+
+/// A process's runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    /// CPython.
+    Python,
+    /// A Java virtual machine.
+    Jvm,
+    /// Node.js.
+    Node,
+    /// A Go program.
+    Go,
+    /// Anything else: native code.
+    Native,
+}
+
+/// The runtime of `pid`, as its executable and mapped libraries show it;
+/// `None` when they cannot be read (gone, or not ours).
+pub fn detect(pid: u32) -> Option<Runtime> {
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+    let name = exe.file_name()?.to_string_lossy().to_lowercase();
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+    Some(
+        if name.starts_with("python") || maps.contains("libpython") {
+            Runtime::Python
+        } else if maps.contains("libjvm.so") {
+            Runtime::Jvm
+        } else if name == "node" || name == "nodejs" || maps.contains("libnode.so") {
+            Runtime::Node
+        } else if is_go(&exe) {
+            Runtime::Go
+        } else {
+            Runtime::Native
+        },
+    )
+}
+
+/// Whether the executable at `path` carries Go's build information.
+fn is_go(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let Ok(f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut head = Vec::new();
+    // The build info sits in the first data pages of any Go binary.
+    if f.take(64 * 1024 * 1024).read_to_end(&mut head).is_err() {
+        return false;
+    }
+    // Go's marker, "\xff Go buildinf:", kept masked so this binary does not
+    // carry it (and take itself for a Go program).
+    let needle: Vec<u8> = b"\xdf\x00g\x4f\x00\x42\x55\x49\x4c\x44\x49\x4e\x46\x1a"
+        .iter()
+        .map(|b| b ^ 0x20)
+        .collect();
+    memchr::memmem::find(&head, &needle).is_some()
+}
+
+/// Whether `cmd` is on the PATH.
+fn on_path(cmd: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(cmd).is_file()))
+}
+
+impl Runtime {
+    /// Its name, for people.
+    pub fn name(self) -> &'static str {
+        match self {
+            Runtime::Python => "Python",
+            Runtime::Jvm => "the JVM",
+            Runtime::Node => "Node.js",
+            Runtime::Go => "Go",
+            Runtime::Native => "native code",
+        }
+    }
+
+    /// The one next step that finds where `pid` leaks, in a sentence or two.
+    pub fn next_step(self, pid: u32) -> String {
+        match self {
+            Runtime::Python if on_path("memray") => format!(
+                "it runs Python: `memray attach {pid}`, then `memray flamegraph` on its output shows what keeps memory"
+            ),
+            Runtime::Python => format!(
+                "it runs Python (PID {pid}): take two tracemalloc snapshots minutes apart and compare them \
+                 (tracemalloc.start(); ...; snapshot2.compare_to(snapshot1, 'lineno')), or `pip install memray; memray attach {pid}`"
+            ),
+            Runtime::Jvm => format!(
+                "it runs on the JVM: `jcmd {pid} GC.class_histogram` twice, minutes apart: the classes whose count keeps growing are the leak"
+            ),
+            Runtime::Node => format!(
+                "it runs Node.js: start it with --heapsnapshot-signal=SIGUSR2, `kill -USR2 {pid}` twice minutes apart, and compare the two snapshots in Chrome DevTools"
+            ),
+            Runtime::Go => "it is a Go program: with net/http/pprof, fetch /debug/pprof/heap twice minutes apart and `go tool pprof -base first.pb.gz second.pb.gz`".to_string(),
+            Runtime::Native => format!(
+                "it runs native code: `heaptrack -p {pid}` for a while, then `heaptrack_print` shows the allocations never freed"
+            ),
+        }
+    }
+}
+
+/// The next step for `pid`, if its runtime can be read.
+pub fn next_step(pid: u32) -> Option<String> {
+    detect(pid).map(|r| r.next_step(pid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_test_binary_is_native_code() {
+        assert_eq!(detect(std::process::id()), Some(Runtime::Native));
+        assert!(
+            Runtime::Jvm
+                .next_step(7)
+                .contains("jcmd 7 GC.class_histogram")
+        );
+    }
+}
