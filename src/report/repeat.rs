@@ -30,6 +30,8 @@ pub struct RepeatReport {
     pub verdict: VerdictKind,
     /// Runs done.
     pub runs: u64,
+    /// One sentence a person can check against a plot.
+    pub reason: String,
     /// Runs whose command failed.
     pub failed_runs: u64,
     /// RSS retained per run, bytes.
@@ -88,6 +90,7 @@ impl RepeatReport {
         RepeatReport {
             verdict: rss.kind,
             runs: o.runs,
+            reason: reason(rss, max_per_run),
             failed_runs: o.failed,
             retained_bytes_per_run: rss.rate,
             retained_bytes_per_run_ci95: rss.rate_ci95,
@@ -136,6 +139,7 @@ impl RepeatReport {
             "  runs:      {} done, {} failed",
             self.runs, self.failed_runs
         );
+        let _ = writeln!(s, "  reason:    {}", self.reason);
         let _ = writeln!(s, "  cool-down: {}", self.cooldown_text());
         for (col, m) in &self.metrics {
             if col == "rss_bytes" || col == "vsz_bytes" || !m.rate_known {
@@ -173,6 +177,33 @@ impl RepeatReport {
             ),
             _ => "none (the runs did not finish)".into(),
         }
+    }
+}
+
+/// The verdict on RSS per run in words.
+fn reason(v: &crate::detector::Verdict, max_per_run: f64) -> String {
+    let b = Quantity::Bytes;
+    let (a, z) = (
+        v.window_start_s.round() as u64,
+        v.window_end_s.round() as u64,
+    );
+    match v.kind {
+        _ if !v.finding.rate_known() => format!(
+            "{} runs judged: at least 10 are needed to tell a leak from noise; run more",
+            v.samples
+        ),
+        VerdictKind::Leaking => format!(
+            "RSS right after each run rose by about {} a run over runs {a} to {z}, and still rises",
+            b.value(v.rate)
+        ),
+        VerdictKind::Plateau => format!(
+            "RSS right after each run grew by less than the {} a run that counts as a leak over runs {a} to {z}",
+            b.value(max_per_run)
+        ),
+        VerdictKind::Inconclusive => format!(
+            "RSS right after each run may be rising (about {} a run) but the runs vary too much to be sure; run more",
+            b.value(v.rate)
+        ),
     }
 }
 
