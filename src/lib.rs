@@ -8,6 +8,10 @@
 //! - [`log`]: the CSV log format, written live and read back.
 //! - [`watch`]: the live watch: its loop, clocks, targets and outputs.
 //! - [`analyze`] and [`plot`]: judging and drawing a log offline.
+//! - [`export`] and [`prometheus`]: verdicts for Prometheus to scrape, and
+//!   judging the series a Prometheus server holds.
+//! - [`repeat`]: the bytes each run of a client leaves behind;
+//!   [`runtime`]: what a leaking process runs on, and the next step.
 //! - [`report`]: the verdict in words, as text or JSON.
 //! - [`app`]: runs a configuration, prints, and picks the [`exit_codes`].
 //! - [`cli`]: the command line, validated into plain configs.

@@ -154,3 +154,12 @@ pub fn fails_with(args: &[&str], msg: &str) {
         .code(2)
         .stderr(predicates::str::contains(msg));
 }
+
+/// A TCP port free on loopback now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -23,14 +23,6 @@ impl Drop for Prometheus {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Starts Prometheus with `config` (YAML) on `tsdb` (else a fresh one).
 fn prometheus(config: &str, tsdb: Option<&Path>) -> Prometheus {
     let dir = tempfile::tempdir().unwrap();
