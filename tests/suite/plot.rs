@@ -161,3 +161,55 @@ fn the_trend_is_not_drawn_across_the_gap_between_runs() {
         "a piece spans the gap: {trend:?}"
     );
 }
+
+#[test]
+fn the_legend_never_covers_the_curve() {
+    // The warm-up example, whose curve rose into the legend's corner.
+    for log in [
+        "docs/warmup-level.csv",
+        "docs/leak-server.csv",
+        "docs/sawtooth-leak.csv",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let svg = dir.path().join("p.svg");
+        leakwatch()
+            .arg("plot")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/").to_string() + log)
+            .arg("-o")
+            .arg(&svg)
+            .assert()
+            .success();
+        let text = std::fs::read_to_string(&svg).unwrap();
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        let num = |n: &roxmltree::Node, a: &str| n.attribute(a).unwrap().parse::<f64>().unwrap();
+        // The first legend box (the judged panel's) and the mean curve.
+        let legend = doc
+            .descendants()
+            .find(|n| n.has_tag_name("rect") && n.attribute("stroke") == Some("#C8C8C8"))
+            .unwrap();
+        let (x0, y0) = (num(&legend, "x"), num(&legend, "y"));
+        let (x1, y1) = (x0 + num(&legend, "width"), y0 + num(&legend, "height"));
+        for line in doc
+            .descendants()
+            .filter(|n| n.has_tag_name("polyline") && n.attribute("stroke") == Some("#1E5AB4"))
+        {
+            let points: Vec<&str> = line
+                .attribute("points")
+                .unwrap()
+                .split_whitespace()
+                .collect();
+            if points.len() <= 2 {
+                continue; // the legend's own sample of the line
+            }
+            for p in points {
+                let (x, y) = p.split_once(',').unwrap();
+                let (x, y): (f64, f64) = (x.parse().unwrap(), y.parse().unwrap());
+                let inside = (x0..=x1).contains(&x) && (y0..=y1).contains(&y);
+                assert!(
+                    !inside,
+                    "{log}: the curve at ({x}, {y}) is under the legend"
+                );
+            }
+        }
+    }
+}
