@@ -284,7 +284,15 @@ fn another_users_process_is_a_clear_error_for_pss_and_fds() {
     }
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("leakwatch");
-    std::fs::copy(leakwatch_path(), &bin).unwrap();
+    // Copied by cp, not here: a file this multithreaded test process opens
+    // for writing can leak into a child another test forks meanwhile, and
+    // executing it then fails with "Text file busy".
+    let st = Command::new("cp")
+        .arg(leakwatch_path())
+        .arg(&bin)
+        .status()
+        .unwrap();
+    assert!(st.success());
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     for (metric, file) in [("pss", "/proc/1/smaps_rollup"), ("fds", "/proc/1/fd")] {
