@@ -392,9 +392,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_own_metrics() {
-        let mut s = ProcSampler::open(std::process::id(), false, &Metric::ALL).unwrap();
+    fn reads_every_metric_of_a_quiet_process() {
+        // A sleeping child, not this process: its memory does not move
+        // between the reads of statm and smaps_rollup, as this one's does
+        // while other tests run beside it.
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let stat = format!("/proc/{}/stat", child.id());
+        while !std::fs::read_to_string(&stat)
+            .unwrap_or_default()
+            .contains("(sleep) S ")
+        {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let mut s = ProcSampler::open(child.id(), false, &Metric::ALL).unwrap();
         let m = s.sample().unwrap().unwrap().reading;
+        child.kill().unwrap();
+        child.wait().unwrap();
         assert!(m.rss() > 0 && m.vsz() >= m.rss());
         assert!(m.get(Metric::Pss) > 0 && m.get(Metric::Pss) <= m.rss());
         assert!(m.get(Metric::Uss) > 0 && m.get(Metric::Uss) <= m.rss());
