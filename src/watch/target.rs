@@ -82,18 +82,29 @@ pub fn wait_started(c: &mut Child) {
     let _ = c;
 }
 
-/// The loader of `pid` is done: its maps hold a shared library other than
-/// the loader itself, or no loader at all.
+/// The loader of `pid` is done: a dynamically linked program (its
+/// executable names an interpreter, `/ld-…`) has a shared library besides the
+/// loader mapped; a static one is done once exec'd.
 #[cfg(target_os = "linux")]
 fn loaded(pid: u32) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 4096];
+    let n = std::fs::File::open(format!("/proc/{pid}/exe"))
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    let dynamic = memchr::memmem::find(&head[..n], b"/ld-").is_some();
+    if !dynamic {
+        return true;
+    }
     let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
-        return true; // gone: nothing to wait for
+        // Unreadable mid-exec, or gone: done only if gone.
+        return !std::path::Path::new(&format!("/proc/{pid}")).exists();
     };
-    let paths = || maps.lines().filter_map(|l| l.split_whitespace().nth(5));
     let is_loader =
         |p: &str| p.contains("/ld-linux") || p.contains("/ld-musl") || p.contains("/ld.so");
-    let has_loader = paths().any(is_loader);
-    !has_loader || paths().any(|p| p.contains(".so") && !is_loader(p))
+    maps.lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .any(|p| p.contains(".so") && !is_loader(p))
 }
 
 /// Sends `sig` to the process group `pgid`; false when no process is left in it.
