@@ -485,7 +485,8 @@ fn parse_metrics(text: &str) -> Result<Vec<Metric>> {
         match Metric::parse(part) {
             Some(m) => out.push(m),
             None => bail!(
-                "--metrics: unknown metric '{part}'; choose from rss,vsz,pss,uss,swap,fds,threads"
+                "--metrics: unknown metric '{part}'; choose from {}",
+                metrics::names()
             ),
         }
     }

@@ -7,7 +7,7 @@ pub mod listen;
 pub mod textfile;
 
 use crate::detector::VerdictKind;
-use crate::judging::Judging;
+use crate::judging::{Judged, Judging};
 use crate::sampler::Reading;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -28,6 +28,16 @@ pub struct TargetLabels {
     pub pid: u32,
     /// Its command, short.
     pub command: String,
+}
+
+impl TargetLabels {
+    /// The labels on every series of this target.
+    fn labels(&self) -> Labels {
+        vec![
+            ("pid".into(), self.pid.to_string()),
+            ("command".into(), self.command.clone()),
+        ]
+    }
 }
 
 /// The metrics leakwatch exposes, kept current by [`Exposition::update`] and
@@ -138,11 +148,7 @@ impl Exposition {
 
     /// Counts the samples of `target`: `total` so far.
     pub fn count(&self, target: &TargetLabels, total: u64) {
-        let base: Labels = vec![
-            ("pid".into(), target.pid.to_string()),
-            ("command".into(), target.command.clone()),
-        ];
-        let c = self.samples.get_or_create(&base);
+        let c = self.samples.get_or_create(&target.labels());
         c.inc_by(total.saturating_sub(c.get()));
     }
 
@@ -155,18 +161,17 @@ impl Exposition {
         judging: &Judging,
         limit: Option<f64>,
     ) {
-        let base: Labels = vec![
-            ("pid".into(), target.pid.to_string()),
-            ("command".into(), target.command.clone()),
-        ];
+        let base = target.labels();
         let with = |extra: &[(&str, &str)]| -> Labels {
             let mut l = base.clone();
             l.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
             l
         };
-        for s in judging.series() {
+        // Each series' verdict, judged once for every metric and the limit.
+        let judged = judging.judged();
+        for (s, j) in judging.series().iter().zip(&judged) {
             let Some(m) = s.metric else { continue };
-            let v = s.detector.verdict();
+            let v = &j.verdict;
             let name = m.name();
             let (now, floor_or_count, growth) = if m.is_bytes() {
                 (&self.memory, Some(&self.floor), &self.growth)
@@ -201,17 +206,19 @@ impl Exposition {
                     .set(on);
             }
         }
-        self.update_limit(&base, judging, limit);
+        let shown = judged.iter().find(|j| j.column == judging.shown().column);
+        self.update_limit(&base, shown, limit);
     }
 
     /// Time to the limit, for the judged byte series, while it grows towards it.
-    fn update_limit(&self, base: &Labels, judging: &Judging, limit: Option<f64>) {
-        let Some(limit) = limit else { return };
-        let series = judging.shown();
-        if series.metric.is_some_and(|m| !m.is_bytes()) {
+    fn update_limit(&self, base: &Labels, shown: Option<&Judged>, limit: Option<f64>) {
+        let (Some(limit), Some(j)) = (limit, shown) else {
+            return;
+        };
+        if j.counts {
             return;
         }
-        let v = series.detector.verdict();
+        let v = &j.verdict;
         let (t, _) = crate::report::time_to_limit(v.baseline_end, v.rate, v.rate_ci95, limit);
         match t {
             Some(t) if v.finding.rate_known() => {

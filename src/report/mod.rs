@@ -27,6 +27,14 @@ fn ordered_map<S: serde::Serializer>(
     m.end()
 }
 
+/// `v` as pretty JSON ending with a newline. Reports have no maps with
+/// non-string keys, so they always serialise.
+pub(crate) fn json_text<T: Serialize>(v: &T) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
 /// When to colour the verdict word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ColorChoice {
@@ -292,12 +300,7 @@ impl Report {
     /// (text only).
     pub fn render_colored(&self, format: Format, color: bool) -> String {
         match format {
-            Format::Json => {
-                // A report has no maps with non-string keys: it always serialises.
-                let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
-                s.push('\n');
-                s
-            }
+            Format::Json => json_text(self),
             Format::Text => text::text(self, color),
         }
     }

@@ -69,9 +69,7 @@ impl FleetReport {
     /// Renders the report in `format`; the verdict words coloured when `color`.
     pub fn render(&self, format: Format, color: bool) -> String {
         if format == Format::Json {
-            let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
-            s.push('\n');
-            return s;
+            return super::json_text(self);
         }
         let q = Quantity::Bytes;
         let mut s = String::new();

@@ -163,3 +163,10 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A recording of 30 flat samples of PID 7, to replay, in `dir`.
+pub fn recording(dir: &tempfile::TempDir) -> PathBuf {
+    let p = dir.path().join("recording.csv");
+    std::fs::write(&p, log_text((0..30).map(|i| (i as f64, 1e6)), 7)).unwrap();
+    p
+}

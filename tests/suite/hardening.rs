@@ -5,13 +5,6 @@ use crate::common::*;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// A recording of 30 flat samples, in `dir`.
-fn recording(dir: &tempfile::TempDir) -> std::path::PathBuf {
-    let p = dir.path().join("recording.csv");
-    std::fs::write(&p, log_text((0..30).map(|i| (i as f64, 1e6)), 7)).unwrap();
-    p
-}
-
 #[test]
 fn a_header_only_log_without_its_newline_is_appended_to() {
     let dir = tempfile::tempdir().unwrap();

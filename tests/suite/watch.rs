@@ -134,13 +134,6 @@ fn another_header_or_a_foreign_file_is_refused_untouched() {
     }
 }
 
-/// A recording of 20 samples to replay, in `dir`.
-fn recording(dir: &tempfile::TempDir) -> std::path::PathBuf {
-    let p = dir.path().join("recording.csv");
-    std::fs::write(&p, log_text((0..20).map(|i| (i as f64, 1e6)), 7)).unwrap();
-    p
-}
-
 /// Starts an open-ended watch of an idle process, waits for rows, sends `sig`.
 fn end_with_signal(sig: i32) -> (std::process::Output, std::path::PathBuf, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
