@@ -13,6 +13,11 @@
 //! `forked` forks `--workers` children that share its warm-up memory
 //! (copy-on-write), so RSS counts it once per process and PSS once in all.
 //!
+//! `sawtooth` swings: it takes `--swing N` bytes (default 16 MiB) over
+//! `--period-secs S` (default 1) and frees them at once, over a flat floor;
+//! `capped` fills a cache at `--rate` bytes a second up to `--cap N` (default
+//! 8 MiB), then holds; `idle` takes nothing and sleeps.
+//!
 //! For `leakwatch repeat`: `serve --port P --retain N` serves on 127.0.0.1:P
 //! and keeps exactly N bytes (every page written) per connection, for good
 //! (N = 0: nothing); `client --port P --requests K` connects K times, sends a
@@ -36,7 +41,12 @@ fn main() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
-    let default_rate = if mode == "leak" {
+    if mode == "idle" {
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
+    let default_rate = if matches!(mode, "leak" | "capped") {
         1024.0 * 1024.0
     } else {
         10.0
@@ -48,10 +58,19 @@ fn main() {
     let tick = Duration::from_millis(opt("--tick-ms", 50.0) as u64);
     if !matches!(
         mode,
-        "leak" | "steady" | "fds" | "threads" | "forked" | "serve" | "client"
+        "leak"
+            | "steady"
+            | "fds"
+            | "threads"
+            | "forked"
+            | "serve"
+            | "client"
+            | "sawtooth"
+            | "capped"
+            | "idle"
     ) {
         eprintln!(
-            "usage: leaky leak|steady|fds|threads|forked|serve|client [--rate N] [--warmup-bytes N] [--warmup-secs S] [--workers N] [--tick-ms MS] [--port P] [--retain N] [--requests K]"
+            "usage: leaky leak|steady|fds|threads|forked|serve|client|sawtooth|capped|idle [--rate N] [--warmup-bytes N] [--warmup-secs S] [--workers N] [--tick-ms MS] [--port P] [--retain N] [--requests K]"
         );
         std::process::exit(2);
     }
@@ -71,6 +90,10 @@ fn main() {
     let mut kept_bytes = 0.0;
     let mut fds: Vec<(std::io::PipeReader, std::io::PipeWriter)> = Vec::new();
     let mut threads = 0usize;
+    let mut swing: Vec<Vec<u8>> = Vec::new();
+    let swing_bytes = opt("--swing", 16.0 * 1024.0 * 1024.0);
+    let period = opt("--period-secs", 1.0).max(0.01);
+    let cap = opt("--cap", 8.0 * 1024.0 * 1024.0);
     let start = Instant::now();
     let mut n: u64 = 0;
     loop {
@@ -78,11 +101,27 @@ fn main() {
         let t = start.elapsed().as_secs_f64();
         // Warm-up: a fixed amount taken in the first seconds (every mode).
         let warm_target = warmup_bytes * (t / warmup_secs).min(1.0);
-        let target = warm_target + if mode == "leak" { rate * t } else { 0.0 };
+        let target = warm_target
+            + match mode {
+                "leak" => rate * t,
+                "capped" => (rate * t).min(cap),
+                _ => 0.0,
+            };
         if target > kept_bytes {
             let add = (target - kept_bytes) as usize;
             kept.push(touched(add));
             kept_bytes += add as f64;
+        }
+        if mode == "sawtooth" {
+            // Up to the swing over a period, then all freed at once.
+            let phase = (t % period) / period;
+            let want = (swing_bytes * phase / CHUNK as f64) as usize;
+            if want < swing.len() {
+                swing.clear();
+            }
+            while swing.len() < want {
+                swing.push(touched(CHUNK));
+            }
         }
         let due = (rate * t) as usize;
         if mode == "fds" {
@@ -114,6 +153,10 @@ fn main() {
         }
     }
 }
+
+/// The sawtooth's allocation unit: large enough to be mapped (and returned)
+/// on its own.
+const CHUNK: usize = 256 * 1024;
 
 /// Serves on 127.0.0.1:`port`, keeping `retain` bytes per connection for good.
 fn serve(port: u16, retain: usize) -> ! {

@@ -46,6 +46,11 @@ pub fn run(cfg: &Config, color: ColorChoice) -> ExitCode {
             format,
             fail_on_leak,
         } => run_repeat(repeat, *format, *fail_on_leak, color),
+        Config::Scan {
+            scan,
+            format,
+            fail_on_leak,
+        } => run_scan(scan, *format, *fail_on_leak, color),
         Config::Completions(shell) => print_bytes(&cli::completions(*shell)),
         Config::Man => cli::man_page().and_then(|m| print_bytes(&m)),
     };
@@ -97,10 +102,10 @@ fn report(
 ) -> (Report, crate::detector::VerdictKind) {
     let limit = limit.map(|(l, src)| {
         let name = match src {
-            LimitSource::Given => "--limit",
-            LimitSource::Cgroup => "cgroup memory.max",
+            LimitSource::Given => "--limit".to_string(),
+            LimitSource::Cgroup(file) => format!("cgroup {file}"),
         };
-        (l, name.to_string())
+        (l, name)
     });
     Report::from_judged(judged, judge, min_rate, limit)
 }
@@ -131,6 +136,8 @@ fn run_watch(cfg: &WatchConfig, color: ColorChoice) -> Result<ExitCode> {
     r.target_exit = out.target_exit;
     r.next_step = out.next_step;
     r.warnings = out.warnings;
+    r.restarts = out.restarts;
+    r.cgroup = out.cgroup;
     let to_stderr = cfg.log_to_stdout();
     emit(
         &r.render_colored(cfg.format, colored(color, to_stderr)),
@@ -191,6 +198,28 @@ fn run_repeat(
         Some(e) => Err(e),
         None => Ok(ExitCode::for_verdict(r.verdict, fail_on_leak)),
     }
+}
+
+fn run_scan(
+    cfg: &crate::scan::ScanConfig,
+    format: Format,
+    fail_on_leak: bool,
+    color: ColorChoice,
+) -> Result<ExitCode> {
+    let out = crate::scan::run(cfg)?;
+    let r = crate::report::scan::ScanReport::new(
+        &out,
+        &cfg.judge,
+        cfg.detector.min_rate,
+        cfg.interval.as_secs_f64(),
+    );
+    warn(&r.warnings);
+    use std::io::IsTerminal;
+    let width = std::io::stdout()
+        .is_terminal()
+        .then(|| crate::scan::table::terminal_size().0);
+    emit(&r.render(format, colored(color, false), width), false)?;
+    Ok(ExitCode::for_verdict(r.verdict, fail_on_leak))
 }
 
 fn run_plot(cfg: &crate::plot::PlotConfig, color: ColorChoice) -> Result<ExitCode> {

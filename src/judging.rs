@@ -117,6 +117,15 @@ impl Judging {
         Judging { series, judge }
     }
 
+    /// The same judging with detectors of at most `cap` buckets each (see
+    /// [`Detector::with_buckets`]).
+    pub fn with_buckets(mut self, cap: usize) -> Judging {
+        for s in &mut self.series {
+            s.detector = Detector::with_buckets(s.detector.config(), cap);
+        }
+        self
+    }
+
     /// The series, in column order.
     pub fn series(&self) -> &[Series] {
         &self.series
@@ -153,7 +162,7 @@ impl Judging {
     /// Forgets every sample: a new watch starts.
     pub fn reset(&mut self) {
         for s in &mut self.series {
-            s.detector = Detector::new(s.detector.config());
+            s.detector = Detector::with_buckets(s.detector.config(), s.detector.capacity());
         }
     }
 

@@ -7,6 +7,8 @@
 //! - [`judging`]: a detector per series and the rule for which decides.
 //! - [`log`]: the CSV log format, written live and read back.
 //! - [`watch`]: the live watch: its loop, clocks, targets and outputs.
+//! - [`scan`]: every process (or cgroup) of a machine watched at once.
+//! - [`cgroup`]: control groups (containers, services) as memory targets.
 //! - [`analyze`] and [`plot`]: judging and drawing a log offline.
 //! - [`export`] and [`prometheus`]: verdicts for Prometheus to scrape, and
 //!   judging the series a Prometheus server holds.
@@ -23,6 +25,7 @@
 
 pub mod analyze;
 pub mod app;
+pub mod cgroup;
 pub mod cli;
 pub mod detector;
 pub mod exit_codes;
@@ -36,6 +39,7 @@ pub mod repeat;
 pub mod report;
 pub mod runtime;
 pub mod sampler;
+pub mod scan;
 #[cfg(feature = "synth")]
 pub mod synth;
 pub mod units;

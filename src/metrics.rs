@@ -20,10 +20,13 @@ pub enum Metric {
     Fds,
     /// Threads.
     Threads,
+    /// A cgroup's memory use with page cache (v2 `memory.current`, v1
+    /// `memory.usage_in_bytes`), bytes; cgroup targets only.
+    Usage,
 }
 
 /// How many metrics there are.
-pub const COUNT: usize = 7;
+pub const COUNT: usize = 8;
 
 impl Metric {
     /// Every metric, in log-column order.
@@ -35,6 +38,7 @@ impl Metric {
         Metric::Swap,
         Metric::Fds,
         Metric::Threads,
+        Metric::Usage,
     ];
 
     /// The metric's short name (`rss`, `fds`).
@@ -47,6 +51,7 @@ impl Metric {
             Metric::Swap => "swap",
             Metric::Fds => "fds",
             Metric::Threads => "threads",
+            Metric::Usage => "usage",
         }
     }
 
@@ -60,6 +65,7 @@ impl Metric {
             Metric::Swap => "swap_bytes",
             Metric::Fds => "fds",
             Metric::Threads => "threads",
+            Metric::Usage => "usage_bytes",
         }
     }
 
@@ -109,9 +115,21 @@ impl Metric {
     }
 }
 
-/// The names of every metric, comma-separated, for messages.
+impl Metric {
+    /// Sampled for a process (else only for a cgroup).
+    pub fn of_process(self) -> bool {
+        self != Metric::Usage
+    }
+}
+
+/// The names of every metric a process has, comma-separated, for messages.
 pub fn names() -> String {
-    Metric::ALL.map(Metric::name).join(", ")
+    Metric::ALL
+        .into_iter()
+        .filter(|m| m.of_process())
+        .map(Metric::name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

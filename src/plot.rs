@@ -241,6 +241,7 @@ fn axis_name(column: &str) -> &str {
         Some(Metric::Swap) => "swap",
         Some(Metric::Fds) => "open file descriptors",
         Some(Metric::Threads) => "threads",
+        Some(Metric::Usage) => "cgroup memory use",
         None => column,
     }
 }

@@ -13,6 +13,7 @@ use crate::prometheus::PromConfig;
 use crate::repeat::RepeatConfig;
 use crate::report::{ColorChoice, Format};
 use crate::sampler::SampleError;
+use crate::scan::{ScanConfig, Scope};
 use crate::units::{parse_duration, parse_rate, parse_size, quoted};
 use crate::watch::{Target, WatchConfig};
 use anyhow::{Result, bail};
@@ -25,6 +26,9 @@ Examples:
   leakwatch --pid 50662 --interval 1s -o samples.csv
   leakwatch --name my-server --duration 10m --fail-on-leak
   leakwatch --children -d 2m -- python3 server.py
+  leakwatch scan -d 10m                  (every process: which one is still growing?)
+  leakwatch scan --cgroups -d 30m        (every container and service)
+  leakwatch --cgroup /system.slice/app.service --follow
   leakwatch analyze samples.csv --format json
   leakwatch --replay samples.csv --min-rate 5MiB/h --fail-on-leak
   leakwatch plot samples.csv -o samples.svg
@@ -72,6 +76,9 @@ enum Sub {
     Analyze(AnalyzeArgs),
     /// Render a log as an SVG chart with the verdict.
     Plot(PlotArgs),
+    /// Watch every process (or those selected), or every cgroup, at once: which
+    /// one here is still growing?
+    Scan(ScanArgs),
     /// Run a command N times against a running process: the bytes each run leaves
     /// behind, and whether memory comes back afterwards.
     Repeat(RepeatArgs),
@@ -124,6 +131,15 @@ struct WatchArgs {
     /// Watch the one process whose name or command line contains PATTERN
     #[arg(long, value_name = "PATTERN")]
     name: Option<String>,
+    /// Watch a cgroup (a container, a service): a cgroupfs directory, or a path as
+    /// /proc/PID/cgroup shows it. Judges its anonymous memory (as rss); logs its use
+    /// with page cache as usage
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["pid", "name", "children"])]
+    cgroup: Option<PathBuf>,
+    /// With --name or --cgroup: when the target is gone, go on with the next match
+    /// (or the cgroup's next process) as a new run; the verdict judges the current run
+    #[arg(long)]
+    follow: bool,
     /// Sum every metric over the process and all its descendants (shared pages
     /// count once per process in RSS; PSS divides them)
     #[arg(long)]
@@ -176,7 +192,7 @@ struct WatchArgs {
     textfile: Option<PathBuf>,
     /// Feed a log's samples through the live watch on a simulated clock, as
     /// fast as it reads (to try settings on a recording; its columns are the metrics)
-    #[arg(long, value_name = "LOG", conflicts_with_all = ["pid", "name", "children", "metrics"])]
+    #[arg(long, value_name = "LOG", conflicts_with_all = ["pid", "name", "cgroup", "children", "metrics"])]
     replay: Option<PathBuf>,
     /// A command to start and watch (after `--`)
     #[arg(last = true, value_name = "CMD")]
@@ -273,6 +289,51 @@ struct RepeatArgs {
     command: Vec<String>,
 }
 
+#[derive(Debug, Args)]
+struct ScanArgs {
+    /// Only processes whose name or command line contains PATTERN
+    #[arg(long, value_name = "PATTERN")]
+    name: Option<String>,
+    /// Only processes of USER (a name or a user ID)
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+    /// Only the descendants of PID
+    #[arg(long, value_name = "PID", allow_hyphen_values = true, value_parser = parse_pid)]
+    children_of: Option<u32>,
+    /// Watch every leaf cgroup holding processes (containers, services) below ROOT
+    /// [default ROOT: the memory hierarchy's root]
+    #[arg(long, value_name = "ROOT", num_args = 0..=1, conflicts_with_all = ["name", "user", "children_of"])]
+    cgroups: Option<Option<PathBuf>>,
+    /// Time between samples
+    #[arg(
+        short,
+        long,
+        value_name = "DURATION",
+        default_value = "1s",
+        allow_hyphen_values = true
+    )]
+    interval: String,
+    /// Stop after this long [default: at Ctrl-C]
+    #[arg(short, long, value_name = "DURATION", allow_hyphen_values = true)]
+    duration: Option<String>,
+    /// Write one CSV log per target into DIR (for analyze and plot)
+    #[arg(short, long, value_name = "DIR")]
+    output: Option<PathBuf>,
+    /// No live table on the terminal: only the report at the end
+    #[arg(short, long)]
+    quiet: bool,
+    /// What to sample, as for a watch
+    #[arg(long, value_name = "LIST", default_value = "rss,vsz")]
+    metrics: String,
+    /// The metric behind each verdict, as for a watch
+    #[arg(long, value_name = "METRIC", default_value = "rss")]
+    judge: String,
+    #[command(flatten)]
+    judging: JudgeArgs,
+    #[command(flatten)]
+    out: OutputArgs,
+}
+
 /// How to read a log, for analyze and plot.
 #[derive(Debug, Args)]
 struct ReadArgs {
@@ -329,6 +390,15 @@ pub enum Config {
         /// Verdict format.
         format: Format,
         /// Exit 1/3 when any series leaks / is inconclusive.
+        fail_on_leak: bool,
+    },
+    /// `scan`.
+    Scan {
+        /// What to scan and how.
+        scan: ScanConfig,
+        /// Verdict format.
+        format: Format,
+        /// Exit 1 when any target leaks, 3 when one watched throughout is inconclusive.
         fail_on_leak: bool,
     },
     /// `repeat`.
@@ -495,6 +565,15 @@ fn parse_metrics(text: &str) -> Result<Vec<Metric>> {
     Ok(out)
 }
 
+/// Parses `--metrics` for a process, which has no cgroup usage.
+fn process_metrics(text: &str) -> Result<Vec<Metric>> {
+    let m = parse_metrics(text)?;
+    if m.contains(&Metric::Usage) {
+        bail!("--metrics usage: only a cgroup has it; leave usage out");
+    }
+    Ok(m)
+}
+
 /// Parses `--judge`: a metric name, or `any` (`None`).
 fn parse_judge(text: &str) -> Result<Option<Metric>> {
     if text == "any" {
@@ -523,10 +602,65 @@ fn validate(cli: Cli) -> Result<Config> {
             force: p.force,
         })),
         Some(Sub::Repeat(r)) => validate_repeat(r),
+        Some(Sub::Scan(s)) => validate_scan(s),
         Some(Sub::Completions { shell }) => Ok(Config::Completions(shell)),
         Some(Sub::Man) => Ok(Config::Man),
         None => validate_watch(cli.watch),
     }
+}
+
+fn validate_scan(a: ScanArgs) -> Result<Config> {
+    use std::io::IsTerminal;
+    let cgroups = a.cgroups.is_some();
+    let scope = match a.cgroups {
+        Some(root) => Scope::Cgroups(root),
+        None => {
+            let uid = match &a.user {
+                Some(u) => Some(crate::scan::uid_of(u).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--user: no user {} on this machine; check the name with `id {}`",
+                        quoted(u),
+                        quoted(u)
+                    )
+                })?),
+                None => None,
+            };
+            if a.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+                bail!(
+                    "--name: the pattern is empty; give part of the processes' names or command lines"
+                );
+            }
+            Scope::Processes(crate::scan::ProcSelect {
+                name: a.name,
+                uid,
+                children_of: a.children_of,
+            })
+        }
+    };
+    let duration = a
+        .duration
+        .as_deref()
+        .map(|d| duration("--duration", d))
+        .transpose()?;
+    if duration.is_some_and(|d| d.is_zero()) {
+        bail!("--duration: must be more than 0");
+    }
+    let (metrics, judged) = watch_metrics(&a.metrics, &a.judge, cgroups)?;
+    let format = format(a.out.format);
+    Ok(Config::Scan {
+        scan: ScanConfig {
+            scope,
+            interval: interval(&a.interval)?,
+            duration,
+            detector: detector_config(&a.judging)?,
+            metrics,
+            judge: judged.map_or(Judge::Any, Judge::metric),
+            output_dir: a.output,
+            table: !a.quiet && format == Format::Text && std::io::stdout().is_terminal(),
+        },
+        format,
+        fail_on_leak: a.out.fail_on_leak,
+    })
 }
 
 fn validate_repeat(r: RepeatArgs) -> Result<Config> {
@@ -553,7 +687,7 @@ fn validate_repeat(r: RepeatArgs) -> Result<Config> {
                 .map(|c| duration("--cooldown", c))
                 .transpose()?,
             max_per_run,
-            metrics: parse_metrics(&r.metrics)?,
+            metrics: process_metrics(&r.metrics)?,
             output: r.output,
         },
         format: format(r.out.format),
@@ -611,6 +745,12 @@ fn validate_analyze(a: AnalyzeArgs) -> Result<Config> {
 
 fn target(w: &mut WatchArgs) -> Result<Target> {
     let command = std::mem::take(&mut w.command);
+    if let Some(c) = w.cgroup.take() {
+        if w.pid.is_some() || w.name.is_some() || !command.is_empty() || w.replay.is_some() {
+            bail!("give only one of --pid, --name, --cgroup, --replay and a command after `--`");
+        }
+        return Ok(Target::Cgroup(c));
+    }
     Ok(
         match (w.pid, w.name.take(), command.is_empty(), w.replay.take()) {
             (Some(p), None, true, None) => Target::Pid(p),
@@ -621,10 +761,13 @@ fn target(w: &mut WatchArgs) -> Result<Target> {
             (None, None, false, None) => Target::Command(command),
             (None, None, true, Some(r)) => Target::Replay(r),
             (None, None, true, None) => bail!(
-                "nothing to watch: give --pid PID, --name PATTERN, or a command after `--`; \
-                 or `leakwatch analyze FILE` for a log (see --help)"
+                "nothing to watch: give --pid PID, --name PATTERN, --cgroup PATH, or a command \
+                 after `--`; or `leakwatch scan` for every process, `leakwatch analyze FILE` \
+                 for a log (see --help)"
             ),
-            _ => bail!("give only one of --pid, --name, --replay and a command after `--`"),
+            _ => {
+                bail!("give only one of --pid, --name, --cgroup, --replay and a command after `--`")
+            }
         },
     )
 }
@@ -641,18 +784,15 @@ fn validate_watch(mut w: WatchArgs) -> Result<Config> {
         }
         None => None,
     };
-    let mut sampled = parse_metrics(&w.metrics)?;
-    let judged = parse_judge(&w.judge)?;
-    if let Some(m) = judged
-        && !sampled.contains(&m)
-    {
-        // Judging a metric means sampling it.
-        sampled.push(m);
-        sampled.sort();
+    if w.follow && !matches!(target, Target::Name(_) | Target::Cgroup(_)) {
+        bail!("--follow: give it with --name PATTERN or --cgroup PATH, whose target can restart");
     }
+    let cgroup = matches!(target, Target::Cgroup(_));
+    let (sampled, judged) = watch_metrics(&w.metrics, &w.judge, cgroup)?;
     Ok(Config::Watch(WatchConfig {
         target,
         children: w.children,
+        follow: w.follow,
         interval: interval(&w.interval)?,
         duration,
         samples: w.samples,
@@ -667,6 +807,45 @@ fn validate_watch(mut w: WatchArgs) -> Result<Config> {
         listen: w.listen,
         textfile: w.textfile,
     }))
+}
+
+/// The metrics to sample and the one to judge (`None`: any), for a process
+/// or (`cgroup`) a cgroup, which has rss (its anonymous memory) and usage.
+fn watch_metrics(list: &str, judge: &str, cgroup: bool) -> Result<(Vec<Metric>, Option<Metric>)> {
+    let mut sampled = parse_metrics(list)?;
+    let judged = parse_judge(judge)?;
+    if judged == Some(Metric::Usage) && !cgroup {
+        bail!("--judge usage: only a cgroup has it; give --cgroup PATH, or judge another metric");
+    }
+    if let Some(m) = judged
+        && !sampled.contains(&m)
+    {
+        // Judging a metric means sampling it.
+        sampled.push(m);
+        sampled.sort();
+    }
+    if cgroup {
+        if let Some(m) = sampled
+            .iter()
+            .find(|m| !matches!(m, Metric::Rss | Metric::Vsz | Metric::Usage))
+        {
+            bail!(
+                "--metrics {}: a cgroup has only rss (its anonymous memory) and usage",
+                m.name()
+            );
+        }
+        if judged == Some(Metric::Vsz) {
+            bail!("--judge vsz: a cgroup has no virtual size; judge rss, usage or any");
+        }
+        // A cgroup has no virtual size: its log's vsz_bytes column stays 0.
+        let mut m = vec![Metric::Rss, Metric::Usage];
+        m.sort();
+        return Ok((m, judged));
+    }
+    if sampled.contains(&Metric::Usage) {
+        bail!("--metrics usage: only a cgroup has it; give --cgroup PATH, or leave usage out");
+    }
+    Ok((sampled, judged))
 }
 
 /// An error as the user should read it: the library's message, with the

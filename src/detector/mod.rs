@@ -314,6 +314,7 @@ pub struct Detector {
     judged: u64,
     last_t: f64,
     last_v: f64,
+    cap: usize,
 }
 
 /// A bucket's summary as the outside sees it (for plots and tests).
@@ -336,22 +337,35 @@ pub struct BucketView {
 impl Detector {
     /// A detector with the given settings and no samples.
     pub fn new(cfg: DetectorConfig) -> Self {
+        Self::with_buckets(cfg, MAX_BUCKETS)
+    }
+
+    /// A detector that keeps at most `cap` buckets (at least 16, at most
+    /// [`MAX_BUCKETS`]): a smaller, coarser state, for watching thousands of
+    /// targets at once. Buckets are allocated as the run fills them.
+    pub fn with_buckets(cfg: DetectorConfig, cap: usize) -> Self {
         Detector {
             cfg,
             first_t: None,
             origin: 0.0,
             width: 1e-3,
-            buckets: Vec::with_capacity(MAX_BUCKETS),
+            buckets: Vec::new(),
             samples: 0,
             judged: 0,
             last_t: 0.0,
             last_v: 0.0,
+            cap: cap.clamp(16, MAX_BUCKETS),
         }
     }
 
     /// The settings this detector was made with.
     pub fn config(&self) -> DetectorConfig {
         self.cfg
+    }
+
+    /// The most buckets this detector keeps.
+    pub fn capacity(&self) -> usize {
+        self.cap
     }
 
     /// Number of samples fed in so far.
@@ -410,7 +424,7 @@ impl Detector {
         }
         self.judged += 1;
         let mut idx = ((t - self.origin) / self.width).floor() as u64;
-        while idx >= MAX_BUCKETS as u64 {
+        while idx >= self.cap as u64 {
             self.coarsen();
             idx = ((t - self.origin) / self.width).floor() as u64;
         }
@@ -437,7 +451,7 @@ impl Detector {
     /// Doubles the bucket width, merging neighbours pairwise.
     fn coarsen(&mut self) {
         self.width *= 2.0;
-        let mut out: Vec<Bucket> = Vec::with_capacity(MAX_BUCKETS);
+        let mut out: Vec<Bucket> = Vec::with_capacity(self.cap);
         for b in &self.buckets {
             let idx = b.idx / 2;
             match out.last_mut() {

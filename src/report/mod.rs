@@ -10,6 +10,7 @@ use serde::Serialize;
 pub mod prom;
 mod reason;
 pub mod repeat;
+pub mod scan;
 mod text;
 
 pub use reason::{plural, reason};
@@ -140,6 +141,13 @@ pub struct Report {
     pub next_step: Option<String>,
     /// Warnings met on the way.
     pub warnings: Vec<String>,
+    /// The cgroup watched, as a path inside its hierarchy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<String>,
+    /// With `--follow`: how many times a new process took over; the verdict
+    /// judges the current run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restarts: Option<u32>,
     /// The metric behind the exit code: a column name, or `any`.
     pub judge: String,
     /// Every judged metric, keyed by log column, in column order.
@@ -230,6 +238,8 @@ impl Report {
             target_exit: None,
             next_step: None,
             warnings: Vec::new(),
+            cgroup: None,
+            restarts: None,
             judge: column.to_string(),
             metrics: Vec::new(),
             limit_bytes: None,

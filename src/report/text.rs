@@ -23,7 +23,15 @@ pub(super) fn text(r: &Report, color: bool) -> String {
         let _ = writeln!(s, "  limit:     {}", limit_text(r, limit));
     }
     metrics_table(r, &mut s);
+    let restarts = r.restarts.map(|n| {
+        format!(
+            "{n} (the verdict judges the current run, PID {})",
+            r.pid.unwrap_or(0)
+        )
+    });
     for (label, value) in [
+        ("cgroup", &r.cgroup),
+        ("restarts", &restarts),
         ("set aside", &r.set_aside),
         ("ended by", &r.ended_by),
         ("target", &r.target_exit),

@@ -29,13 +29,20 @@ pub struct ProcSampler {
 }
 
 /// The open files of one process.
-struct ProcFiles {
+pub(crate) struct ProcFiles {
     pid: u32,
     /// Start time (clock ticks after boot): with the PID, the process's identity.
     start: Option<u64>,
-    statm: File,
+    /// `statm`, kept open; `None`: opened for each read (too few descriptors).
+    statm: Option<File>,
     stat: Option<File>,
+    /// `stat` is read (for threads) though not kept open.
+    wants_stat: bool,
     smaps: Option<File>,
+    /// `smaps_rollup` is read (for pss, uss, swap).
+    wants_smaps: bool,
+    /// Descriptors are kept open between reads.
+    keep: bool,
     fds: bool,
 }
 
@@ -66,6 +73,18 @@ fn open_proc(pid: u32, file: &str, metric: Option<Metric>) -> Result<File, Sampl
 
 impl ProcFiles {
     fn open(pid: u32, metrics: &[Metric]) -> Result<ProcFiles, SampleError> {
+        Self::open_known(pid, metrics, start_time(pid), true)
+    }
+
+    /// Opens `pid`, whose start time is `start`, for `metrics`. Unless
+    /// `keep`, no descriptor is held between reads: each read opens and
+    /// closes its files (slower; for more targets than descriptors).
+    pub(crate) fn open_known(
+        pid: u32,
+        metrics: &[Metric],
+        start: Option<u64>,
+        keep: bool,
+    ) -> Result<ProcFiles, SampleError> {
         let statm = open_proc(pid, "statm", None)?;
         let stat = if metrics.contains(&Metric::Threads) {
             Some(open_proc(pid, "stat", Some(Metric::Threads))?)
@@ -86,20 +105,48 @@ impl ProcFiles {
                 return Err(open_error(pid, path, Some(Metric::Fds), e));
             }
         }
+        let (wants_stat, wants_smaps) = (stat.is_some(), smaps.is_some());
         Ok(ProcFiles {
             pid,
-            start: start_time(pid),
-            statm,
-            stat,
-            smaps,
+            start,
+            statm: keep.then_some(statm),
+            stat: if keep { stat } else { None },
+            wants_stat,
+            smaps: if keep { smaps } else { None },
+            wants_smaps,
+            keep,
             fds,
         })
     }
 
+    /// Descriptors held between reads.
+    pub(crate) fn held(&self) -> usize {
+        [&self.statm, &self.stat, &self.smaps]
+            .iter()
+            .filter(|f| f.is_some())
+            .count()
+    }
+
+    /// Reads `file` of this process through `kept`, or opened for this read.
+    fn read_file(
+        &self,
+        kept: &Option<File>,
+        file: &str,
+        buf: &mut Vec<u8>,
+    ) -> Result<Option<usize>> {
+        match kept {
+            Some(f) => pread(f, buf),
+            None => match File::open(format!("/proc/{}/{file}", self.pid)) {
+                Ok(f) => pread(&f, buf),
+                Err(_) => Ok(None),
+            },
+        }
+    }
+
     /// Reads this process; `None` once it is gone (or a zombie).
-    fn read(&mut self, buf: &mut Vec<u8>, page: u64) -> Result<Option<Reading>> {
+    pub(crate) fn read(&mut self, buf: &mut Vec<u8>, page: u64) -> Result<Option<Reading>> {
         let mut r = Reading::default();
-        let Some(n) = pread(&self.statm, buf)? else {
+        let Some(n) = self.read_file(&self.statm, "statm", buf)? else {
             return Ok(None);
         };
         let mut it = buf[..n].split(|&b| b == b' ');
@@ -112,13 +159,13 @@ impl ProcFiles {
                 r.values[Metric::Vsz.index()] = s * page;
             }
         }
-        if let Some(f) = &self.stat {
-            let Some(n) = pread(f, buf)? else {
+        if self.wants_stat {
+            let Some(n) = self.read_file(&self.stat, "stat", buf)? else {
                 return Ok(None);
             };
             r.values[Metric::Threads.index()] = parse_threads(&buf[..n]).unwrap_or(0);
         }
-        if self.smaps.is_some() {
+        if self.wants_smaps {
             let Some(n) = self.read_smaps(buf)? else {
                 return Ok(None);
             };
@@ -155,13 +202,15 @@ impl ProcFiles {
             return Ok(None);
         };
         let n = pread(&f, buf)?;
-        self.smaps = Some(f);
+        if self.keep {
+            self.smaps = Some(f);
+        }
         Ok(n)
     }
 }
 
 /// The start time of `pid` (field 22 of `/proc/PID/stat`), if it exists.
-fn start_time(pid: u32) -> Option<u64> {
+pub fn start_time(pid: u32) -> Option<u64> {
     let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
     let close = stat.iter().rposition(|&b| b == b')')?;
     stat.get(close + 1..)?
@@ -241,30 +290,37 @@ fn parse_rollup(text: &[u8]) -> (u64, u64, u64) {
     (pss, uss, swap)
 }
 
-/// The smallest cgroup v2 `memory.max` on the path of the cgroup named in
-/// `proc_cgroup` (the text of `/proc/PID/cgroup`), under `root`
-/// (`/sys/fs/cgroup`). `None` without cgroup v2 or without a limit.
-pub fn cgroup_memory_max(proc_cgroup: &str, root: &std::path::Path) -> Option<f64> {
-    let path = proc_cgroup
-        .lines()
-        .find_map(|l| l.strip_prefix("0::"))?
-        .trim()
-        .trim_start_matches('/');
-    let mut dir = root.to_path_buf();
-    let mut best: Option<f64> = None;
-    let mut parts = path.split('/').filter(|p| !p.is_empty()).peekable();
-    loop {
-        if let Ok(text) = std::fs::read_to_string(dir.join("memory.max"))
-            && let Ok(v) = text.trim().parse::<f64>()
-        {
-            best = Some(best.map_or(v, |b| b.min(v)));
-        }
-        match parts.next() {
-            Some(p) => dir.push(p),
-            None => break,
-        }
-    }
-    best
+/// What `/proc/PID/stat` says of a process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StatInfo {
+    /// The command name (`comm`), up to 15 bytes.
+    pub comm: String,
+    /// The parent's PID.
+    pub ppid: u32,
+    /// Start time, clock ticks after boot.
+    pub start: u64,
+    /// A kernel thread (no memory of its own).
+    pub kernel: bool,
+}
+
+/// Parses `/proc/PID/stat` text.
+pub(crate) fn parse_stat(stat: &[u8]) -> Option<StatInfo> {
+    const PF_KTHREAD: u64 = 0x0020_0000;
+    let open = stat.iter().position(|&b| b == b'(')?;
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let mut f = stat
+        .get(close + 1..)?
+        .split(|&b| b == b' ')
+        .filter(|f| !f.is_empty());
+    let ppid = f.nth(1).and_then(parse_u64)?;
+    let flags = f.nth(4).and_then(parse_u64)?;
+    let start = f.nth(12).and_then(parse_u64)?;
+    Some(StatInfo {
+        comm: String::from_utf8_lossy(stat.get(open + 1..close)?).into_owned(),
+        ppid: ppid as u32,
+        start,
+        kernel: flags & PF_KTHREAD != 0,
+    })
 }
 
 /// The name of `pid` if it is a kernel thread (flag PF_KTHREAD in
@@ -442,24 +498,12 @@ mod tests {
     }
 
     #[test]
-    fn cgroup_limit_is_the_smallest_on_the_path() {
-        let root = tempfile::tempdir().unwrap();
-        let a = root.path().join("system.slice");
-        let b = a.join("app.service");
-        std::fs::create_dir_all(&b).unwrap();
-        std::fs::write(a.join("memory.max"), "4294967296\n").unwrap();
-        std::fs::write(b.join("memory.max"), "max\n").unwrap();
-        let cg = "12:memory:/whatever\n0::/system.slice/app.service\n";
-        assert_eq!(cgroup_memory_max(cg, root.path()), Some(4294967296.0));
-        std::fs::write(b.join("memory.max"), "1073741824\n").unwrap();
-        assert_eq!(cgroup_memory_max(cg, root.path()), Some(1073741824.0));
-        assert_eq!(cgroup_memory_max("4:memory:/x\n", root.path()), None);
-    }
-
-    #[test]
     fn parsers() {
         let stat = b"42 (my (odd) name) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 7 0 12345 1000 200 18446744073709551615";
         assert_eq!(parse_threads(stat), Some(7));
+        let info = parse_stat(stat).unwrap();
+        assert_eq!(info.comm, "my (odd) name");
+        assert_eq!((info.ppid, info.start, info.kernel), (1, 12345, false));
         let rollup = b"00-ff ---p 0 00:00 0 [rollup]\nRss: 100 kB\nPss: 60 kB\nPrivate_Clean: 4 kB\nPrivate_Dirty: 40 kB\nSwap: 8 kB\nSwapPss: 8 kB\n";
         assert_eq!(parse_rollup(rollup), (60 * 1024, 44 * 1024, 8 * 1024));
     }

@@ -9,6 +9,8 @@
 use crate::metrics::Metric;
 use anyhow::Result;
 
+pub mod cgroup;
+pub mod follow;
 #[cfg(target_os = "linux")]
 pub mod linux;
 pub mod portable;
@@ -152,6 +154,12 @@ pub trait Sampler {
     fn gone(&self) -> &'static str {
         "target exited"
     }
+
+    /// The target is gone but its successor is awaited (`--follow`): a
+    /// `None` from `sample` then means no sample this tick, not the end.
+    fn waiting(&self) -> bool {
+        false
+    }
 }
 
 /// A process found by name: its PID and command line.
@@ -205,6 +213,20 @@ pub fn find_by_name(pattern: &str) -> Result<Vec<Found>> {
         .collect();
     out.sort_by_key(|f| f.pid);
     Ok(out)
+}
+
+/// When `pid` started (clock ticks after boot), if it exists and this
+/// platform says.
+pub fn start_time(pid: u32) -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        linux::start_time(pid)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pid;
+        None
+    }
 }
 
 /// A sampler of `metrics` for `pid` (summed over its descendants with

@@ -50,7 +50,15 @@ pub fn run_loop(
     };
     loop {
         let Some(s) = sampler.sample()? else {
-            end.ended_by = sampler.gone().into();
+            if !sampler.waiting() {
+                end.ended_by = sampler.gone().into();
+                break;
+            }
+            match clock.wait_next(limits.interval, limits.duration, stop) {
+                Wake::Tick => continue,
+                Wake::Deadline => end.ended_by = "duration".into(),
+                Wake::Stopped(why) => end.ended_by = why,
+            }
             break;
         };
         let t = clock.elapsed();

@@ -36,6 +36,8 @@ pub enum Target {
     Pid(u32),
     /// The one process whose name or command line contains this.
     Name(String),
+    /// A cgroup: a cgroupfs directory, or a path as `/proc/PID/cgroup` shows it.
+    Cgroup(PathBuf),
     /// A command to start and watch.
     Command(Vec<String>),
     /// A log, fed through the loop on a simulated clock.
@@ -49,6 +51,9 @@ pub struct WatchConfig {
     pub target: Target,
     /// Sum over the process and all its descendants.
     pub children: bool,
+    /// Go on with the next match (or the cgroup's next process) when the
+    /// target is gone, as a new run.
+    pub follow: bool,
     /// Time between samples.
     pub interval: Duration,
     /// Stop after this long.
@@ -97,8 +102,8 @@ impl WatchConfig {
 pub enum LimitSource {
     /// Given in the configuration.
     Given,
-    /// The target's cgroup `memory.max`.
-    Cgroup,
+    /// The target's cgroup: the file it is in (`memory.max`).
+    Cgroup(&'static str),
 }
 
 /// How a watch ended and what it judged.
@@ -124,6 +129,11 @@ pub struct Outcome {
     pub error: Option<anyhow::Error>,
     /// On `leaking`: the next command that finds where, for its runtime.
     pub next_step: Option<String>,
+    /// With `follow`: how many times a new process took over (the verdict
+    /// is the current run's).
+    pub restarts: Option<u32>,
+    /// The cgroup watched, as a path inside its hierarchy.
+    pub cgroup: Option<String>,
 }
 
 /// Why a watch ended when its target exited.
@@ -217,10 +227,13 @@ fn outcome(judging: &Judging, end: LoopEnd, log: Option<&LogWriter>) -> Outcome 
         warnings: log.map(|l| l.warnings().to_vec()).unwrap_or_default(),
         error: end.error,
         next_step: None,
+        restarts: None,
+        cgroup: None,
     }
 }
 
-/// Watches a live process: by PID, by name, or a command started here.
+/// Watches a live process (by PID, by name, or a command started here) or
+/// a cgroup.
 fn live(cfg: &WatchConfig, signals: &Signals) -> Result<Outcome> {
     // The log first: a refused log must not leave a started command behind.
     let mut log = open_log(cfg, &cfg.metrics, signals)?;
@@ -228,6 +241,7 @@ fn live(cfg: &WatchConfig, signals: &Signals) -> Result<Outcome> {
     let pid = match &cfg.target {
         Target::Pid(p) => *p,
         Target::Name(pat) => target::resolve_name(pat)?,
+        Target::Cgroup(path) => return watch_cgroup(cfg, path, log.as_mut(), signals),
         Target::Command(argv) => {
             let mut c = target::spawn(argv, !cfg.command_keeps_stdout())?;
             target::wait_started(&mut c);
@@ -245,19 +259,20 @@ fn live(cfg: &WatchConfig, signals: &Signals) -> Result<Outcome> {
     Ok(out)
 }
 
-/// Watches `pid` (a started `child`, if any) on the system clock.
+/// Watches `pid` (a started `child`, if any) on the system clock; with
+/// `follow` and a name, the next match after it.
 fn watch_pid(
     cfg: &WatchConfig,
     pid: u32,
-    mut child: Option<&mut Child>,
-    mut log: Option<&mut LogWriter>,
+    child: Option<&mut Child>,
+    log: Option<&mut LogWriter>,
     signals: &Signals,
 ) -> Result<Outcome> {
-    let mut judging = Judging::new(cfg.detector, &cfg.metrics, None, cfg.judge.clone());
-    let mut sampler = match sampler::open(pid, cfg.children, &cfg.metrics) {
+    let sampler = match sampler::open(pid, cfg.children, &cfg.metrics) {
         Ok(s) => s,
         // A started command that is gone already gets the usual report.
         Err(e) if child.is_some() && gone(&e) => {
+            let judging = Judging::new(cfg.detector, &cfg.metrics, None, cfg.judge.clone());
             let end = LoopEnd {
                 ended_by: GONE.into(),
                 samples: 0,
@@ -270,36 +285,147 @@ fn watch_pid(
     };
     let limit = match cfg.limit {
         Some(l) => Some((l, LimitSource::Given)),
-        None => target::cgroup_limit(pid).map(|l| (l, LimitSource::Cgroup)),
+        None => target::cgroup_limit(pid).map(|(l, file)| (l, LimitSource::Cgroup(file))),
     };
-    let export = exporter(cfg, target::command_name(pid), limit.map(|l| l.0))?;
+    let live = Live {
+        name: target::command_name(pid),
+        limit,
+        child,
+        what: format!("PID {pid}"),
+    };
+    let mut out = match (&cfg.target, cfg.follow) {
+        (Target::Name(pat), true) => {
+            let (pat, children, metrics) = (pat.clone(), cfg.children, cfg.metrics.clone());
+            let mut last = pid;
+            let reopen = move || -> Result<Option<Box<dyn Sampler>>> {
+                let Some(next) = target::newest_match(&pat, last) else {
+                    return Ok(None);
+                };
+                match sampler::open(next, children, &metrics) {
+                    Ok(s) => {
+                        last = next;
+                        Ok(Some(s))
+                    }
+                    Err(_) => Ok(None),
+                }
+            };
+            follow(cfg, sampler, Box::new(reopen), live, log, signals)?
+        }
+        _ => {
+            let mut sampler = sampler;
+            drive_live(cfg, sampler.as_mut(), live, log, signals)?
+        }
+    };
+    out.pid = out.pid.or(Some(pid));
+    // While the target is still there (a started command is stopped after).
+    if let Some(p) = out.pid
+        && out.judge.pick(&out.judged).1 == crate::detector::VerdictKind::Leaking
+    {
+        out.next_step = crate::runtime::next_step(p);
+    }
+    Ok(out)
+}
+
+/// What a live watch needs besides its sampler.
+struct Live<'a> {
+    /// The target's name, for the exposition's labels.
+    name: String,
+    /// The memory limit and where it came from.
+    limit: Option<(f64, LimitSource)>,
+    /// A started command, whose exit ends the watch.
+    child: Option<&'a mut Child>,
+    /// The target in an error's words (`PID 42`, `cgroup /a/b`).
+    what: String,
+}
+
+/// Runs the live loop on the system clock until a limit, a signal, or the
+/// target's end.
+fn drive_live(
+    cfg: &WatchConfig,
+    sampler: &mut dyn Sampler,
+    mut live: Live,
+    mut log: Option<&mut LogWriter>,
+    signals: &Signals,
+) -> Result<Outcome> {
+    let mut judging = Judging::new(cfg.detector, &cfg.metrics, None, cfg.judge.clone());
+    let export = exporter(cfg, live.name.clone(), live.limit.map(|l| l.0))?;
     let mut clock = SystemClock::start();
     let mut stop = || {
         if let Some(s) = signals.received() {
             return Some(s.to_string());
         }
-        match child.as_mut().map(|c| c.try_wait()) {
+        match live.child.as_mut().map(|c| c.try_wait()) {
             Some(Ok(Some(_))) => Some(GONE.to_string()),
             _ => None,
         }
     };
     let end = drive(
         cfg,
-        sampler.as_mut(),
+        sampler,
         &mut clock,
         &mut judging,
         log.as_deref_mut(),
         export,
         &mut stop,
     )
-    .map_err(|e| e.context(format!("cannot sample PID {pid}")))?;
+    .map_err(|e| e.context(format!("cannot sample {}", live.what)))?;
     let mut out = outcome(&judging, end, log.as_deref());
-    out.pid = Some(pid);
-    out.limit = limit;
-    // While the target is still there (a started command is stopped after).
-    if out.judge.pick(&out.judged).1 == crate::detector::VerdictKind::Leaking {
-        out.next_step = crate::runtime::next_step(pid);
-    }
+    out.limit = live.limit;
+    Ok(out)
+}
+
+/// Runs the live loop over `first` and the successors `reopen` finds.
+fn follow(
+    cfg: &WatchConfig,
+    first: Box<dyn Sampler>,
+    reopen: sampler::follow::Reopen,
+    live: Live,
+    log: Option<&mut LogWriter>,
+    signals: &Signals,
+) -> Result<Outcome> {
+    let mut f = sampler::follow::Follow::new(first, reopen);
+    let mut out = drive_live(cfg, &mut f, live, log, signals)?;
+    out.restarts = Some(f.restarts());
+    Ok(out)
+}
+
+/// Watches a cgroup: its anonymous memory as rss, its use with page cache
+/// as usage; with `follow`, its next process after it empties.
+fn watch_cgroup(
+    cfg: &WatchConfig,
+    path: &Path,
+    log: Option<&mut LogWriter>,
+    signals: &Signals,
+) -> Result<Outcome> {
+    use crate::sampler::cgroup::CgroupSampler;
+    let h = crate::cgroup::Hierarchy::find()?;
+    let dir = h.resolve(path)?;
+    let first = CgroupSampler::open(&h, &dir)?;
+    let limit = match cfg.limit {
+        Some(l) => Some((l, LimitSource::Given)),
+        None => h
+            .limit(&dir)
+            .map(|l| (l, LimitSource::Cgroup(h.version.limit_file()))),
+    };
+    let live = Live {
+        name: h.name(&dir),
+        limit,
+        child: None,
+        what: format!("cgroup {}", h.name(&dir)),
+    };
+    let name = h.name(&dir);
+    let mut out = if cfg.follow {
+        let reopen = move || -> Result<Option<Box<dyn Sampler>>> {
+            Ok(CgroupSampler::open(&h, &dir)
+                .ok()
+                .map(|s| Box::new(s) as Box<dyn Sampler>))
+        };
+        follow(cfg, Box::new(first), Box::new(reopen), live, log, signals)?
+    } else {
+        let mut first = first;
+        drive_live(cfg, &mut first, live, log, signals)?
+    };
+    out.cgroup = Some(name);
     Ok(out)
 }
 

@@ -36,6 +36,17 @@ pub fn resolve_name(pattern: &str) -> Result<u32> {
     }
 }
 
+/// The most recently started process, other than `last`, whose name or
+/// command line contains `pattern`: the successor `--follow` goes on with.
+pub fn newest_match(pattern: &str, last: u32) -> Option<u32> {
+    let found = sampler::find_by_name(pattern).ok()?;
+    found
+        .into_iter()
+        .filter(|f| f.pid != last)
+        .max_by_key(|f| (sampler::start_time(f.pid).unwrap_or(0), f.pid))
+        .map(|f| f.pid)
+}
+
 /// Starts `argv` in a process group of its own (so the watch can end all it
 /// starts); its stdout goes to our stderr when `quiet_stdout` (our stdout
 /// carries the log or the verdict).
@@ -170,19 +181,12 @@ pub fn describe_exit(st: std::process::ExitStatus) -> String {
     }
 }
 
-/// The cgroup v2 memory limit of `pid` (the smallest `memory.max` on its
-/// cgroup's path), if it has one.
-pub fn cgroup_limit(pid: u32) -> Option<f64> {
-    #[cfg(target_os = "linux")]
-    {
-        let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-        sampler::linux::cgroup_memory_max(&cg, std::path::Path::new("/sys/fs/cgroup"))
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = pid;
-        None
-    }
+/// The memory limit of `pid`'s cgroup (the smallest on its path) and the
+/// file it is in, if it has one.
+pub fn cgroup_limit(pid: u32) -> Option<(f64, &'static str)> {
+    let h = crate::cgroup::Hierarchy::find().ok()?;
+    let dir = h.of_pid(pid)?;
+    h.limit(&dir).map(|l| (l, h.version.limit_file()))
 }
 
 /// The short name of `pid`'s command (`/proc/PID/comm`), for labels.

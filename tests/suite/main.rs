@@ -2,6 +2,7 @@
 //! (most wait on real processes and real seconds; see .cargo/config.toml).
 
 mod analyze;
+mod cgroups;
 mod common;
 mod detector;
 mod examples;
@@ -13,4 +14,5 @@ mod polish;
 mod prometheus;
 mod repeat;
 mod replay;
+mod scan;
 mod watch;

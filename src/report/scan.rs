@@ -1,0 +1,400 @@
+//! A scan's report: one verdict per target, leaking first, as a table for
+//! people (also drawn live) or one JSON object.
+
+use super::{Format, Report, json_text, verdict_word};
+use crate::detector::VerdictKind;
+use crate::judging::Judge;
+use crate::scan::table::{Frame, Row, Shown};
+use crate::scan::{ScanOutcome, Seen};
+use crate::units::{Quantity, format_bytes, format_secs};
+use serde::Serialize;
+use std::fmt::Write;
+
+/// How many targets came to each end.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Counts {
+    /// Targets watched.
+    pub targets: usize,
+    /// Leaking.
+    pub leaking: usize,
+    /// Plateau.
+    pub plateau: usize,
+    /// Inconclusive.
+    pub inconclusive: usize,
+    /// Gone before the scan ended (counted in their verdicts too).
+    pub exited: usize,
+    /// Samples taken, over every target.
+    pub samples: u64,
+}
+
+/// One target in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetReport {
+    /// Its command line (a cgroup's: its lowest PID's).
+    pub command: String,
+    /// Gone before the scan ended: the verdict is on what was seen.
+    pub exited: bool,
+    /// Seconds into the scan when it joined.
+    pub first_seen_s: f64,
+    /// Seconds into the scan when it was last read.
+    pub last_seen_s: f64,
+    /// Its last RSS (a cgroup's anonymous memory), bytes.
+    pub rss_bytes: u64,
+    /// The verdict and the usual fields, as for a watch.
+    #[serde(flatten)]
+    pub report: Report,
+}
+
+/// The scan's report; serialised as its JSON output.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanReport {
+    /// `leaking` if any target leaks; else `inconclusive` if one watched for
+    /// the whole scan is (or nothing was watched); else `plateau`.
+    pub verdict: VerdictKind,
+    /// What was scanned.
+    pub scope: String,
+    /// Seconds the scan ran.
+    pub duration_s: f64,
+    /// Seconds between samples.
+    pub interval_s: f64,
+    /// Why it ended.
+    pub ended_by: String,
+    /// The series behind each verdict.
+    pub judge: String,
+    /// Growth slower than this is a plateau, bytes per second.
+    pub min_rate_bytes_per_s: f64,
+    /// How many targets came to each end.
+    pub counts: Counts,
+    /// Every target: running ones first, leaking first, fastest first.
+    pub targets: Vec<TargetReport>,
+    /// Warnings met on the way.
+    pub warnings: Vec<String>,
+}
+
+/// Sorting rank of a verdict: leaking, inconclusive, plateau.
+fn rank(kind: VerdictKind) -> u8 {
+    match kind {
+        VerdictKind::Leaking => 0,
+        VerdictKind::Inconclusive => 1,
+        VerdictKind::Plateau => 2,
+    }
+}
+
+impl ScanReport {
+    /// The report on `out`, judged by `judge` with `min_rate`, sampled every
+    /// `interval_s`.
+    pub fn new(out: &ScanOutcome, judge: &Judge, min_rate: f64, interval_s: f64) -> ScanReport {
+        let mut counts = Counts::default();
+        let mut whole_inconclusive = false;
+        let mut targets: Vec<TargetReport> = out
+            .targets
+            .iter()
+            .map(|s| {
+                let t = target(s, judge, min_rate);
+                counts.targets += 1;
+                match t.report.verdict {
+                    VerdictKind::Leaking => counts.leaking += 1,
+                    VerdictKind::Plateau => counts.plateau += 1,
+                    VerdictKind::Inconclusive => counts.inconclusive += 1,
+                }
+                counts.exited += usize::from(s.exited);
+                counts.samples += t.report.samples;
+                whole_inconclusive |= t.report.verdict == VerdictKind::Inconclusive
+                    && !s.exited
+                    && s.first_s < interval_s / 2.0;
+                t
+            })
+            .collect();
+        targets.sort_by(|a, b| {
+            (a.exited, rank(a.report.verdict))
+                .cmp(&(b.exited, rank(b.report.verdict)))
+                .then(
+                    b.report
+                        .growth_rate_bytes_per_s
+                        .total_cmp(&a.report.growth_rate_bytes_per_s),
+                )
+        });
+        let verdict = if counts.leaking > 0 {
+            VerdictKind::Leaking
+        } else if whole_inconclusive || counts.targets == 0 {
+            VerdictKind::Inconclusive
+        } else {
+            VerdictKind::Plateau
+        };
+        let mut warnings = out.warnings.clone();
+        if counts.targets == 0 {
+            warnings.push("no target matched: nothing was watched".into());
+        }
+        ScanReport {
+            verdict,
+            scope: out.scope.clone(),
+            duration_s: round3(out.duration_s),
+            interval_s,
+            ended_by: out.ended_by.clone(),
+            judge: judge.name().to_string(),
+            min_rate_bytes_per_s: round3(min_rate),
+            counts,
+            targets,
+            warnings,
+        }
+    }
+
+    /// The report in `format`, ending with a newline; text rows are cut to
+    /// `width` columns (a terminal's) when given.
+    pub fn render(&self, format: Format, color: bool, width: Option<usize>) -> String {
+        match format {
+            Format::Json => json_text(self),
+            Format::Text => self.text(color, width.unwrap_or(usize::MAX)),
+        }
+    }
+
+    fn text(&self, color: bool, width: usize) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{}: {}",
+            verdict_word(self.verdict, color),
+            summary(&self.counts, &self.scope)
+        );
+        let _ = writeln!(
+            s,
+            "  watched for {} at {} ({} samples), judging {}; ended by {}",
+            format_secs(self.duration_s),
+            format_secs(self.interval_s),
+            self.counts.samples,
+            self.judge,
+            self.ended_by
+        );
+        let rows: Vec<Row> = self.targets.iter().map(row_of).collect();
+        for line in rows_lines(&rows, width, true, usize::MAX) {
+            let _ = writeln!(s, "{line}");
+        }
+        for t in self.targets.iter().filter(|t| t.report.source.is_some()) {
+            if let Some(src) = &t.report.source {
+                let _ = writeln!(s, "  log: {src}");
+            }
+        }
+        s
+    }
+}
+
+/// "2 leaking, 120 plateau, 15 inconclusive of 137 processes (6 exited)".
+fn summary(c: &Counts, scope: &str) -> String {
+    let what = scope.split(' ').next().unwrap_or(scope);
+    let mut s = format!(
+        "{} leaking, {} plateau, {} inconclusive of {} {what}",
+        c.leaking, c.plateau, c.inconclusive, c.targets
+    );
+    if c.exited > 0 {
+        let _ = write!(s, " ({} exited during the scan)", c.exited);
+    }
+    s
+}
+
+/// A target's report: the usual fields for its verdict.
+fn target(s: &Seen, judge: &Judge, min_rate: f64) -> TargetReport {
+    let limit = s.limit.map(|l| (l, "cgroup memory limit".to_string()));
+    let (mut r, kind) = Report::from_judged(&s.judged, judge, min_rate, limit);
+    r.verdict = kind;
+    r.pid = Some(u64::from(s.pid));
+    r.cgroup = s.cgroup.clone();
+    r.source = s.log.as_ref().map(|p| p.display().to_string());
+    TargetReport {
+        command: s.cgroup.clone().unwrap_or_else(|| s.command.clone()),
+        exited: s.exited,
+        first_seen_s: round3(s.first_s),
+        last_seen_s: round3(s.last_s),
+        rss_bytes: s.last.rss(),
+        report: r,
+    }
+}
+
+fn row_of(t: &TargetReport) -> Row<'_> {
+    let r = &t.report;
+    Row {
+        pid: r.pid.unwrap_or(0) as u32,
+        label: &t.command,
+        rss: t.rss_bytes,
+        exited: t.exited,
+        shown: Some(Shown {
+            kind: r.verdict,
+            rate_known: r.rate_known,
+            rate: r.growth_rate_bytes_per_s,
+            ci: r.growth_rate_ci95,
+        }),
+    }
+}
+
+/// The rate cell: the rate with its 95% interval (`full`), or alone.
+fn rate_cell(s: Option<Shown>, full: bool) -> String {
+    let q = Quantity::Bytes;
+    match s {
+        Some(s) if s.rate_known && full => format!(
+            "{} ({} to {})",
+            q.rate(s.rate, "h"),
+            q.rate(s.ci[0], "h"),
+            q.rate(s.ci[1], "h")
+        ),
+        Some(s) if s.rate_known => q.rate(s.rate, "h"),
+        Some(_) => "not yet known".into(),
+        None => "judging…".into(),
+    }
+}
+
+fn verdict_cell(r: &Row) -> String {
+    let v = r.shown.map_or("-", |s| s.kind.as_str());
+    if r.exited {
+        format!("{v}, exited")
+    } else {
+        v.to_string()
+    }
+}
+
+/// The table's lines, `width` columns wide, with at most `max_rows` rows (a
+/// last line says how many more there are).
+fn rows_lines(rows: &[Row], width: usize, full: bool, max_rows: usize) -> Vec<String> {
+    let shown = &rows[..rows.len().min(max_rows)];
+    let rate_w = shown
+        .iter()
+        .map(|r| rate_cell(r.shown, full).chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(19);
+    let fixed = 8 + 11 + rate_w + 2 + 22;
+    let (full, rate_w) = if full && width < fixed + 12 {
+        (false, 19)
+    } else {
+        (full, rate_w)
+    };
+    let mut out = vec![format!(
+        "{:>7}  {:<9}  {:<rate_w$}  {:<20}  COMMAND",
+        "PID",
+        "RSS",
+        if full { "RATE (95% INTERVAL)" } else { "RATE" },
+        "VERDICT"
+    )];
+    for r in shown {
+        out.push(format!(
+            "{:>7}  {:<9}  {:<rate_w$}  {:<20}  {}",
+            r.pid,
+            format_bytes(r.rss as f64),
+            rate_cell(r.shown, full),
+            verdict_cell(r),
+            r.label
+        ));
+    }
+    if rows.len() > shown.len() {
+        out.push(format!("  … {} more", rows.len() - shown.len()));
+    }
+    out.into_iter().map(|l| clip(&l, width)).collect()
+}
+
+/// `line` cut to `width` characters.
+fn clip(line: &str, width: usize) -> String {
+    if line.chars().count() <= width {
+        return line.to_string();
+    }
+    let mut s: String = line.chars().take(width.saturating_sub(1)).collect();
+    s.push('…');
+    s
+}
+
+/// The live table's lines for `f`, fitted to `width` × `height`.
+pub fn table_lines(f: &Frame, width: usize, height: usize) -> Vec<String> {
+    let mut rows = f.rows.clone();
+    rows.sort_by(|a, b| {
+        let key = |r: &Row| {
+            (
+                r.exited,
+                r.shown.map_or(3, |s| rank(s.kind)),
+                -(r.shown.map_or(0.0, |s| s.rate)),
+            )
+        };
+        let (ka, kb) = (key(a), key(b));
+        (ka.0, ka.1).cmp(&(kb.0, kb.1)).then(ka.2.total_cmp(&kb.2))
+    });
+    let mut c = Counts::default();
+    for r in &rows {
+        c.targets += 1;
+        c.exited += usize::from(r.exited);
+        match r.shown.map(|s| s.kind) {
+            Some(VerdictKind::Leaking) => c.leaking += 1,
+            Some(VerdictKind::Plateau) => c.plateau += 1,
+            Some(VerdictKind::Inconclusive) => c.inconclusive += 1,
+            None => {}
+        }
+    }
+    let of = match f.duration {
+        Some(d) => format!(" of {}", format_secs(d)),
+        None => String::new(),
+    };
+    let mut out = vec![
+        clip(
+            &format!(
+                "leakwatch scan: {}{of} at {}, judging {}; Ctrl-C ends it with the report",
+                format_secs(f.t),
+                format_secs(f.interval),
+                f.judge
+            ),
+            width,
+        ),
+        clip(&summary(&c, &f.scope), width),
+        String::new(),
+    ];
+    let room = height.saturating_sub(out.len() + 2).max(1);
+    out.extend(rows_lines(&rows, width, true, room));
+    out
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(pid: u32, kind: VerdictKind, rate: f64, exited: bool) -> Row<'static> {
+        Row {
+            pid,
+            label: "python3 server.py --with a rather long command line that goes on",
+            rss: 48 << 20,
+            exited,
+            shown: Some(Shown {
+                kind,
+                rate_known: true,
+                rate,
+                ci: [rate * 0.9, rate * 1.1],
+            }),
+        }
+    }
+
+    #[test]
+    fn the_live_table_fits_the_terminal_and_puts_leaks_first() {
+        let rows: Vec<Row> = (0..50)
+            .map(|i| row(100 + i, VerdictKind::Plateau, 0.0, false))
+            .chain([
+                row(7, VerdictKind::Leaking, 100.0, false),
+                row(8, VerdictKind::Leaking, 900.0, false),
+                row(9, VerdictKind::Leaking, 5000.0, true),
+            ])
+            .collect();
+        let f = Frame {
+            rows,
+            t: 12.0,
+            duration: Some(60.0),
+            interval: 1.0,
+            scope: "processes".into(),
+            judge: "rss_bytes",
+        };
+        for (w, h) in [(80, 24), (40, 10), (200, 60), (10, 3)] {
+            let lines = table_lines(&f, w, h);
+            assert!(lines.len() <= h.max(6), "{w}x{h}: {} lines", lines.len());
+            assert!(lines.iter().all(|l| l.chars().count() <= w), "{w}x{h}");
+        }
+        let lines = table_lines(&f, 120, 24);
+        assert!(lines[4].trim_start().starts_with("8 "), "{}", lines[4]);
+        assert!(lines[5].trim_start().starts_with("7 "), "{}", lines[5]);
+        assert!(lines.last().unwrap().contains("more"));
+    }
+}

@@ -1,0 +1,378 @@
+//! `leakwatch scan`: real processes of every shape watched at once, each
+//! judged right; processes that join and exit; one log per target; the
+//! open-file limit; a whole-machine scan; bad input.
+
+use crate::common::{json, leakwatch, leakwatch_path, leaky_path, spawn_sleep, wait_until};
+use serde_json::Value;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A tag no other test's processes carry.
+fn tag(name: &str) -> String {
+    format!("lwscan-{name}-{}", std::process::id())
+}
+
+/// Starts `leaky MODE ARGS --tag TAG`.
+fn leaky(mode: &str, args: &[&str], tag: &str) -> Child {
+    Command::new(leaky_path())
+        .arg(mode)
+        .args(args)
+        .args(["--tag", tag])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Runs `leakwatch scan --format json ARGS`: (exit code, report, stderr).
+pub fn scan_json(args: &[&str]) -> (Option<i32>, Value, String) {
+    let out = leakwatch()
+        .args(["scan", "--format", "json"])
+        .args(args)
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.stdout.is_empty(), "no report: {err}");
+    (out.status.code(), json(&out.stdout), err)
+}
+
+/// The target whose command line contains `needle`.
+fn find<'a>(r: &'a Value, needle: &str) -> &'a Value {
+    r["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["command"].as_str().unwrap().contains(needle))
+        .unwrap_or_else(|| panic!("no target {needle} in {r:#}"))
+}
+
+fn end(mut kids: Vec<Child>) {
+    for k in &mut kids {
+        k.kill().ok();
+    }
+    for k in &mut kids {
+        k.wait().ok();
+    }
+}
+
+#[test]
+fn every_shape_at_once_gets_its_own_right_verdict() {
+    let t = tag("shapes");
+    let kids = vec![
+        leaky("leak", &["--rate", "1048576"], &t),
+        leaky("leak", &["--rate", "4194304"], &t),
+        leaky(
+            "sawtooth",
+            &["--swing", "16777216", "--period-secs", "1"],
+            &t,
+        ),
+        leaky("steady", &[], &t),
+        leaky("capped", &["--rate", "2097152", "--cap", "6291456"], &t),
+        leaky("idle", &[], &t),
+    ];
+    let (code, r, err) = scan_json(&["--name", &t, "-i", "100ms", "-d", "12s", "--fail-on-leak"]);
+    end(kids);
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(r["counts"]["targets"], 6, "{r:#}");
+    let targets = r["targets"].as_array().unwrap();
+    let verdicts: Vec<(&str, &str)> = targets
+        .iter()
+        .map(|x| {
+            let cmd = x["command"].as_str().unwrap();
+            let mode = cmd.split(' ').nth(1).unwrap_or("");
+            (mode, x["verdict"].as_str().unwrap())
+        })
+        .collect();
+    // Leaking first, the faster leak first.
+    assert_eq!(verdicts[0], ("leak", "leaking"), "{verdicts:?}");
+    assert_eq!(verdicts[1], ("leak", "leaking"), "{verdicts:?}");
+    assert!(targets[0]["command"].as_str().unwrap().contains("4194304"));
+    for (mode, v) in &verdicts[2..] {
+        assert_eq!(*v, "plateau", "{mode}: {verdicts:?}\n{r:#}");
+    }
+    for (x, rate) in [(&targets[0], 4194304.0), (&targets[1], 1048576.0)] {
+        let got = x["growth_rate_bytes_per_s"].as_f64().unwrap();
+        assert!((got / rate - 1.0).abs() < 0.25, "{got} vs {rate}");
+        assert!(x["pid"].as_u64().unwrap() > 0);
+        assert!(x["rss_bytes"].as_u64().unwrap() > 0);
+    }
+}
+
+#[test]
+fn processes_that_start_join_and_those_that_exit_are_reported_as_exited() {
+    let t = tag("churn");
+    let script = format!(
+        "{leaky} steady --tag {t} & first=$!; sleep 3; {leaky} leak --rate 2097152 --tag {t}-late & \
+         sleep 1.5; kill $first; wait",
+        leaky = leaky_path().display()
+    );
+    let mut parent = Command::new("sh").args(["-c", &script]).spawn().unwrap();
+    let pid = parent.id().to_string();
+    let (_, r, err) = scan_json(&["--children-of", &pid, "-i", "100ms", "-d", "9s"]);
+    parent.kill().ok();
+    Command::new("pkill").args(["-f", &t]).status().ok();
+    parent.wait().ok();
+    let early = find(&r, &format!("steady --tag {t}"));
+    assert_eq!(early["exited"], true, "{r:#}\n{err}");
+    assert!(early["last_seen_s"].as_f64().unwrap() < 6.0);
+    let late = find(&r, &format!("{t}-late"));
+    assert_eq!(late["exited"], false);
+    assert!(late["first_seen_s"].as_f64().unwrap() >= 2.5, "{late:#}");
+    assert_eq!(late["verdict"], "leaking", "{late:#}");
+    // The shell itself is not its own descendant; its sleeps come and go.
+    assert!(
+        r["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["pid"].as_u64() != Some(parent.id() as u64))
+    );
+}
+
+#[test]
+fn one_log_per_target_that_analyze_judges_alike() {
+    let t = tag("logs");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("logs");
+    let kids = vec![
+        leaky("leak", &["--rate", "2097152"], &t),
+        leaky("steady", &[], &t),
+    ];
+    let (_, r, err) = scan_json(&[
+        "--name",
+        &t,
+        "-i",
+        "100ms",
+        "-d",
+        "8s",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    end(kids);
+    let targets = r["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 2, "{r:#}\n{err}");
+    for x in targets {
+        let log = x["source"].as_str().expect("a log per target");
+        let a = leakwatch()
+            .args(["analyze", log, "--format", "json"])
+            .output()
+            .unwrap();
+        let a = json(&a.stdout);
+        assert_eq!(a["verdict"], x["verdict"], "{log}");
+        assert_eq!(a["samples"], x["samples"], "{log}");
+    }
+}
+
+#[test]
+fn a_low_open_file_limit_falls_back_to_open_read_close_and_says_so() {
+    use std::os::unix::process::CommandExt;
+    let script = "for i in $(seq 60); do sleep 60 & done; wait";
+    let mut parent = Command::new("sh").args(["-c", script]).spawn().unwrap();
+    let pid = parent.id();
+    wait_until("60 sleeps", Duration::from_secs(30), || {
+        let kids =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        kids.split_whitespace().count() >= 60
+    });
+    let mut cmd = Command::new(leakwatch_path());
+    cmd.args([
+        "scan",
+        "--format",
+        "json",
+        "--children-of",
+        &pid.to_string(),
+    ])
+    .args(["-i", "200ms", "-d", "2s"]);
+    // SAFETY: only setrlimit(2), async-signal-safe, between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let rl = libc::rlimit {
+                rlim_cur: 64,
+                rlim_max: 64,
+            };
+            libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    Command::new("pkill")
+        .args(["-P", &pid.to_string()])
+        .status()
+        .ok();
+    parent.kill().ok();
+    parent.wait().ok();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let r = json(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(r["counts"]["targets"].as_u64().unwrap() >= 60, "{r:#}");
+    assert!(err.contains("open/read/close"), "{err}");
+    assert!(err.lines().all(|l| l.len() < 400), "{err}");
+    for x in r["targets"].as_array().unwrap() {
+        assert!(x["samples"].as_u64().unwrap() >= 5, "{x:#}");
+    }
+}
+
+#[test]
+fn a_scan_of_the_whole_machine_completes() {
+    let mut me = spawn_sleep("30");
+    let (code, r, err) = scan_json(&["-i", "500ms", "-d", "2s"]);
+    me.kill().ok();
+    me.wait().ok();
+    assert_eq!(code, Some(0), "{err}");
+    let n = r["counts"]["targets"].as_u64().unwrap();
+    assert!(n >= 3, "{r:#}");
+    assert!(
+        r["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["pid"].as_u64() == Some(me.id() as u64)),
+        "the test's own sleep is not in the scan"
+    );
+    // Kernel threads have no memory of their own: never targets.
+    assert!(
+        r["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["rss_bytes"].as_u64().unwrap() > 0)
+    );
+}
+
+#[test]
+fn the_text_report_lists_leaks_first_with_rate_and_interval() {
+    let t = tag("text");
+    let kids = vec![
+        leaky("idle", &[], &t),
+        leaky("leak", &["--rate", "2097152"], &t),
+    ];
+    let out = leakwatch()
+        .args(["scan", "--name", &t, "-i", "100ms", "-d", "6s"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    end(kids);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("leaking: 1 leaking, 1 plateau"),
+        "{text}"
+    );
+    assert!(lines[2].contains("PID") && lines[2].contains("RATE (95% INTERVAL)"));
+    assert!(
+        lines[3].contains("leak --rate") && lines[3].contains(" to "),
+        "{text}"
+    );
+    assert!(
+        lines[4].contains("idle") && lines[4].contains("plateau"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_live_table_is_redrawn_in_place_and_fits_the_terminal() {
+    let t = tag("live");
+    let kids = vec![
+        leaky("leak", &["--rate", "2097152"], &t),
+        leaky("idle", &[], &t),
+    ];
+    let name = format!("lw-scan-{}", std::process::id());
+    let cmd = format!(
+        "{} scan --name {t} -i 200ms -d 5s; sleep 30",
+        leakwatch_path().display()
+    );
+    let st = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &name,
+            "-x",
+            "70",
+            "-y",
+            "20",
+            &cmd,
+        ])
+        .status()
+        .expect("tmux (the test command installs it)");
+    assert!(st.success());
+    let capture = || {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &name])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let mut during = Vec::new();
+    let kids_guard = kids;
+    for _ in 0..16 {
+        std::thread::sleep(Duration::from_millis(250));
+        let s = capture();
+        if s.contains("leakwatch scan:") {
+            during.push(s);
+        }
+    }
+    let mut after = String::new();
+    for _ in 0..100 {
+        after = capture();
+        if after.contains("watched for") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Command::new("tmux")
+        .args(["kill-session", "-t", &name])
+        .status()
+        .ok();
+    end(kids_guard);
+    assert!(!during.is_empty(), "no live table seen");
+    for screen in &during {
+        assert_eq!(screen.matches("leakwatch scan:").count(), 1, "{screen}");
+        assert!(screen.lines().all(|l| l.chars().count() <= 70), "{screen}");
+        assert!(screen.lines().count() <= 20, "{screen}");
+    }
+    assert!(
+        during.last().unwrap().contains("leaking"),
+        "{:?}",
+        during.last()
+    );
+    // The alternate screen is left: the report is what stays, its rows
+    // cut to the terminal's width.
+    assert!(!after.contains("leakwatch scan:"), "{after}");
+    assert!(after.starts_with("leaking: 1 leaking"), "{after}");
+    assert!(after.lines().all(|l| l.chars().count() <= 70), "{after}");
+    assert!(after.contains('…'), "{after}");
+}
+
+#[test]
+fn bad_scan_input_is_one_clear_line_and_exit_2() {
+    for (args, msg) in [
+        (
+            vec!["scan", "--user", "no-such-user-lw"],
+            "--user: no user 'no-such-user-lw' on this machine",
+        ),
+        (
+            vec!["scan", "--children-of", "4000000"],
+            "no process with PID 4000000",
+        ),
+        (
+            vec!["scan", "--cgroups", "/no-such-cgroup-lw"],
+            "no cgroup /no-such-cgroup-lw",
+        ),
+        (
+            vec!["scan", "--cgroups", "--name", "x"],
+            "cannot be used with",
+        ),
+        (
+            vec!["scan", "--metrics", "usage"],
+            "--metrics usage: only a cgroup has it",
+        ),
+        (vec!["scan", "--name", " "], "--name: the pattern is empty"),
+    ] {
+        let out = leakwatch().args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(msg), "{args:?}: {err}");
+        assert!(err.lines().next().unwrap().len() < 300, "{err}");
+    }
+}
