@@ -126,6 +126,8 @@ struct Target {
     log_path: Option<PathBuf>,
     /// The verdict the live table shows, judged now and then.
     shown: Option<table::Shown>,
+    /// At least one reading was taken.
+    sampled: bool,
 }
 
 /// The descriptors kept for the scan's own use, besides its targets'.
@@ -195,7 +197,7 @@ pub fn run(cfg: &ScanConfig) -> Result<ScanOutcome> {
     let ended_by = loop {
         let t = clock.elapsed();
         let wall = clock.wall();
-        finder.join(&mut scan, t);
+        finder.join(&mut scan, t, wall);
         scan.sample(t, wall, &mut finder);
         if let Some(tb) = table.as_mut() {
             scan.judge_some();
@@ -275,8 +277,9 @@ impl Finder {
         }
     }
 
-    /// Adds the targets that appeared since the last tick.
-    fn join(&mut self, scan: &mut Scan, t: f64) {
+    /// Adds the targets that appeared since the last tick (a process with
+    /// the reading that told it from a kernel thread as its first sample).
+    fn join(&mut self, scan: &mut Scan, t: f64, wall: SystemTime) {
         match self {
             #[cfg(target_os = "linux")]
             Finder::Procs(f) => {
@@ -290,6 +293,7 @@ impl Finder {
                     scan.unkept += u64::from(files.held() == 0);
                     let name = format!("{}-{}", p.pid, file_name(program(&p.command)));
                     scan.add(Source::Proc(files), p.pid, p.command, None, None, &name, t);
+                    scan.record(scan.targets.len() - 1, t, wall, p.first);
                 }
             }
             Finder::Cgroups(f) => {
@@ -377,6 +381,7 @@ impl Scan<'_> {
             log,
             log_path,
             shown: None,
+            sampled: false,
         });
     }
 
@@ -413,10 +418,14 @@ impl Scan<'_> {
         }
     }
 
-    /// Reads every target still there; those gone are kept as exited.
+    /// Reads every target still there (but those that joined with a
+    /// reading this tick); those gone are kept as exited.
     fn sample(&mut self, t: f64, wall: SystemTime, finder: &mut Finder) {
         for i in 0..self.targets.len() {
             let tg = &mut self.targets[i];
+            if tg.sampled && tg.last_s == t {
+                continue;
+            }
             let reading = match &mut tg.source {
                 #[cfg(target_os = "linux")]
                 Source::Proc(f) => f.read(&mut self.buf, self.page).ok().flatten(),
@@ -426,30 +435,39 @@ impl Scan<'_> {
                     .map(crate::sampler::cgroup::reading),
                 Source::Gone => continue,
             };
-            let Some(r) = reading else {
-                self.fds_held = self.fds_held.saturating_sub(held(&tg.source));
-                finder.forget(tg);
-                tg.source = Source::Gone;
-                if tg.log.take().is_some() {
-                    self.fds_held = self.fds_held.saturating_sub(1);
+            match reading {
+                Some(r) => self.record(i, t, wall, r),
+                None => {
+                    self.fds_held = self.fds_held.saturating_sub(held(&tg.source));
+                    finder.forget(tg);
+                    tg.source = Source::Gone;
+                    if tg.log.take().is_some() {
+                        self.fds_held = self.fds_held.saturating_sub(1);
+                    }
                 }
-                continue;
+            }
+        }
+    }
+
+    /// Takes reading `r` of target `i` at `t`: judged, kept, logged.
+    fn record(&mut self, i: usize, t: f64, wall: SystemTime, r: Reading) {
+        let tg = &mut self.targets[i];
+        tg.judging.push_reading(t - tg.first_s, &r);
+        tg.last = r;
+        tg.last_s = t;
+        tg.sampled = true;
+        if let Some(log) = tg.log.as_mut() {
+            let row = Sample {
+                timestamp: wall,
+                elapsed_s: t - tg.first_s,
+                pid: tg.pid,
+                reading: r,
+                run: None,
             };
-            tg.judging.push_reading(t - tg.first_s, &r);
-            tg.last = r;
-            tg.last_s = t;
-            if let Some(log) = tg.log.as_mut() {
-                let row = Sample {
-                    timestamp: wall,
-                    elapsed_s: t - tg.first_s,
-                    pid: tg.pid,
-                    reading: r,
-                    run: None,
-                };
-                if let Err(e) = log.write(&row) {
-                    self.warnings.push(format!("{e:#}"));
-                    tg.log = None;
-                }
+            if let Err(e) = log.write(&row) {
+                self.warnings.push(format!("{e:#}"));
+                tg.log = None;
+                self.fds_held = self.fds_held.saturating_sub(1);
             }
         }
     }
@@ -487,9 +505,11 @@ impl Scan<'_> {
     }
 
     fn outcome(self, ended_by: String, duration_s: f64, scope: String) -> ScanOutcome {
+        // A target gone before its first reading was never seen.
         let targets = self
             .targets
             .into_iter()
+            .filter(|t| t.sampled)
             .map(|t| Seen {
                 pid: t.pid,
                 judged: t.judging.judged(),

@@ -24,6 +24,8 @@ pub struct NewProc {
     pub pid: u32,
     /// Its command line (or `[comm]` when it has none).
     pub command: String,
+    /// Its first reading, taken as it joined.
+    pub first: crate::sampler::Reading,
 }
 
 /// What the finder knows of a PID it has seen.
@@ -132,9 +134,9 @@ impl Finder {
             let Ok(mut files) = ProcFiles::open_known(pid, metrics, start, k) else {
                 continue;
             };
-            if !matches!(files.read(&mut self.buf, self.page), Ok(Some(_))) {
+            let Ok(Some(first)) = files.read(&mut self.buf, self.page) else {
                 continue;
-            }
+            };
             let comm = info.as_ref().map_or("", |i| i.comm.as_str());
             let Some(command) = command_line(pid, comm) else {
                 continue;
@@ -145,7 +147,14 @@ impl Finder {
             {
                 continue;
             }
-            out.push((NewProc { pid, command }, files));
+            out.push((
+                NewProc {
+                    pid,
+                    command,
+                    first,
+                },
+                files,
+            ));
         }
         out
     }
