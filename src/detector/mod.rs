@@ -436,15 +436,22 @@ impl Detector {
                 b.sum += v;
                 b.t_last = t;
             }
-            _ => self.buckets.push(Bucket {
-                idx,
-                count: 1,
-                min: v,
-                max: v,
-                sum: v,
-                t_first: t,
-                t_last: t,
-            }),
+            _ => {
+                // Grow to the cap and no further (a doubling would overshoot it).
+                if self.buckets.len() == self.buckets.capacity() {
+                    let want = (self.buckets.len() * 2).clamp(8, self.cap);
+                    self.buckets.reserve_exact(want - self.buckets.len());
+                }
+                self.buckets.push(Bucket {
+                    idx,
+                    count: 1,
+                    min: v,
+                    max: v,
+                    sum: v,
+                    t_first: t,
+                    t_last: t,
+                });
+            }
         }
     }
 
