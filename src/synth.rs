@@ -75,11 +75,28 @@ pub enum Shape {
     Sqrt,
     /// Slow growth in heavy noise.
     SlowNoisy,
+    /// A slow leak under a tall, slow GC sawtooth: a swing of 20–60% of the
+    /// baseline, 8–20 cycles in the run, a floor rising 20–50% of the swing.
+    TallSawtoothLeak,
+    /// A warm-up whose time constant is 10–18% of the run: still curving at the end.
+    SlowWarmup,
+    /// GC peaks that grow through the run over a flat floor.
+    GrowingPeaks,
+    /// A leak that starts at 60–75% of the run.
+    LateLeak,
+    /// A warm-up, then a short sawtooth (a Python process's 12 MB swing every ~4 s).
+    SawtoothAfterWarmup,
+    /// A heap rising in steps, falling once when the runtime compacts it, and rising on.
+    CompactionLeak,
+    /// A tiny leak under a huge sawtooth: a batch worker that takes 2–4× its
+    /// baseline for each batch and idles at its floor between batches, the
+    /// floor rising by 3–6% of the swing over the run.
+    BatchWorkerLeak,
 }
 
 impl Shape {
     /// Every shape.
-    pub const ALL: [Shape; 15] = [
+    pub const ALL: [Shape; 22] = [
         Shape::Flat,
         Shape::WarmupLevel,
         Shape::Sawtooth,
@@ -95,6 +112,13 @@ impl Shape {
         Shape::WarmupThenGrowth,
         Shape::Sqrt,
         Shape::SlowNoisy,
+        Shape::TallSawtoothLeak,
+        Shape::SlowWarmup,
+        Shape::GrowingPeaks,
+        Shape::LateLeak,
+        Shape::SawtoothAfterWarmup,
+        Shape::CompactionLeak,
+        Shape::BatchWorkerLeak,
     ];
 
     /// The verdict a correct detector gives at the end of the series.
@@ -107,7 +131,10 @@ impl Shape {
             | Shape::StepsThenFlat
             | Shape::GrowthStopped
             | Shape::Bursts
-            | Shape::Wander => VerdictKind::Plateau,
+            | Shape::Wander
+            | Shape::SlowWarmup
+            | Shape::GrowingPeaks
+            | Shape::SawtoothAfterWarmup => VerdictKind::Plateau,
             _ => VerdictKind::Leaking,
         }
     }
@@ -130,7 +157,29 @@ impl Shape {
             Shape::WarmupThenGrowth => "warmup-then-growth",
             Shape::Sqrt => "sqrt",
             Shape::SlowNoisy => "slow-noisy",
+            Shape::TallSawtoothLeak => "tall-sawtooth-leak",
+            Shape::SlowWarmup => "slow-warmup",
+            Shape::GrowingPeaks => "growing-peaks",
+            Shape::LateLeak => "late-leak",
+            Shape::SawtoothAfterWarmup => "sawtooth-after-warmup",
+            Shape::CompactionLeak => "compaction-leak",
+            Shape::BatchWorkerLeak => "batch-worker-leak",
         }
+    }
+
+    /// A leak at a constant rate (from its start): the shapes on which the
+    /// rate's 95% interval is checked.
+    pub fn constant_rate(self) -> bool {
+        matches!(
+            self,
+            Shape::Linear
+                | Shape::SawtoothLeak
+                | Shape::LateStart
+                | Shape::SlowNoisy
+                | Shape::TallSawtoothLeak
+                | Shape::LateLeak
+                | Shape::BatchWorkerLeak
+        )
     }
 }
 
@@ -143,13 +192,21 @@ pub struct Series {
     pub samples: Vec<(f64, f64)>,
     /// For leaking shapes: seconds at which the leak starts.
     pub leak_start: f64,
+    /// For constant-rate leaks: the floor's true growth rate from `leak_start`.
+    pub rate: Option<f64>,
 }
 
 /// Generates `shape` with random parameters from `seed`: `duration` seconds at
 /// `interval` seconds per sample, around a base level of 50–500 MB.
 pub fn generate(shape: Shape, seed: u64, duration: f64, interval: f64) -> Series {
+    generate_until(shape, seed, duration, interval, duration)
+}
+
+/// As [`generate`], with the same shape (its parameters drawn for
+/// `duration`) but samples on to `until` seconds: watching longer.
+pub fn generate_until(shape: Shape, seed: u64, duration: f64, interval: f64, until: f64) -> Series {
     let mut rng = Rng::new(seed.wrapping_mul(31).wrapping_add(shape as u64));
-    let n = (duration / interval).round() as usize + 1;
+    let n = (until.max(duration) / interval).round() as usize + 1;
     let t_end = duration;
     let base = rng.range(50e6, 500e6);
     let noise_frac = rng.range(0.0, 0.02);
@@ -181,6 +238,10 @@ pub fn generate(shape: Shape, seed: u64, duration: f64, interval: f64) -> Series
     let ou_sd = base * rng.range(0.01, 0.04);
     let mut ou = 0.0;
     let phase = rng.unit() * period;
+    let new = NewShapes::draw(shape, seed, base, t_end, interval);
+    if matches!(shape, Shape::LateLeak | Shape::CompactionLeak) {
+        leak_start = new.start;
+    }
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         let t = i as f64 * interval;
@@ -231,13 +292,143 @@ pub fn generate(shape: Shape, seed: u64, duration: f64, interval: f64) -> Series
                 let heavy = base * 0.03;
                 base + heavy * rng_const(seed ^ 3, 5.0, 9.0) * t / t_end + heavy * rng.normal()
             }
+            _ => new.value(shape, t, base, e),
         };
         out.push((t, v.max(0.0)));
     }
+    let rate = match shape {
+        Shape::Linear => Some(rise_total / t_end),
+        Shape::LateStart => Some(rise_total / t_end),
+        Shape::SawtoothLeak => {
+            let a = base * rng_const(seed, 0.2, 0.5);
+            Some(a * rng_const(seed ^ 7, 0.3, 0.9) / t_end)
+        }
+        Shape::SlowNoisy => Some(base * 0.03 * rng_const(seed ^ 3, 5.0, 9.0) / t_end),
+        Shape::TallSawtoothLeak | Shape::LateLeak | Shape::BatchWorkerLeak => Some(new.rate),
+        _ => None,
+    };
     Series {
         shape,
         samples: out,
         leak_start,
+        rate,
+    }
+}
+
+/// The parameters of the newer shapes, drawn from the seed alone (so the
+/// older shapes' series stay as they were).
+struct NewShapes {
+    /// Height of the swing, or of the warm-up.
+    height: f64,
+    /// Period of the swing, seconds.
+    period: f64,
+    /// Phase of the swing, seconds.
+    phase: f64,
+    /// Time constant of a warm-up, seconds.
+    tau: f64,
+    /// Growth rate of the floor, bytes per second.
+    rate: f64,
+    /// When the growth (or the compaction) starts.
+    start: f64,
+    /// The second height: grown peaks, a compaction's drop, a warm-up's swing.
+    other: f64,
+    /// Seconds between a staircase's steps.
+    step: f64,
+    /// The run's length the parameters were drawn for.
+    t_end: f64,
+}
+
+impl NewShapes {
+    fn draw(shape: Shape, seed: u64, base: f64, t_end: f64, interval: f64) -> NewShapes {
+        let k = seed
+            .wrapping_mul(1_000_003)
+            .wrapping_add(shape as u64 * 7919);
+        let u = |i: u64, lo: f64, hi: f64| rng_const(k ^ (i << 40), lo, hi);
+        // A swing is sampled at least six times a period.
+        let min_period = interval * 6.0;
+        let mut p = NewShapes {
+            height: 0.0,
+            period: 1.0,
+            phase: 0.0,
+            tau: 1.0,
+            rate: 0.0,
+            start: 0.0,
+            other: 0.0,
+            step: 1.0,
+            t_end,
+        };
+        match shape {
+            Shape::TallSawtoothLeak => {
+                p.height = base * u(1, 0.2, 0.6);
+                p.period = (t_end / u(2, 8.0, 20.0)).max(min_period);
+                p.rate = p.height * u(3, 0.2, 0.5) / t_end;
+            }
+            Shape::SlowWarmup => {
+                p.height = base * u(1, 0.3, 1.5);
+                p.tau = t_end * u(2, 0.10, 0.18);
+            }
+            Shape::GrowingPeaks => {
+                p.height = base * u(1, 0.05, 0.15);
+                p.other = base * u(2, 0.3, 0.6);
+                p.period = (t_end / u(3, 10.0, 30.0)).max(min_period);
+            }
+            Shape::LateLeak => {
+                p.start = t_end * u(1, 0.6, 0.75);
+                p.rate = base * u(2, 0.3, 1.0) / t_end;
+            }
+            Shape::SawtoothAfterWarmup => {
+                p.other = base * u(1, 0.2, 0.5);
+                p.tau = t_end * u(2, 0.03, 0.08);
+                p.height = base * u(3, 0.05, 0.2);
+                p.period = (t_end / u(4, 12.0, 18.0)).max(min_period);
+            }
+            Shape::CompactionLeak => {
+                let rise = base * u(1, 0.1, 0.4);
+                p.rate = rise / t_end;
+                p.step = t_end / u(2, 30.0, 60.0);
+                p.start = t_end * u(3, 0.3, 0.5);
+                p.other = rise * u(4, 0.2, 0.4);
+            }
+            Shape::BatchWorkerLeak => {
+                p.height = base * u(1, 2.0, 4.0);
+                let cycles = u(2, 60.0, 150.0).min(t_end / min_period);
+                p.period = t_end / cycles;
+                p.rate = p.height * u(3, 0.03, 0.06) / t_end;
+                // The share of each period spent on a batch; the rest idles at the floor.
+                p.other = u(4, 0.4, 0.7);
+            }
+            _ => {}
+        }
+        p.phase = u(9, 0.0, 1.0) * p.period;
+        p
+    }
+
+    /// The value of `shape` at `t` over `base`, with noise `e`.
+    fn value(&self, shape: Shape, t: f64, base: f64, e: f64) -> f64 {
+        let frac = ((t + self.phase) % self.period) / self.period;
+        match shape {
+            Shape::TallSawtoothLeak => base + self.height * frac + self.rate * t + e * 0.2,
+            Shape::SlowWarmup => base + self.height * (1.0 - (-t / self.tau).exp()) + e,
+            Shape::GrowingPeaks => {
+                let grown = (t / self.t_end).min(1.0);
+                base + (self.height + (self.other - self.height) * grown) * frac + e * 0.2
+            }
+            Shape::LateLeak => base + self.rate * (t - self.start).max(0.0) + e,
+            Shape::SawtoothAfterWarmup => {
+                base + self.other * (1.0 - (-t / self.tau).exp()) + self.height * frac + e * 0.2
+            }
+            Shape::CompactionLeak => {
+                let steps = (t / self.step).floor() * self.step;
+                let drop = if t >= self.start { self.other } else { 0.0 };
+                base + self.rate * steps - drop + e * 0.2
+            }
+            Shape::BatchWorkerLeak => {
+                let busy = (frac / self.other).min(1.0);
+                let batch = if frac < self.other { busy } else { 0.0 };
+                base + self.height * batch + self.rate * t + e * 0.05
+            }
+            _ => base + e,
+        }
     }
 }
 

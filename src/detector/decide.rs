@@ -3,7 +3,7 @@
 
 use super::floor::{Floor, Period, dominant_period, floor_blocks};
 use super::window::{WindowStats, window_stats};
-use super::{Detector, Finding, MIN_SAMPLES, Verdict, VerdictKind};
+use super::{Detector, Finding, Hold, MIN_SAMPLES, Verdict, VerdictKind};
 
 /// Fewest floor blocks a window needs to be tested.
 const MIN_BLOCKS: usize = 6;
@@ -32,7 +32,11 @@ pub(crate) fn verdict(d: &Detector) -> Verdict {
     // Sampling a swing at few points a period misses its troughs by up to a
     // step of the swing, and the miss drifts as the phases beat: growth must
     // exceed that to count.
-    let alias = period.map_or(0.0, |p| floor.swing / p.seen.max(1) as f64);
+    // The miss is no more than the step from a trough to its neighbours,
+    // which memory that rests at its floor between swings barely shows.
+    let alias = period.map_or(0.0, |p| {
+        (floor.swing / p.seen.max(1) as f64).min(floor.trough_step)
+    });
     let m = floor.points.len();
     // Windows that end now: the whole judged run, its last half, quarter, eighth.
     let stats: Vec<WindowStats> = [m, m / 2, m / 4, m / 8]
@@ -154,11 +158,18 @@ fn judge_windows(d: &Detector, v: &mut Verdict, stats: &[WindowStats], swing: f6
             .iter()
             .any(|l| l.levelled_off(min_rate) && w.slope() < 0.05 * l.early)
     };
+    let leaking = |i: usize, s: &WindowStats| s.leaking(min_rate) && !tail_of_curve(i, s);
     let chosen = stats
         .iter()
         .enumerate()
-        .find(|(i, s)| s.leaking(min_rate) && !tail_of_curve(*i, s))
-        .map(|(_, s)| *s);
+        .find(|(i, s)| leaking(*i, s))
+        .map(|(_, s)| {
+            // A window over the bend where growth began reports the growth
+            // from the bend, not its rate diluted by the flat part before.
+            from_bend(&v.floor, s)
+                .filter(|b| b.leaking(min_rate))
+                .unwrap_or(*s)
+        });
     let w = chosen.unwrap_or(primary);
     v.rate = w.slope();
     v.rate_ci95 = [w.fit.lo, w.fit.hi];
@@ -181,6 +192,79 @@ fn judge_windows(d: &Detector, v: &mut Verdict, stats: &[WindowStats], swing: f6
     }
     let judged_s = d.duration() - v.warmup_s;
     not_a_leak(v, &primary, stats, swing, min_rate, judged_s);
+}
+
+/// For window `w` that holds a bend (flat, then rising), the window from
+/// the bend: where a flat mean before and a line after fit the floor with
+/// less than half the squared error of one line.
+fn from_bend(floor: &[(f64, f64)], w: &WindowStats) -> Option<WindowStats> {
+    let start = floor.iter().position(|p| p.0 >= w.t_start)?;
+    let pts = &floor[start..];
+    let n = pts.len();
+    if n < 2 * MIN_BLOCKS {
+        return None;
+    }
+    let one_line = line_sse(pts);
+    let mut best: Option<(f64, usize)> = None;
+    for j in 2..=n - MIN_BLOCKS {
+        let (flat, rising) = pts.split_at(j);
+        let mean = flat.iter().map(|p| p.1).sum::<f64>() / j as f64;
+        let cost = flat.iter().map(|p| (p.1 - mean).powi(2)).sum::<f64>() + line_sse(rising);
+        if best.is_none_or(|(c, _)| cost < c) {
+            best = Some((cost, j));
+        }
+    }
+    let (cost, j) = best?;
+    if cost >= 0.5 * one_line {
+        return None;
+    }
+    // The bend: where the flat mean meets the line after it (between the
+    // blocks on either side).
+    let (flat, rising) = pts.split_at(j);
+    let mean = flat.iter().map(|p| p.1).sum::<f64>() / j as f64;
+    let mut b = window_stats(floor, start + j, w.alias);
+    let bend = b.fit.intercept + b.fit.slope * 0.0;
+    let at = if b.fit.slope > 0.0 {
+        (mean - bend) / b.fit.slope
+    } else {
+        rising[0].0
+    };
+    b.t_start = at.clamp(flat[j - 1].0, rising[0].0);
+    Some(b)
+}
+
+/// The squared error of the least-squares line through `pts`.
+fn line_sse(pts: &[(f64, f64)]) -> f64 {
+    let n = pts.len() as f64;
+    let mt = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let mv = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let stt: f64 = pts.iter().map(|p| (p.0 - mt).powi(2)).sum();
+    let stv: f64 = pts.iter().map(|p| (p.0 - mt) * (p.1 - mv)).sum();
+    let b = if stt > 0.0 { stv / stt } else { 0.0 };
+    pts.iter()
+        .map(|p| (p.1 - mv - b * (p.0 - mt)).powi(2))
+        .sum()
+}
+
+/// About how much longer to watch for growth in window `p`, held back by
+/// `held`, to pass that test if it goes on at its rate.
+fn watch_more(p: &WindowStats, held: Option<Hold>, judged_s: f64) -> f64 {
+    let span = p.span().max(1e-9);
+    let rise = p.rise().max(1e-9 * span);
+    let more = match held {
+        // z grows roughly as window^1.5 for a steady rate.
+        Some(Hold::Significance { z, needed }) if z > 0.0 => {
+            judged_s * 2.0 * ((needed / z).powf(2.0 / 3.0) - 1.0)
+        }
+        // The rise grows with the window: until it clears the bar.
+        Some(Hold::Noise { noise, .. }) => span * (2.0 * noise / rise - 1.0),
+        Some(Hold::Sampling { drift, .. }) => span * (drift / rise - 1.0),
+        Some(Hold::NoNewHigh { below }) => 2.0 * below / p.slope().max(1e-12),
+        _ => span,
+    };
+    // Twice the estimate (it is one at the current rate), at least a tenth
+    // of what was judged.
+    (2.0 * more).max(0.1 * judged_s)
 }
 
 /// Plateau or inconclusive, judged on the primary window `p`.
@@ -224,9 +308,8 @@ fn not_a_leak(
         || (p.n < MIN_BLOCKS && p.fit.hi * span_s > 0.25 * swing)
     {
         v.kind = VerdictKind::Inconclusive;
-        // z grows roughly as window^1.5 for a steady rate.
-        let factor = (p.z_crit / z).powf(2.0 / 3.0);
-        v.watch_more_s = Some(judged_s * 2.0 * (factor - 1.0).max(0.1));
+        let held = p.holdback();
+        v.watch_more_s = Some(watch_more(p, held, judged_s));
         v.finding = if p.n < MIN_BLOCKS && z < Z_MAYBE {
             Finding::FewSwings {
                 swings: p.n,
@@ -236,8 +319,11 @@ fn not_a_leak(
             Finding::MayBeRising {
                 rate,
                 z,
-                noise,
                 span_s,
+                // Every test passed, but a longer window saw the growth level off.
+                held: held.unwrap_or(Hold::Slowing {
+                    recent: p.recent_rate(),
+                }),
             }
         };
     } else {

@@ -20,6 +20,11 @@ pub(crate) struct Floor {
     pub points: Vec<(f64, f64)>,
     /// The median swing within a block (max − min).
     pub swing: f64,
+    /// The median rise from each block's lowest bucket to the lower of its
+    /// neighbours: how far sampling can miss a trough (next to nothing when
+    /// memory rests at its floor between swings; a step of the ramp when it
+    /// climbs straight away).
+    pub trough_step: f64,
 }
 
 /// The floor: minima of blocks of `k` bucket widths, aligned so the last block
@@ -30,21 +35,26 @@ pub(crate) fn floor_blocks(buckets: &[Bucket], k: usize, t0: f64) -> Floor {
         no: u64,
         min: f64,
         max: f64,
-        t_first: f64,
         t_last: f64,
+        /// The position of its lowest bucket.
+        at: usize,
     }
     let Some(last) = buckets.last().map(|b| b.idx) else {
         return Floor {
             points: Vec::new(),
             swing: 0.0,
+            trough_step: 0.0,
         };
     };
     let mut out: Vec<Block> = Vec::new();
-    for b in buckets {
+    for (i, b) in buckets.iter().enumerate() {
         let no = (last - b.idx) / k as u64;
         match out.last_mut() {
             Some(cur) if cur.no == no => {
-                cur.min = cur.min.min(b.min);
+                if b.min < cur.min {
+                    cur.min = b.min;
+                    cur.at = i;
+                }
                 cur.max = cur.max.max(b.max);
                 cur.t_last = b.t_last;
             }
@@ -52,8 +62,8 @@ pub(crate) fn floor_blocks(buckets: &[Bucket], k: usize, t0: f64) -> Floor {
                 no,
                 min: b.min,
                 max: b.max,
-                t_first: b.t_first,
                 t_last: b.t_last,
+                at: i,
             }),
         }
     }
@@ -61,17 +71,40 @@ pub(crate) fn floor_blocks(buckets: &[Bucket], k: usize, t0: f64) -> Floor {
     // enough others remain.
     let first_idx = buckets[0].idx;
     if out.len() > 4 && k > 1 {
-        let full_start = last.saturating_sub((out[0].no + 1) * k as u64 - 1);
-        if first_idx > full_start + (k as u64) / 4 {
+        // Where the oldest block would start were it whole (before the first
+        // bucket when it is partial: signed, not clamped at 0).
+        let full_start = last as i64 - ((out[0].no + 1) * k as u64 - 1) as i64;
+        if first_idx as i64 > full_start + (k as i64) / 4 {
             out.remove(0);
         }
     }
     let mut ranges: Vec<f64> = out.iter().map(|b| b.max - b.min).collect();
+    let mut steps: Vec<f64> = out
+        .iter()
+        .filter_map(|b| {
+            let prev = b.at.checked_sub(1).map(|i| buckets[i].min);
+            let next = buckets.get(b.at + 1).map(|n| n.min);
+            let near = match (prev, next) {
+                (Some(p), Some(n)) => p.min(n),
+                (p, n) => p.or(n)?,
+            };
+            Some((near - b.min).max(0.0))
+        })
+        .collect();
     Floor {
         swing: median(&mut ranges),
+        trough_step: if steps.is_empty() {
+            f64::INFINITY
+        } else {
+            median(&mut steps)
+        },
         points: out
             .iter()
-            .map(|b| ((b.t_first + b.t_last) / 2.0 - t0, b.min))
+            // At the time of its lowest bucket: where the floor was read.
+            .map(|b| {
+                let m = &buckets[b.at];
+                ((m.t_first + m.t_last) / 2.0 - t0, b.min)
+            })
             .collect(),
     }
 }
@@ -89,12 +122,21 @@ pub(crate) fn dominant_period(buckets: &[Bucket]) -> Option<Period> {
     let max_lag = n / 4;
     let acf = |l: usize| -> f64 { (0..n - l).map(|i| r[i] * r[i + l]).sum::<f64>() / var };
     let start = (1..=max_lag).find(|&l| acf(l) < 0.0)?;
+    let acfs: Vec<f64> = (0..=max_lag)
+        .map(|l| if l < start { 0.0 } else { acf(l) })
+        .collect();
     let mut best = (0usize, f64::MIN);
-    for l in start..=max_lag {
-        let a = acf(l);
+    for (l, &a) in acfs.iter().enumerate().skip(start) {
         if a > best.1 {
             best = (l, a);
         }
+    }
+    // A multiple of the period correlates about as well as the period:
+    // take the first peak nearly as high as the best.
+    let local_peak =
+        |l: usize| acfs[l] >= acfs[l - 1] && acfs.get(l + 1).is_none_or(|&n| acfs[l] >= n);
+    if let Some(l) = (start.max(1)..best.0).find(|&l| acfs[l] >= 0.85 * best.1 && local_peak(l)) {
+        best = (l, acfs[l]);
     }
     // A periodic swing shows a clear second peak; noise and trends do not.
     let repeats = 2 * best.0 >= n / 2 || acf(2 * best.0) > 0.1;

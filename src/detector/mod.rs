@@ -203,16 +203,16 @@ pub enum Finding {
         /// The rate that cannot be ruled out.
         up_to: f64,
     },
-    /// `inconclusive`: growth that the noise keeps from being sure.
+    /// `inconclusive`: growth that one test of a leak still holds back.
     MayBeRising {
         /// The window's rate.
         rate: f64,
         /// The rate over its standard error.
         z: f64,
-        /// The floor's noise.
-        noise: f64,
         /// The window's length.
         span_s: f64,
+        /// The test that held it back.
+        held: Hold,
     },
     /// `plateau`: a rise that is not significant against the noise.
     CreptUp {
@@ -255,6 +255,46 @@ pub enum Finding {
         span_s: f64,
         /// The recent rate (at least 0).
         recent_rate: f64,
+    },
+}
+
+/// The test of a leak that growth did not pass yet (each one more data
+/// resolves, for a leak that goes on).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Hold {
+    /// Not yet significant: z below the z needed.
+    Significance {
+        /// The z reached.
+        z: f64,
+        /// The z needed.
+        needed: f64,
+    },
+    /// The rise is not yet clear of the floor's noise (twice it).
+    Noise {
+        /// The rise over the window.
+        rise: f64,
+        /// The floor's noise.
+        noise: f64,
+    },
+    /// The rise is not yet larger than the drift that sampling the swing at
+    /// few points can fake.
+    Sampling {
+        /// The rise over the window.
+        rise: f64,
+        /// The drift sampling can fake.
+        drift: f64,
+    },
+    /// The recent floor is not yet above the window's earlier highs.
+    NoNewHigh {
+        /// The highest floor before, less the recent floor.
+        below: f64,
+    },
+    /// The growth came in the window's second half: a step, until it goes on.
+    OneStep,
+    /// The growth has slowed in the window's last part.
+    Slowing {
+        /// The recent rate.
+        recent: f64,
     },
 }
 

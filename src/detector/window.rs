@@ -1,5 +1,6 @@
 //! One window of the floor that ends now, and the tests a leak must pass in it.
 
+use super::Hold;
 use super::fit::{Fit, median, t_quantile, theil_sen};
 
 /// One-sided z needed to call a leak (p ≈ 0.0013).
@@ -29,6 +30,8 @@ pub(crate) struct WindowStats {
     /// The recent floor is above every floor of the window's first half and
     /// (but for one block) every floor before the window.
     pub new_high: bool,
+    /// The highest of those earlier floors less the recent floor.
+    pub below_high: f64,
     /// The fit over the window's last quarter.
     pub last: Fit,
 }
@@ -75,15 +78,41 @@ impl WindowStats {
 
     /// Every test of a leak holds in this window.
     pub fn leaking(&self, min_rate: f64) -> bool {
+        self.fit.slope >= min_rate && self.holdback().is_none()
+    }
+
+    /// The first test of a leak that growth in this window does not pass.
+    pub fn holdback(&self) -> Option<Hold> {
         let f = &self.fit;
-        f.z >= self.z_crit
-            && f.lo > 0.0
-            && f.slope >= min_rate
-            && self.rise() > 2.0 * f.noise
-            && self.rise() > self.alias
-            && self.new_high
-            && self.early >= 0.25 * f.slope
-            && self.still_rising()
+        let rise = self.rise();
+        if f.z < self.z_crit || f.lo <= 0.0 {
+            Some(Hold::Significance {
+                z: f.z,
+                needed: self.z_crit,
+            })
+        } else if rise <= 2.0 * f.noise {
+            Some(Hold::Noise {
+                rise,
+                noise: f.noise,
+            })
+        } else if rise <= self.alias {
+            Some(Hold::Sampling {
+                rise,
+                drift: self.alias,
+            })
+        } else if !self.new_high {
+            Some(Hold::NoNewHigh {
+                below: self.below_high.max(0.0),
+            })
+        } else if self.early < 0.25 * f.slope {
+            Some(Hold::OneStep)
+        } else if !self.still_rising() {
+            Some(Hold::Slowing {
+                recent: self.recent_rate(),
+            })
+        } else {
+            None
+        }
     }
 }
 
@@ -108,7 +137,8 @@ pub(crate) fn window_stats(floor: &[(f64, f64)], start: usize, alias: f64) -> Wi
     // A leak sets new highs: the recent floor is above all of the first half's.
     let mut recent: Vec<f64> = pts[n - (n / 8).max(3)..].iter().map(|p| p.1).collect();
     let first_half_max = pts[..n / 2].iter().map(|p| p.1).fold(f64::MIN, f64::max);
-    let new_high = median(&mut recent) > first_half_max.max(history_max);
+    let recent_floor = median(&mut recent);
+    let new_high = recent_floor > first_half_max.max(history_max);
     let last = theil_sen(&pts[n - (n / 4).max(3)..]);
     WindowStats {
         n,
@@ -121,6 +151,7 @@ pub(crate) fn window_stats(floor: &[(f64, f64)], start: usize, alias: f64) -> Wi
         early,
         early_clear: early_rise > 4.0 * late.noise,
         new_high,
+        below_high: first_half_max.max(history_max) - recent_floor,
         last,
     }
 }

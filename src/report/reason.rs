@@ -1,7 +1,7 @@
 //! The detector's finding in words: one sentence a person can check against
 //! a plot.
 
-use crate::detector::{Finding, Verdict};
+use crate::detector::{Finding, Hold, Verdict};
 use crate::units::{Quantity, format_secs};
 
 /// The sentence for `v`, on a series of `q`.
@@ -98,15 +98,36 @@ fn uncertain(f: Finding, floor: &str, q: Quantity) -> String {
         Finding::MayBeRising {
             rate: r,
             z,
-            noise,
             span_s,
-        } => format!(
-            "{floor} may be rising ({}, {}) but the noise ({}) is too large to be sure over {}",
-            rate(r),
-            z_text(z),
-            val(noise),
-            secs(span_s)
-        ),
+            held,
+        } => {
+            let head = format!("{floor} may be rising ({}, {})", rate(r), z_text(z));
+            let over = secs(span_s);
+            match held {
+                Hold::Significance { needed, .. } => format!(
+                    "{head} but not yet significantly over {over} (z of {needed:.1} needed)"
+                ),
+                Hold::Noise { rise, noise } => format!(
+                    "{head} but its rise of {} over {over} is not yet clear of the noise ({})",
+                    val(rise),
+                    val(noise)
+                ),
+                Hold::Sampling { rise, drift } => format!(
+                    "{head} but its rise of {} over {over} is not yet more than sampling the swing at few points can fake ({})",
+                    val(rise),
+                    val(drift)
+                ),
+                Hold::NoNewHigh { below } => {
+                    format!("{head} but is still {} under its earlier high", val(below))
+                }
+                Hold::OneStep => format!(
+                    "{head} but only in the second half of the last {over}: one step so far"
+                ),
+                Hold::Slowing { recent } => {
+                    format!("{head} but has slowed to {} lately", rate(recent))
+                }
+            }
+        }
         Finding::CreptUp {
             rise,
             span_s,
