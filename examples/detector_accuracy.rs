@@ -34,6 +34,8 @@ struct Totals {
     early: Vec<f64>,
     covered: usize,
     covered_of: usize,
+    plateau_above: usize,
+    plateaus: usize,
     ls_correct: usize,
     ls_false: usize,
     ls_missed: usize,
@@ -54,6 +56,20 @@ fn main() {
                 let (v, first_call) = run(&s);
                 n += 1;
                 score_least_squares(&s, &mut tot);
+                if v.kind == VerdictKind::Plateau {
+                    tot.plateaus += 1;
+                    let above = v.rate_ci95[0] > leakwatch::detector::DEFAULT_MIN_RATE;
+                    tot.plateau_above += usize::from(above);
+                    if above && std::env::var_os("SHOW_MISSED").is_some() {
+                        println!(
+                            "  plateau above min-rate: {} {dur}s@{iv}s#{seed} [{:.1}, {:.1}] {}",
+                            shape.name(),
+                            v.rate_ci95[0],
+                            v.rate_ci95[1],
+                            leakwatch::report::reason(&v, leakwatch::units::Quantity::Bytes)
+                        );
+                    }
+                }
                 if v.kind == shape.expected() {
                     ok += 1;
                 } else {
@@ -176,6 +192,10 @@ fn summary(tot: &Totals) {
     println!(
         "inconclusive {}: decided right when watch_more_s is followed {}/{}",
         tot.inconclusive, tot.followed_right, tot.inconclusive
+    );
+    println!(
+        "plateau calls whose 95% interval lies wholly above --min-rate: {}/{}",
+        tot.plateau_above, tot.plateaus
     );
     println!(
         "95% rate interval holds the true mean rate over its window: {}/{} = {:.1}% of leaking calls on constant-rate leaks",

@@ -230,7 +230,7 @@ fn run_plot(cfg: &crate::plot::PlotConfig, color: ColorChoice) -> Result<ExitCod
         &format!(
             "{}: {} ({}), written to {}\n",
             verdict_word(a.verdict.kind, colored(color, false)),
-            q.rate(a.verdict.rate, "h"),
+            crate::report::rate_text(&a.verdict, q),
             crate::report::reason(&a.verdict, q),
             cfg.output.display()
         ),

@@ -159,11 +159,9 @@ pub fn plot(cfg: &PlotConfig) -> Result<Plotted> {
     let verdict = judging.shown().detector.verdict();
     let q = Quantity::of(!counts);
     let title = format!(
-        "{}: {} (95% {} to {}) on {column}",
+        "{}: {} on {column}",
         verdict.kind,
-        q.rate(verdict.rate, "h"),
-        q.rate(verdict.rate_ci95[0], "h"),
-        q.rate(verdict.rate_ci95[1], "h"),
+        crate::report::rate_text(&verdict, q)
     );
     let why = reason(&verdict, q);
     let subtitle = match seg.set_aside_note() {
@@ -514,7 +512,11 @@ fn draw_floor(
         if i == 0 {
             s.label(format!(
                 "trend over judged window ({})",
-                q.rate(v.rate, "h")
+                if v.finding.rate_known() {
+                    q.rate(v.rate, "h")
+                } else {
+                    "rate not yet known".into()
+                }
             ))
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(3))

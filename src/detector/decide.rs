@@ -35,7 +35,7 @@ pub(crate) fn verdict(d: &Detector) -> Verdict {
     // The miss is no more than the step from a trough to its neighbours,
     // which memory that rests at its floor between swings barely shows.
     let alias = period.map_or(0.0, |p| {
-        (floor.swing / p.seen.max(1) as f64).min(floor.trough_step)
+        (floor.swing_high / p.seen.max(1) as f64).min(floor.trough_step)
     });
     let m = floor.points.len();
     // Windows that end now: the whole judged run, its last half, quarter, eighth.
@@ -159,10 +159,17 @@ fn judge_windows(d: &Detector, v: &mut Verdict, stats: &[WindowStats], swing: f6
             .any(|l| l.levelled_off(min_rate) && w.slope() < 0.05 * l.early)
     };
     let leaking = |i: usize, s: &WindowStats| s.leaking(min_rate) && !tail_of_curve(i, s);
+    // Growth that a warm-up curve flattening towards its ceiling explains
+    // is that curve's tail, however steady it looks in a short window.
+    let mut curve = false;
     let chosen = stats
         .iter()
         .enumerate()
         .find(|(i, s)| leaking(*i, s))
+        .filter(|(_, s)| {
+            curve = !explicit_warmup && warmup_curve(&v.floor, s);
+            !curve
+        })
         .map(|(_, s)| {
             // A window over the bend where growth began reports the growth
             // from the bend, not its rate diluted by the flat part before.
@@ -192,6 +199,85 @@ fn judge_windows(d: &Detector, v: &mut Verdict, stats: &[WindowStats], swing: f6
     }
     let judged_s = d.duration() - v.warmup_s;
     not_a_leak(v, &primary, stats, swing, min_rate, judged_s);
+    if curve {
+        v.kind = VerdictKind::Plateau;
+        v.watch_more_s = None;
+        v.finding = Finding::LevellingOff {
+            rise: primary.rise(),
+            span_s: primary.span(),
+            recent_rate: primary.recent_rate(),
+        };
+    }
+    if matches!(
+        v.finding,
+        Finding::LevelledOff { .. } | Finding::LevellingOff { .. }
+    ) {
+        // Growth that levelled off: the verdict rests on the recent part,
+        // whose rate and interval are the ones to show.
+        let (f, start) = primary.recent();
+        v.rate = f.slope;
+        v.rate_ci95 = [f.lo, f.hi];
+        v.window_start_s = start;
+        v.baseline_start = f.intercept + f.slope * start;
+        v.baseline_end = f.intercept + f.slope * v.window_end_s;
+    }
+}
+
+/// Whether a warm-up curve flattening towards a ceiling (value = c − a·e^(−t/τ),
+/// τ at most a fifth of the run) fits the whole floor far better than a line,
+/// and leaves no growth of its own in window `w`.
+fn warmup_curve(floor: &[(f64, f64)], w: &WindowStats) -> bool {
+    let n = floor.len();
+    if n < 12 {
+        return false;
+    }
+    let t0 = floor[0].0;
+    let span = floor[n - 1].0 - t0;
+    let line = line_sse(floor);
+    let mut best: Option<(f64, f64, f64, f64)> = None;
+    for frac in [0.03, 0.045, 0.07, 0.1, 0.13, 0.16, 0.2] {
+        let tau = span * frac;
+        let pts: Vec<(f64, f64)> = floor
+            .iter()
+            .map(|p| ((-(p.0 - t0) / tau).exp(), p.1))
+            .collect();
+        let (c, d) = line_fit(&pts);
+        // Rising towards the ceiling: the exponential's weight is negative.
+        if d >= 0.0 {
+            continue;
+        }
+        let sse: f64 = pts.iter().map(|p| (p.1 - c - d * p.0).powi(2)).sum();
+        if best.is_none_or(|b| sse < b.0) {
+            best = Some((sse, c, d, tau));
+        }
+    }
+    let Some((sse, c, d, tau)) = best else {
+        return false;
+    };
+    if sse > 0.25 * line {
+        return false;
+    }
+    let resid: Vec<(f64, f64)> = floor
+        .iter()
+        .filter(|p| p.0 >= w.t_start)
+        .map(|p| (p.0, p.1 - c - d * (-(p.0 - t0) / tau).exp()))
+        .collect();
+    if resid.len() < 4 {
+        return false;
+    }
+    let r = super::fit::theil_sen(&resid);
+    r.z < Z_MAYBE
+}
+
+/// The least-squares line through `pts`: (intercept, slope).
+fn line_fit(pts: &[(f64, f64)]) -> (f64, f64) {
+    let n = pts.len() as f64;
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let b = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+    (my - b * mx, b)
 }
 
 /// For window `w` that holds a bend (flat, then rising), the window from

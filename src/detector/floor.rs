@@ -20,6 +20,9 @@ pub(crate) struct Floor {
     pub points: Vec<(f64, f64)>,
     /// The median swing within a block (max − min).
     pub swing: f64,
+    /// The largest swing within a block but the top tenth: a swing that
+    /// grows misses its troughs by more as it grows.
+    pub swing_high: f64,
     /// The median rise from each block's lowest bucket to the lower of its
     /// neighbours: how far sampling can miss a trough (next to nothing when
     /// memory rests at its floor between swings; a step of the ramp when it
@@ -43,6 +46,7 @@ pub(crate) fn floor_blocks(buckets: &[Bucket], k: usize, t0: f64) -> Floor {
         return Floor {
             points: Vec::new(),
             swing: 0.0,
+            swing_high: 0.0,
             trough_step: 0.0,
         };
     };
@@ -91,7 +95,9 @@ pub(crate) fn floor_blocks(buckets: &[Bucket], k: usize, t0: f64) -> Floor {
             Some((near - b.min).max(0.0))
         })
         .collect();
+    let swing_high = upper_tenth(&mut ranges.clone()).unwrap_or(0.0);
     Floor {
+        swing_high,
         swing: median(&mut ranges),
         trough_step: if steps.is_empty() {
             f64::INFINITY
@@ -171,6 +177,10 @@ fn detrended_minima(buckets: &[Bucket]) -> Option<Vec<f64>> {
         .zip(&x)
         .map(|(a, y)| y - my - b * (a - mx))
         .collect();
+    // Less a moving mean a quarter of the run wide (the longest period
+    // looked for): a slow curve the line leaves (a warm-up) would hold the
+    // autocorrelation up past the first period.
+    let r = less_moving_mean(&r, (n / 4).max(3));
     let var: f64 = r.iter().map(|a| a * a).sum();
     if var <= 0.0 {
         return None;
@@ -186,4 +196,27 @@ fn detrended_minima(buckets: &[Bucket]) -> Option<Vec<f64>> {
         return None;
     }
     Some(r)
+}
+
+/// The value a tenth of `v` lies above (its 90th percentile); `None` for none.
+fn upper_tenth(v: &mut [f64]) -> Option<f64> {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get((v.len() * 9 / 10).min(v.len().checked_sub(1)?))
+        .copied()
+}
+
+/// `x` less its centred moving mean over `w` points (fewer at the ends).
+fn less_moving_mean(x: &[f64], w: usize) -> Vec<f64> {
+    let mut sums = Vec::with_capacity(x.len() + 1);
+    sums.push(0.0);
+    for v in x {
+        sums.push(sums[sums.len() - 1] + v);
+    }
+    let half = w / 2;
+    (0..x.len())
+        .map(|i| {
+            let (a, b) = (i.saturating_sub(half), (i + half + 1).min(x.len()));
+            x[i] - (sums[b] - sums[a]) / (b - a) as f64
+        })
+        .collect()
 }

@@ -34,6 +34,10 @@ pub(crate) struct WindowStats {
     pub below_high: f64,
     /// The fit over the window's last quarter.
     pub last: Fit,
+    /// Where the second half and the last quarter start, seconds.
+    pub late_start: f64,
+    /// Where the last quarter starts, seconds.
+    pub last_start: f64,
 }
 
 impl WindowStats {
@@ -74,6 +78,15 @@ impl WindowStats {
     /// The recent rate: the slower of the last half's and last quarter's, at least 0.
     pub fn recent_rate(&self) -> f64 {
         self.late.slope.min(self.last.slope).max(0.0)
+    }
+
+    /// The recent part the rate above is read from: its fit and start.
+    pub fn recent(&self) -> (Fit, f64) {
+        if self.last.slope < self.late.slope {
+            (self.last, self.last_start)
+        } else {
+            (self.late, self.late_start)
+        }
     }
 
     /// Every test of a leak holds in this window.
@@ -139,7 +152,8 @@ pub(crate) fn window_stats(floor: &[(f64, f64)], start: usize, alias: f64) -> Wi
     let first_half_max = pts[..n / 2].iter().map(|p| p.1).fold(f64::MIN, f64::max);
     let recent_floor = median(&mut recent);
     let new_high = recent_floor > first_half_max.max(history_max);
-    let last = theil_sen(&pts[n - (n / 4).max(3)..]);
+    let last_pts = &pts[n - (n / 4).max(3)..];
+    let last = theil_sen(last_pts);
     WindowStats {
         n,
         alias,
@@ -153,5 +167,7 @@ pub(crate) fn window_stats(floor: &[(f64, f64)], start: usize, alias: f64) -> Wi
         new_high,
         below_high: first_half_max.max(history_max) - recent_floor,
         last,
+        late_start: pts[n / 2].0,
+        last_start: last_pts[0].0,
     }
 }

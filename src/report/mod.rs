@@ -36,6 +36,20 @@ pub(crate) fn json_text<T: Serialize>(v: &T) -> String {
     s
 }
 
+/// The rate with its 95% interval per hour (`+5.59 MiB/h (95% -624 KiB/h to
+/// +11.8 MiB/h)`), or "rate not yet known" when no window was judged.
+pub fn rate_text(v: &Verdict, q: Quantity) -> String {
+    if !v.finding.rate_known() {
+        return "rate not yet known".into();
+    }
+    format!(
+        "{} (95% {} to {})",
+        q.rate(v.rate, "h"),
+        q.rate(v.rate_ci95[0], "h"),
+        q.rate(v.rate_ci95[1], "h")
+    )
+}
+
 /// When to colour the verdict word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ColorChoice {

@@ -1,10 +1,10 @@
 //! The detector on seeded synthetic series of every shape real processes show,
 //! its streaming/offline equivalence and its memory bound.
 
-use leakwatch::detector::Verdict;
 use leakwatch::detector::{
     DEFAULT_MIN_RATE, Detector, DetectorConfig, MAX_BUCKETS, VerdictKind, judge,
 };
+use leakwatch::detector::{Finding, Verdict};
 use leakwatch::synth::{Shape, generate};
 use leakwatch::units::Quantity;
 use proptest::prelude::*;
@@ -64,6 +64,13 @@ shape_tests! {
     leaking_after_warmup => Shape::WarmupThenGrowth,
     leaking_sqrt => Shape::Sqrt,
     leaking_slow_in_heavy_noise => Shape::SlowNoisy,
+    leaking_under_a_tall_slow_sawtooth => Shape::TallSawtoothLeak,
+    plateau_slow_warmup_still_curving => Shape::SlowWarmup,
+    plateau_gc_peaks_growing_over_a_flat_floor => Shape::GrowingPeaks,
+    leaking_from_late_in_the_run => Shape::LateLeak,
+    plateau_short_sawtooth_after_warmup => Shape::SawtoothAfterWarmup,
+    leaking_through_a_compaction_drop => Shape::CompactionLeak,
+    leaking_tiny_under_a_huge_batch_swing => Shape::BatchWorkerLeak,
 }
 
 #[test]
@@ -330,5 +337,40 @@ proptest! {
             }
         }
         prop_assert_eq!(live.verdict(), judge(DetectorConfig::default(), s.iter().copied()));
+    }
+}
+
+#[test]
+fn the_numbers_shown_are_those_the_verdict_rests_on() {
+    for shape in Shape::ALL {
+        for &(dur, iv) in &RUNS {
+            for seed in 0..SEEDS {
+                let s = generate(shape, seed, dur, iv);
+                let v = judge(DetectorConfig::default(), s.samples.iter().copied());
+                let case = format!("{} {dur}s@{iv}s#{seed}: {}", shape.name(), why(&v));
+                if v.kind == VerdictKind::Inconclusive {
+                    // And how long to watch for the test that held it back.
+                    assert!(v.watch_more_s.is_some_and(|w| w > 0.0), "{case}");
+                }
+                if !v.finding.rate_known() {
+                    assert_eq!((v.rate, v.rate_ci95), (0.0, [0.0, 0.0]), "{case}");
+                }
+                match v.finding {
+                    // Growth too weak to suspect keeps 0 inside its interval.
+                    Finding::NoGrowth { .. } | Finding::CreptUp { .. } => {
+                        assert!(v.rate_ci95[0] <= 0.0, "{case}: {:?}", v.rate_ci95);
+                    }
+                    // A levelling off is shown by its recent part's rate.
+                    Finding::LevelledOff { .. } | Finding::LevellingOff { .. } => {
+                        assert!(v.window_start_s >= v.warmup_s, "{case}");
+                    }
+                    _ => {}
+                }
+                assert!(
+                    v.rate_ci95[0] <= v.rate && v.rate <= v.rate_ci95[1],
+                    "{case}"
+                );
+            }
+        }
     }
 }

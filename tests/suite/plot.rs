@@ -213,3 +213,18 @@ fn the_legend_never_covers_the_curve() {
         }
     }
 }
+
+#[test]
+fn a_rate_not_yet_known_is_said_so_not_printed_as_zero() {
+    // Five samples: too few to judge any window.
+    let log = log_text((0..5).map(|i| (i as f64, 1e6 + 1e5 * i as f64)), 7);
+    let (svg, stdout) = svg_of(&log, &[]);
+    assert!(
+        stdout.starts_with("inconclusive: rate not yet known"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("+0 B/h"), "{stdout}");
+    let t = texts(&svg).join("\n");
+    assert!(t.contains("rate not yet known"), "{t}");
+    assert!(!t.contains("+0 B/h"), "{t}");
+}
