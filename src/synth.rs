@@ -296,22 +296,34 @@ pub fn generate_until(shape: Shape, seed: u64, duration: f64, interval: f64, unt
         };
         out.push((t, v.max(0.0)));
     }
-    let rate = match shape {
-        Shape::Linear => Some(rise_total / t_end),
-        Shape::LateStart => Some(rise_total / t_end),
+    Series {
+        shape,
+        samples: out,
+        leak_start,
+        rate: true_rate(shape, seed, base, t_end, rise_total, new.rate),
+    }
+}
+
+/// The floor's growth rate of a constant-rate leak of `shape` over a run
+/// of `t_end` seconds: `rise_total` for the linear shapes, `new` for the
+/// newer ones.
+fn true_rate(
+    shape: Shape,
+    seed: u64,
+    base: f64,
+    t_end: f64,
+    rise_total: f64,
+    new: f64,
+) -> Option<f64> {
+    match shape {
+        Shape::Linear | Shape::LateStart => Some(rise_total / t_end),
         Shape::SawtoothLeak => {
             let a = base * rng_const(seed, 0.2, 0.5);
             Some(a * rng_const(seed ^ 7, 0.3, 0.9) / t_end)
         }
         Shape::SlowNoisy => Some(base * 0.03 * rng_const(seed ^ 3, 5.0, 9.0) / t_end),
-        Shape::TallSawtoothLeak | Shape::LateLeak | Shape::BatchWorkerLeak => Some(new.rate),
+        Shape::TallSawtoothLeak | Shape::LateLeak | Shape::BatchWorkerLeak => Some(new),
         _ => None,
-    };
-    Series {
-        shape,
-        samples: out,
-        leak_start,
-        rate,
     }
 }
 
