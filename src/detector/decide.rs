@@ -321,15 +321,8 @@ fn from_bend(floor: &[(f64, f64)], w: &WindowStats) -> Option<WindowStats> {
 
 /// The squared error of the least-squares line through `pts`.
 fn line_sse(pts: &[(f64, f64)]) -> f64 {
-    let n = pts.len() as f64;
-    let mt = pts.iter().map(|p| p.0).sum::<f64>() / n;
-    let mv = pts.iter().map(|p| p.1).sum::<f64>() / n;
-    let stt: f64 = pts.iter().map(|p| (p.0 - mt).powi(2)).sum();
-    let stv: f64 = pts.iter().map(|p| (p.0 - mt) * (p.1 - mv)).sum();
-    let b = if stt > 0.0 { stv / stt } else { 0.0 };
-    pts.iter()
-        .map(|p| (p.1 - mv - b * (p.0 - mt)).powi(2))
-        .sum()
+    let (a, b) = line_fit(pts);
+    pts.iter().map(|p| (p.1 - a - b * p.0).powi(2)).sum()
 }
 
 /// About how much longer to watch for growth in window `p`, held back by

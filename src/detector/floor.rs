@@ -95,15 +95,11 @@ pub(crate) fn floor_blocks(buckets: &[Bucket], k: usize, t0: f64) -> Floor {
             Some((near - b.min).max(0.0))
         })
         .collect();
-    let swing_high = upper_tenth(&mut ranges.clone()).unwrap_or(0.0);
+    let swing_high = quantile(&mut ranges.clone(), 0.9).unwrap_or(0.0);
     Floor {
         swing_high,
         swing: median(&mut ranges),
-        trough_step: if steps.is_empty() {
-            f64::INFINITY
-        } else {
-            median(&mut steps)
-        },
+        trough_step: quantile(&mut steps, 0.5).unwrap_or(f64::INFINITY),
         points: out
             .iter()
             // At the time of its lowest bucket: where the floor was read.
@@ -198,11 +194,11 @@ fn detrended_minima(buckets: &[Bucket]) -> Option<Vec<f64>> {
     Some(r)
 }
 
-/// The value a tenth of `v` lies above (its 90th percentile); `None` for none.
-fn upper_tenth(v: &mut [f64]) -> Option<f64> {
+/// The value a share `q` of `v` lies below; `None` for none.
+fn quantile(v: &mut [f64], q: f64) -> Option<f64> {
     v.sort_by(|a, b| a.total_cmp(b));
-    v.get((v.len() * 9 / 10).min(v.len().checked_sub(1)?))
-        .copied()
+    let i = ((v.len() as f64 * q) as usize).min(v.len().checked_sub(1)?);
+    v.get(i).copied()
 }
 
 /// `x` less its centred moving mean over `w` points (fewer at the ends).
