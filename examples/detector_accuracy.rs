@@ -112,7 +112,14 @@ fn main() {
         tot.runs += n;
         tot.correct += ok;
         println!("{:22} {ok:4}/{n:4}", shape.name());
-        for w in wrong.iter().take(4) {
+        for w in wrong
+            .iter()
+            .take(if std::env::var_os("SHOW_MISSED").is_some() {
+                usize::MAX
+            } else {
+                4
+            })
+        {
             println!("    {w}");
         }
     }
