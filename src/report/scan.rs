@@ -221,13 +221,14 @@ fn row_of(t: &TargetReport) -> Row<'_> {
             rate_known: r.rate_known,
             rate: r.growth_rate_bytes_per_s,
             ci: r.growth_rate_ci95,
+            counts: r.counts,
         }),
     }
 }
 
 /// The rate cell: the rate with its 95% interval (`full`), or alone.
 fn rate_cell(s: Option<Shown>, full: bool) -> String {
-    let q = Quantity::Bytes;
+    let q = Quantity::of(!s.is_some_and(|s| s.counts));
     match s {
         Some(s) if s.rate_known && full => format!(
             "{} ({} to {})",
@@ -365,6 +366,7 @@ mod tests {
                 rate_known: true,
                 rate,
                 ci: [rate * 0.9, rate * 1.1],
+                counts: false,
             }),
         }
     }

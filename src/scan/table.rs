@@ -15,6 +15,8 @@ pub struct Shown {
     pub rate: f64,
     /// Its 95% interval.
     pub ci: [f64; 2],
+    /// The series counts things (fds, threads), not bytes.
+    pub counts: bool,
 }
 
 impl Shown {
@@ -28,6 +30,7 @@ impl Shown {
             rate_known: v.finding.rate_known(),
             rate: v.rate,
             ci: v.rate_ci95,
+            counts: top.counts,
         }
     }
 }

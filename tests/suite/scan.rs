@@ -376,3 +376,40 @@ fn bad_scan_input_is_one_clear_line_and_exit_2() {
         assert!(err.lines().next().unwrap().len() < 300, "{err}");
     }
 }
+
+#[test]
+fn metrics_and_judge_work_as_for_a_watch() {
+    let t = tag("fds");
+    let kids = vec![leaky("fds", &["--rate", "20"], &t), leaky("idle", &[], &t)];
+    let (code, r, err) = scan_json(&[
+        "--name",
+        &t,
+        "--metrics",
+        "fds,threads",
+        "--judge",
+        "fds",
+        "-i",
+        "100ms",
+        "-d",
+        "5s",
+        "--fail-on-leak",
+    ]);
+    let text = leakwatch()
+        .args(["scan", "--name", &t, "--metrics", "fds", "--judge", "fds"])
+        .args(["-i", "100ms", "-d", "3s"])
+        .output()
+        .unwrap();
+    end(kids);
+    assert_eq!(code, Some(1), "{err}");
+    let fds = find(&r, "fds --rate");
+    assert_eq!(fds["verdict"], "leaking", "{fds:#}");
+    assert_eq!(fds["column"], "fds");
+    // Two descriptors a pipe: 40 a second.
+    let rate = fds["growth_rate_bytes_per_s"].as_f64().unwrap();
+    assert!((rate / 40.0 - 1.0).abs() < 0.2, "{rate}");
+    assert_eq!(find(&r, "idle")["verdict"], "plateau");
+    // Counts are shown as counts, not bytes.
+    let text = String::from_utf8_lossy(&text.stdout);
+    let row = text.lines().find(|l| l.contains("fds --rate")).unwrap();
+    assert!(row.contains("/h") && !row.contains("B/h"), "{row}");
+}
