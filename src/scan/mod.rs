@@ -24,18 +24,48 @@ use anyhow::{Result, bail};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-#[cfg(target_os = "linux")]
-pub use procs::{ProcSelect, uid_of};
-
 /// Buckets per detector: a coarser state than a single watch's, so
 /// thousands of targets stay a few KB each.
 pub const SCAN_BUCKETS: usize = 96;
 
+/// Which processes a scan watches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcSelect {
+    /// Those whose name or command line contains this.
+    pub name: Option<String>,
+    /// Those of this user ID.
+    pub uid: Option<u32>,
+    /// Those descended from this process.
+    pub children_of: Option<u32>,
+}
+
+/// The user ID of `user`, a name or a number; `None` when there is no such user.
+pub fn uid_of(user: &str) -> Option<u32> {
+    if let Ok(n) = user.parse::<u32>() {
+        return Some(n);
+    }
+    let name = std::ffi::CString::new(user).ok()?;
+    // SAFETY: a zeroed passwd is valid for getpwnam_r to fill.
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 16384];
+    let mut out: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwnam_r(3) with a valid name, passwd, buffer and result pointer.
+    let rc = unsafe {
+        libc::getpwnam_r(
+            name.as_ptr(),
+            &mut pw,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut out,
+        )
+    };
+    (rc == 0 && !out.is_null()).then_some(pw.pw_uid)
+}
+
 /// What a scan watches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
-    /// Processes (all, or those selected).
-    #[cfg(target_os = "linux")]
+    /// Processes (all, or those selected; Linux).
     Processes(ProcSelect),
     /// Every leaf cgroup holding processes below this directory (`None`:
     /// the memory hierarchy's root).
@@ -255,6 +285,10 @@ enum Finder {
 impl Finder {
     fn new(scope: &Scope) -> Result<Finder> {
         Ok(match scope {
+            #[cfg(not(target_os = "linux"))]
+            Scope::Processes(_) => bail!(
+                "scanning processes reads Linux's /proc; on this system watch one process (--pid) instead"
+            ),
             #[cfg(target_os = "linux")]
             Scope::Processes(sel) => {
                 if let Some(pid) = sel.children_of

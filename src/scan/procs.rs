@@ -2,21 +2,11 @@
 //! process seen for the first time is read once (`stat`, `cmdline`) and
 //! either joins the scan or is set aside for as long as it lives.
 
+use super::ProcSelect;
 use crate::metrics::Metric;
 use crate::sampler::linux::{ProcFiles, StatInfo, parse_stat};
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
-
-/// Which processes a scan watches.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProcSelect {
-    /// Those whose name or command line contains this.
-    pub name: Option<String>,
-    /// Those of this user ID.
-    pub uid: Option<u32>,
-    /// Those descended from this process.
-    pub children_of: Option<u32>,
-}
 
 /// A process that joins the scan.
 pub struct NewProc {
@@ -298,27 +288,4 @@ fn parse_pid(name: &[u8]) -> Option<u32> {
         return None;
     }
     std::str::from_utf8(name).ok()?.parse().ok()
-}
-
-/// The user ID of `user`, a name or a number; `None` when there is no such user.
-pub fn uid_of(user: &str) -> Option<u32> {
-    if let Ok(n) = user.parse::<u32>() {
-        return Some(n);
-    }
-    let name = std::ffi::CString::new(user).ok()?;
-    // SAFETY: a zeroed passwd is valid for getpwnam_r to fill.
-    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0 as libc::c_char; 16384];
-    let mut out: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: getpwnam_r(3) with a valid name, passwd, buffer and result pointer.
-    let rc = unsafe {
-        libc::getpwnam_r(
-            name.as_ptr(),
-            &mut pw,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut out,
-        )
-    };
-    (rc == 0 && !out.is_null()).then_some(pw.pw_uid)
 }
