@@ -50,6 +50,7 @@ fn main() {
     for shape in Shape::ALL {
         let (mut ok, mut n) = (0, 0);
         let mut wrong: Vec<String> = Vec::new();
+        let mut calls: Vec<f64> = Vec::new();
         for &(dur, iv) in &CONFIGS {
             for seed in 0..seeds {
                 let s = generate(shape, seed, dur, iv);
@@ -87,7 +88,9 @@ fn main() {
                     ));
                 }
                 if let Some(t) = first_call {
-                    tot.early.push((t - s.leak_start) / (dur - s.leak_start));
+                    let f = (t - s.leak_start) / (dur - s.leak_start);
+                    tot.early.push(f);
+                    calls.push(f);
                 }
                 if v.kind == VerdictKind::Leaking
                     && let Some(rate) = s.rate
@@ -111,7 +114,15 @@ fn main() {
         }
         tot.runs += n;
         tot.correct += ok;
-        println!("{:22} {ok:4}/{n:4}", shape.name());
+        calls.sort_by(|a, b| a.total_cmp(b));
+        match calls.get(calls.len() / 2) {
+            Some(m) => println!(
+                "{:22} {ok:4}/{n:4}  first called at a median {:.0}% of the leak's span",
+                shape.name(),
+                100.0 * m
+            ),
+            None => println!("{:22} {ok:4}/{n:4}", shape.name()),
+        }
         for w in wrong
             .iter()
             .take(if std::env::var_os("SHOW_MISSED").is_some() {
