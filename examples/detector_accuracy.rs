@@ -9,7 +9,8 @@
 //! run (Prometheus' `deriv()` / `predict_linear()`), called a leak when it is
 //! above the same 1 MiB/h and significant (t ≥ 3).
 //!
-//! `cargo run --release --example detector_accuracy [SEEDS]` (default 40)
+//! `cargo run --release --example detector_accuracy [SEEDS] [DURATION:INTERVAL,...]`
+//! (default 40 seeds at the five settings below; e.g. `40 60:0.5,960:1`)
 
 use leakwatch::detector::{Detector, DetectorConfig, Verdict, VerdictKind, judge};
 use leakwatch::synth::{Series, Shape, generate, generate_until};
@@ -46,12 +47,22 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(40);
+    let configs: Vec<(f64, f64)> = match std::env::args().nth(2) {
+        Some(list) => list
+            .split(',')
+            .filter_map(|c| {
+                let (d, i) = c.split_once(':')?;
+                Some((d.parse().ok()?, i.parse().ok()?))
+            })
+            .collect(),
+        None => CONFIGS.to_vec(),
+    };
     let mut tot = Totals::default();
     for shape in Shape::ALL {
         let (mut ok, mut n) = (0, 0);
         let mut wrong: Vec<String> = Vec::new();
         let mut calls: Vec<f64> = Vec::new();
-        for &(dur, iv) in &CONFIGS {
+        for &(dur, iv) in &configs {
             for seed in 0..seeds {
                 let s = generate(shape, seed, dur, iv);
                 let (v, first_call) = run(&s);

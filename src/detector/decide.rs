@@ -391,7 +391,10 @@ fn not_a_leak(
         v.watch_more_s = Some(watch_more(p, held, judged_s));
         v.finding = if p.n < MIN_BLOCKS && z < Z_MAYBE {
             Finding::FewSwings {
-                swings: p.n,
+                blocks: p.n,
+                swings: v
+                    .period_s
+                    .map_or(p.n, |per| (span_s / per).round() as usize),
                 up_to: p.fit.hi,
             }
         } else {

@@ -198,7 +198,9 @@ pub enum Finding {
     },
     /// `inconclusive`: too few swings to rule out growth.
     FewSwings {
-        /// Floor blocks (swings) seen.
+        /// Floor blocks in the judged window.
+        blocks: usize,
+        /// Swings (GC periods) in the judged window.
         swings: usize,
         /// The rate that cannot be ruled out.
         up_to: f64,

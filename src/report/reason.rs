@@ -91,8 +91,13 @@ fn uncertain(f: Finding, floor: &str, q: Quantity) -> String {
     let val = |x: f64| q.value(x);
     let secs = format_secs;
     match f {
-        Finding::FewSwings { swings, up_to } => format!(
-            "{floor} is seen over only {swings} swings: too few to rule out growth of up to {}",
+        Finding::FewSwings {
+            blocks,
+            swings,
+            up_to,
+        } => format!(
+            "{floor} is judged in only {blocks} blocks (about {}) of the run after its warm-up: too few to rule out growth of up to {}",
+            plural(swings as u64, "swing"),
             rate(up_to)
         ),
         Finding::MayBeRising {
