@@ -413,3 +413,30 @@ fn metrics_and_judge_work_as_for_a_watch() {
     let row = text.lines().find(|l| l.contains("fds --rate")).unwrap();
     assert!(row.contains("/h") && !row.contains("B/h"), "{row}");
 }
+
+#[test]
+fn ctrl_c_ends_a_scan_with_its_report() {
+    let mut me = spawn_sleep("30");
+    let child = Command::new(leakwatch_path())
+        .args(["scan", "--format", "json", "-i", "100ms"])
+        .args(["--children-of", &std::process::id().to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    crate::common::signal(child.id(), libc::SIGINT);
+    let out = child.wait_with_output().unwrap();
+    me.kill().ok();
+    me.wait().ok();
+    assert_eq!(out.status.code(), Some(0));
+    let r = json(&out.stdout);
+    assert_eq!(r["ended_by"], "interrupted (SIGINT)");
+    assert!(
+        r["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["pid"].as_u64() == Some(me.id() as u64)),
+        "{r:#}"
+    );
+}
