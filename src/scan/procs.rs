@@ -197,20 +197,21 @@ impl Finder {
     }
 }
 
-/// The first 4 KiB of a `/proc` file, in one read (no size probe, no
-/// growing buffer: a discovery reads two files of every process).
-fn read_head(path: &str) -> Option<Vec<u8>> {
+/// The start of a `/proc` file, in one read into `buf` (no size probe, no
+/// growing buffer, no allocation: a discovery reads two files of every
+/// process); the bytes read.
+fn read_head<'a>(path: &str, buf: &'a mut [u8]) -> Option<&'a [u8]> {
     use std::io::Read;
     let mut f = std::fs::File::open(path).ok()?;
-    let mut buf = vec![0; 4096];
-    let n = f.read(&mut buf).ok()?;
-    buf.truncate(n);
-    Some(buf)
+    let n = f.read(buf).ok()?;
+    Some(&buf[..n])
 }
 
 /// `/proc/PID/stat`, parsed; `None` when the process is gone.
 fn read_stat(pid: u32) -> Option<StatInfo> {
-    parse_stat(&read_head(&format!("/proc/{pid}/stat"))?)
+    // A stat line is a few hundred bytes: its command name is at most 64.
+    let mut buf = [0u8; 1024];
+    parse_stat(read_head(&format!("/proc/{pid}/stat"), &mut buf)?)
 }
 
 /// The longest command line kept, in characters.
@@ -219,8 +220,10 @@ const MAX_COMMAND: usize = 200;
 /// `pid`'s command line, its arguments joined by spaces (`[comm]` when it
 /// has none); `None` when it is gone.
 fn command_line(pid: u32, comm: &str) -> Option<String> {
-    let raw = read_head(&format!("/proc/{pid}/cmdline"))?;
-    let text: String = String::from_utf8_lossy(&raw)
+    // Enough for MAX_COMMAND characters of up to four bytes each.
+    let mut buf = [0u8; 4 * MAX_COMMAND];
+    let raw = read_head(&format!("/proc/{pid}/cmdline"), &mut buf)?;
+    let text: String = String::from_utf8_lossy(raw)
         .split('\0')
         .filter(|a| !a.is_empty())
         .collect::<Vec<_>>()
@@ -277,7 +280,8 @@ fn list_pids(buf: &mut [u8], out: &mut Vec<u32>) {
 
 /// The last PID the kernel gave out (the last field of `/proc/loadavg`).
 fn last_pid() -> Option<u32> {
-    let text = read_head("/proc/loadavg")?;
+    let mut buf = [0u8; 128];
+    let text = read_head("/proc/loadavg", &mut buf)?;
     let last = text.split(|&b| b == b' ').next_back()?;
     std::str::from_utf8(last).ok()?.trim().parse().ok()
 }
