@@ -46,6 +46,15 @@ fn find<'a>(r: &'a Value, needle: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no target {needle} in {r:#}"))
 }
 
+/// The scan's report has a target with this PID.
+fn has_pid(r: &Value, pid: u32) -> bool {
+    r["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["pid"].as_u64() == Some(u64::from(pid)))
+}
+
 fn end(mut kids: Vec<Child>) {
     for k in &mut kids {
         k.kill().ok();
@@ -222,11 +231,7 @@ fn a_scan_of_the_whole_machine_completes() {
     let n = r["counts"]["targets"].as_u64().unwrap();
     assert!(n >= 3, "{r:#}");
     assert!(
-        r["targets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|x| x["pid"].as_u64() == Some(me.id() as u64)),
+        has_pid(&r, me.id()),
         "the test's own sleep is not in the scan"
     );
     // Kernel threads have no memory of their own: never targets.
@@ -431,12 +436,5 @@ fn ctrl_c_ends_a_scan_with_its_report() {
     assert_eq!(out.status.code(), Some(0));
     let r = json(&out.stdout);
     assert_eq!(r["ended_by"], "interrupted (SIGINT)");
-    assert!(
-        r["targets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|x| x["pid"].as_u64() == Some(me.id() as u64)),
-        "{r:#}"
-    );
+    assert!(has_pid(&r, me.id()), "{r:#}");
 }
