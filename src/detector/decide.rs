@@ -309,9 +309,8 @@ fn from_bend(floor: &[(f64, f64)], w: &WindowStats) -> Option<WindowStats> {
     let (flat, rising) = pts.split_at(j);
     let mean = flat.iter().map(|p| p.1).sum::<f64>() / j as f64;
     let mut b = window_stats(floor, start + j, w.alias);
-    let bend = b.fit.intercept + b.fit.slope * 0.0;
     let at = if b.fit.slope > 0.0 {
-        (mean - bend) / b.fit.slope
+        (mean - b.fit.intercept) / b.fit.slope
     } else {
         rising[0].0
     };

@@ -193,7 +193,8 @@ fn summary(c: &Counts, scope: &str) -> String {
 
 /// A target's report: the usual fields for its verdict.
 fn target(s: &Seen, judge: &Judge, min_rate: f64) -> TargetReport {
-    let limit = s.limit.map(|l| (l, "cgroup memory limit".to_string()));
+    // Named as a watch names it: `cgroup memory.max`.
+    let limit = s.limit.map(|(l, file)| (l, format!("cgroup {file}")));
     let (mut r, kind) = Report::from_judged(&s.judged, judge, min_rate, limit);
     r.verdict = kind;
     r.pid = Some(u64::from(s.pid));

@@ -18,8 +18,8 @@ pub struct NewCgroup {
     pub pid: u32,
     /// The command line of that process.
     pub command: String,
-    /// Its memory limit (the smallest on its path), bytes.
-    pub limit: Option<f64>,
+    /// Its memory limit (the smallest on its path), bytes, and the file it is in.
+    pub limit: Option<(f64, &'static str)>,
 }
 
 /// Finds cgroups that came to hold processes since the last tick.
@@ -61,7 +61,7 @@ impl Finder {
             self.known.insert(dir.clone());
             out.push(NewCgroup {
                 name: self.h.name(&dir),
-                limit: self.h.limit(&dir),
+                limit: self.h.limit(&dir).map(|l| (l, self.h.version.limit_file())),
                 files,
                 pid,
                 command,

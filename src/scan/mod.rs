@@ -112,8 +112,8 @@ pub struct Seen {
     pub last_s: f64,
     /// It was gone before the scan ended.
     pub exited: bool,
-    /// The cgroup's memory limit, bytes.
-    pub limit: Option<f64>,
+    /// The cgroup's memory limit, bytes, and the file it is in.
+    pub limit: Option<(f64, &'static str)>,
     /// Its log, if one was written.
     pub log: Option<PathBuf>,
 }
@@ -151,7 +151,7 @@ struct Target {
     last: Reading,
     first_s: f64,
     last_s: f64,
-    limit: Option<f64>,
+    limit: Option<(f64, &'static str)>,
     log: Option<LogWriter>,
     log_path: Option<PathBuf>,
     /// The verdict the live table shows, judged now and then.
@@ -390,7 +390,7 @@ impl Scan<'_> {
         pid: u32,
         command: String,
         cgroup: Option<String>,
-        limit: Option<f64>,
+        limit: Option<(f64, &'static str)>,
         name: &str,
         t: f64,
     ) {
@@ -580,13 +580,39 @@ fn held(s: &Source) -> u64 {
 /// The lowest PID of a cgroup, and its command line.
 pub(crate) fn cgroup_pid(dir: &Path) -> Option<(u32, String)> {
     let pid = *crate::cgroup::procs(dir).iter().min()?;
-    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let text = String::from_utf8_lossy(&cmd)
-        .split('\0')
-        .filter(|a| !a.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
-    Some((pid, text.chars().take(200).collect()))
+    Some((pid, command_line(pid).unwrap_or_default()))
+}
+
+/// The start of a `/proc` file, in one read into `buf` (no size probe, no
+/// growing buffer, no allocation: a discovery reads two files of every
+/// process); the bytes read.
+pub(crate) fn read_head<'a>(path: &str, buf: &'a mut [u8]) -> Option<&'a [u8]> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).ok()?;
+    let n = f.read(buf).ok()?;
+    Some(&buf[..n])
+}
+
+/// The longest command line kept, in characters.
+const MAX_COMMAND: usize = 200;
+
+/// `pid`'s command line, its arguments joined by spaces (empty when it has
+/// none, as a kernel thread or a zombie); `None` when it is gone.
+pub(crate) fn command_line(pid: u32) -> Option<String> {
+    // Enough for MAX_COMMAND characters of up to four bytes each.
+    let mut buf = [0u8; 4 * MAX_COMMAND];
+    let raw = read_head(&format!("/proc/{pid}/cmdline"), &mut buf)?;
+    Some(
+        String::from_utf8_lossy(raw)
+            .split('\0')
+            .filter(|a| !a.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(MAX_COMMAND)
+            .collect(),
+    )
 }
 
 /// The hierarchy and root a cgroup scan walks.

@@ -2,7 +2,7 @@
 //! process seen for the first time is read once (`stat`, `cmdline`) and
 //! either joins the scan or is set aside for as long as it lives.
 
-use super::ProcSelect;
+use super::{ProcSelect, command_line, read_head};
 use crate::metrics::Metric;
 use crate::sampler::linux::{ProcFiles, StatInfo, parse_stat};
 use std::collections::{HashMap, HashSet};
@@ -128,9 +128,12 @@ impl Finder {
                 continue;
             };
             let comm = info.as_ref().map_or("", |i| i.comm.as_str());
-            let Some(command) = command_line(pid, comm) else {
+            let Some(mut command) = command_line(pid) else {
                 continue;
             };
+            if command.is_empty() {
+                command = format!("[{comm}]");
+            }
             if let Some(pat) = &self.select.name
                 && !comm.contains(pat.as_str())
                 && !command.contains(pat.as_str())
@@ -197,46 +200,11 @@ impl Finder {
     }
 }
 
-/// The start of a `/proc` file, in one read into `buf` (no size probe, no
-/// growing buffer, no allocation: a discovery reads two files of every
-/// process); the bytes read.
-fn read_head<'a>(path: &str, buf: &'a mut [u8]) -> Option<&'a [u8]> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).ok()?;
-    let n = f.read(buf).ok()?;
-    Some(&buf[..n])
-}
-
 /// `/proc/PID/stat`, parsed; `None` when the process is gone.
 fn read_stat(pid: u32) -> Option<StatInfo> {
     // A stat line is a few hundred bytes: its command name is at most 64.
     let mut buf = [0u8; 1024];
     parse_stat(read_head(&format!("/proc/{pid}/stat"), &mut buf)?)
-}
-
-/// The longest command line kept, in characters.
-const MAX_COMMAND: usize = 200;
-
-/// `pid`'s command line, its arguments joined by spaces (`[comm]` when it
-/// has none); `None` when it is gone.
-fn command_line(pid: u32, comm: &str) -> Option<String> {
-    // Enough for MAX_COMMAND characters of up to four bytes each.
-    let mut buf = [0u8; 4 * MAX_COMMAND];
-    let raw = read_head(&format!("/proc/{pid}/cmdline"), &mut buf)?;
-    let text: String = String::from_utf8_lossy(raw)
-        .split('\0')
-        .filter(|a| !a.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX_COMMAND)
-        .collect();
-    Some(if text.is_empty() {
-        format!("[{comm}]")
-    } else {
-        text
-    })
 }
 
 /// The PIDs in `/proc`, listed with `getdents64` into `buf` (one or two

@@ -2,7 +2,9 @@
 //! judged right; processes that join and exit; one log per target; the
 //! open-file limit; a whole-machine scan; bad input.
 
-use crate::common::{json, leakwatch, leakwatch_path, leaky_path, spawn_sleep, wait_until};
+use crate::common::{
+    json, leakwatch, leakwatch_path, leaky_path, spawn_leaky, spawn_sleep, wait_until,
+};
 use serde_json::Value;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -14,13 +16,10 @@ fn tag(name: &str) -> String {
 
 /// Starts `leaky MODE ARGS --tag TAG`.
 fn leaky(mode: &str, args: &[&str], tag: &str) -> Child {
-    Command::new(leaky_path())
-        .arg(mode)
-        .args(args)
-        .args(["--tag", tag])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap()
+    let mut all = vec![mode];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--tag", tag]);
+    spawn_leaky(&all)
 }
 
 /// Runs `leakwatch scan --format json ARGS`: (exit code, report, stderr).
