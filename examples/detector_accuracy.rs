@@ -33,6 +33,7 @@ struct Totals {
     inconclusive: usize,
     followed_right: usize,
     early: Vec<f64>,
+    ever: Vec<f64>,
     covered: usize,
     covered_of: usize,
     plateau_above: usize,
@@ -65,7 +66,7 @@ fn main() {
         for &(dur, iv) in &configs {
             for seed in 0..seeds {
                 let s = generate(shape, seed, dur, iv);
-                let (v, first_call) = run(&s);
+                let (v, first_call, first_ever) = run(&s);
                 n += 1;
                 score_least_squares(&s, &mut tot);
                 if v.kind == VerdictKind::Plateau {
@@ -102,6 +103,9 @@ fn main() {
                     let f = (t - s.leak_start) / (dur - s.leak_start);
                     tot.early.push(f);
                     calls.push(f);
+                }
+                if let Some(t) = first_ever {
+                    tot.ever.push((t - s.leak_start) / (dur - s.leak_start));
                 }
                 if v.kind == VerdictKind::Leaking
                     && let Some(rate) = s.rate
@@ -148,24 +152,27 @@ fn main() {
     summary(&tot);
 }
 
-/// Feeds `s` sample by sample: the final verdict, and when a leak was first
-/// called for good (checked at every 1% of the run after the leak starts).
-fn run(s: &Series) -> (Verdict, Option<f64>) {
+/// Feeds `s` sample by sample: the final verdict, when a leak was first
+/// called for good, and when it was first called at all (checked at every
+/// 1% of the run after the leak starts).
+fn run(s: &Series) -> (Verdict, Option<f64>, Option<f64>) {
     let mut d = Detector::new(DetectorConfig::default());
     let mut first_call: Option<f64> = None;
     let check_every = (s.samples.len() / 100).max(1);
     let leak = s.shape.expected() == VerdictKind::Leaking;
+    let mut first_ever: Option<f64> = None;
     for (i, &(t, v)) in s.samples.iter().enumerate() {
         d.push(t, v);
         if leak && i % check_every == 0 && t > s.leak_start {
             if d.verdict().kind == VerdictKind::Leaking {
                 first_call.get_or_insert(t);
+                first_ever.get_or_insert(t);
             } else {
                 first_call = None;
             }
         }
     }
-    (d.verdict(), first_call)
+    (d.verdict(), first_call, first_ever)
 }
 
 /// An `inconclusive` decides right when watched `watch_more_s` longer.
@@ -198,9 +205,12 @@ fn score_least_squares(s: &Series, tot: &mut Totals) {
 }
 
 fn summary(tot: &Totals) {
-    let mut early = tot.early.clone();
-    early.sort_by(|a, b| a.total_cmp(b));
-    let med = early.get(early.len() / 2).copied().unwrap_or(f64::NAN);
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(|a, b| a.total_cmp(b));
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    let med = median(&tot.early);
     let pct = |a: usize, b: usize| 100.0 * a as f64 / b.max(1) as f64;
     println!(
         "least-squares slope over the run (deriv()): correct {}/{} = {:.1}%, false leaks {}, missed leaks {}",
@@ -217,6 +227,10 @@ fn summary(tot: &Totals) {
         pct(tot.correct, tot.runs),
         tot.false_leaks,
         100.0 * med
+    );
+    println!(
+        "a leak's first `leaking` (held or not) at a median {:.0}% of its span",
+        100.0 * median(&tot.ever)
     );
     println!(
         "inconclusive {}: decided right when watch_more_s is followed {}/{}",

@@ -80,7 +80,8 @@ pub enum Shape {
     TallSawtoothLeak,
     /// A warm-up whose time constant is 10–18% of the run: still curving at the end.
     SlowWarmup,
-    /// GC peaks that grow through the run over a flat floor.
+    /// GC peaks that grow through the run over a flat floor (which each
+    /// cycle rests on for a moment, so sampling sees it).
     GrowingPeaks,
     /// A leak that starts at 60–75% of the run.
     LateLeak,
@@ -346,6 +347,8 @@ struct NewShapes {
     other: f64,
     /// Seconds between a staircase's steps.
     step: f64,
+    /// The share of each period spent resting at the floor.
+    rest: f64,
     /// The run's length the parameters were drawn for.
     t_end: f64,
 }
@@ -367,6 +370,7 @@ impl NewShapes {
             start: 0.0,
             other: 0.0,
             step: 1.0,
+            rest: 0.0,
             t_end,
         };
         match shape {
@@ -383,6 +387,10 @@ impl NewShapes {
                 p.height = base * u(1, 0.05, 0.15);
                 p.other = base * u(2, 0.3, 0.6);
                 p.period = (t_end / u(3, 10.0, 30.0)).max(min_period);
+                // The floor is seen: memory rests there for at least one
+                // and a half sampling intervals a cycle (a sampler that
+                // missed every trough would see them grow with the peaks).
+                p.rest = (1.5 * interval / p.period).max(0.05);
             }
             Shape::LateLeak => {
                 p.start = t_end * u(1, 0.6, 0.75);
@@ -423,7 +431,8 @@ impl NewShapes {
             Shape::SlowWarmup => base + self.height * (1.0 - (-t / self.tau).exp()) + e,
             Shape::GrowingPeaks => {
                 let grown = (t / self.t_end).min(1.0);
-                base + (self.height + (self.other - self.height) * grown) * frac + e * 0.2
+                let ramp = ((frac - self.rest) / (1.0 - self.rest)).max(0.0);
+                base + (self.height + (self.other - self.height) * grown) * ramp + e * 0.2
             }
             Shape::LateLeak => base + self.rate * (t - self.start).max(0.0) + e,
             Shape::SawtoothAfterWarmup => {

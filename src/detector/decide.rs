@@ -1,6 +1,7 @@
 //! Judging the detector's state: the floor, the windows that end now, and the
 //! verdict with the finding behind it.
 
+use super::fit::line_fit;
 use super::floor::{Floor, Period, dominant_period, floor_blocks};
 use super::window::{WindowStats, window_stats};
 use super::{Detector, Finding, Hold, MIN_SAMPLES, Verdict, VerdictKind};
@@ -215,12 +216,38 @@ fn judge_windows(d: &Detector, v: &mut Verdict, stats: &[WindowStats], swing: f6
         // Growth that levelled off: the verdict rests on the recent part,
         // whose rate and interval are the ones to show.
         let (f, start) = primary.recent();
-        v.rate = f.slope;
-        v.rate_ci95 = [f.lo, f.hi];
-        v.window_start_s = start;
-        v.baseline_start = f.intercept + f.slope * start;
-        v.baseline_end = f.intercept + f.slope * v.window_end_s;
+        show(v, &f, start);
+        if let Finding::LevelledOff {
+            rise,
+            span_s,
+            recent_rate,
+        } = v.finding
+            && f.lo > min_rate
+        {
+            // Still rising faster than a leak's minimum: not levelled off
+            // yet, only levelling off.
+            v.finding = Finding::LevellingOff {
+                rise,
+                span_s,
+                recent_rate,
+            };
+        }
     }
+    if let (Finding::Wanders { .. }, false) = (v.finding, explicit_warmup) {
+        // A floor that stayed within its earlier range: the verdict rests
+        // on all of the judged run, whose rate is the one to show.
+        show(v, &stats[0].fit, stats[0].t_start);
+        v.warmup_s = stats[0].t_start;
+    }
+}
+
+/// Shows `f`, fitted from `start` to the window's end, as the verdict's rate.
+fn show(v: &mut Verdict, f: &super::fit::Fit, start: f64) {
+    v.rate = f.slope;
+    v.rate_ci95 = [f.lo, f.hi];
+    v.window_start_s = start;
+    v.baseline_start = f.intercept + f.slope * start;
+    v.baseline_end = f.intercept + f.slope * v.window_end_s;
 }
 
 /// Whether a warm-up curve flattening towards a ceiling (value = c − a·e^(−t/τ),
@@ -235,8 +262,10 @@ fn warmup_curve(floor: &[(f64, f64)], w: &WindowStats) -> bool {
     let span = floor[n - 1].0 - t0;
     let line = line_sse(floor);
     let mut best: Option<(f64, f64, f64, f64)> = None;
-    for frac in [0.03, 0.045, 0.07, 0.1, 0.13, 0.16, 0.2] {
-        let tau = span * frac;
+    // τ from 3% to 20% of the run, 6% apart (a coarser grid leaves a
+    // trend in the residuals of a curve whose τ falls between its steps).
+    for i in 0..33 {
+        let tau = span * 0.03 * 1.06f64.powi(i);
         let pts: Vec<(f64, f64)> = floor
             .iter()
             .map(|p| ((-(p.0 - t0) / tau).exp(), p.1))
@@ -267,17 +296,6 @@ fn warmup_curve(floor: &[(f64, f64)], w: &WindowStats) -> bool {
     }
     let r = super::fit::theil_sen(&resid);
     r.z < Z_MAYBE
-}
-
-/// The least-squares line through `pts`: (intercept, slope).
-fn line_fit(pts: &[(f64, f64)]) -> (f64, f64) {
-    let n = pts.len() as f64;
-    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
-    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
-    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    let b = if sxx > 0.0 { sxy / sxx } else { 0.0 };
-    (my - b * mx, b)
 }
 
 /// For window `w` that holds a bend (flat, then rising), the window from

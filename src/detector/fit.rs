@@ -93,6 +93,17 @@ pub(crate) fn theil_sen(pts: &[(f64, f64)]) -> Fit {
     }
 }
 
+/// The least-squares line through `pts`: (intercept, slope).
+pub(crate) fn line_fit(pts: &[(f64, f64)]) -> (f64, f64) {
+    let n = pts.len() as f64;
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let b = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+    (my - b * mx, b)
+}
+
 /// Integrated autocorrelation time of residuals: 1 plus twice the sum of
 /// their autocorrelations up to the first one that is not positive.
 fn autocorrelation_time(resid: &[f64]) -> f64 {

@@ -364,6 +364,11 @@ fn the_numbers_shown_are_those_the_verdict_rests_on() {
                     Finding::LevelledOff { .. } | Finding::LevellingOff { .. } => {
                         assert!(v.window_start_s >= v.warmup_s, "{case}");
                     }
+                    // A floor within its earlier range: by the whole judged run's.
+                    Finding::Wanders { span_s, .. } => {
+                        assert_eq!(v.window_start_s, v.warmup_s, "{case}");
+                        assert!(v.window_s() > span_s, "{case}");
+                    }
                     _ => {}
                 }
                 assert!(
@@ -372,5 +377,28 @@ fn the_numbers_shown_are_those_the_verdict_rests_on() {
                 );
             }
         }
+    }
+}
+
+/// Runs the accuracy report once got wrong, each with what it is.
+#[test]
+fn cases_once_wrong_are_right() {
+    let cases = [
+        // A slow warm-up whose τ fell between the curve fit's steps: was leaking.
+        (Shape::SlowWarmup, 12, 3600.0, 0.5),
+        // Growing peaks whose troughs sampling never saw: was leaking (the
+        // shape now rests on its floor a moment each cycle, as it says).
+        (Shape::GrowingPeaks, 16, 120.0, 1.0),
+    ];
+    for (shape, seed, dur, iv) in cases {
+        let s = generate(shape, seed, dur, iv);
+        let v = judge(DetectorConfig::default(), s.samples.iter().copied());
+        assert_eq!(
+            v.kind,
+            shape.expected(),
+            "{} {dur}s@{iv}s#{seed}: {}",
+            shape.name(),
+            why(&v)
+        );
     }
 }
