@@ -147,7 +147,8 @@ fn judge_windows(d: &Detector, v: &mut Verdict, stats: &[WindowStats], swing: f6
     let min_rate = d.cfg.min_rate;
     // Plateau and inconclusive are judged on the last half when it can be
     // tested (an automatic warm-up), else on all of it.
-    let primary = if !explicit_warmup && stats.len() > 1 {
+    let warmup_seen = stats[0].early_z >= Z_MAYBE || stats[0].levelled_off(min_rate);
+    let primary = if !explicit_warmup && stats.len() > 1 && warmup_seen {
         stats[1]
     } else {
         stats[0]
@@ -413,6 +414,7 @@ fn not_a_leak(
                     .period_s
                     .map_or(p.n, |per| (span_s / per).round() as usize),
                 up_to: p.fit.hi,
+                after_warmup: p.t_start > stats[0].t_start,
             }
         } else {
             Finding::MayBeRising {

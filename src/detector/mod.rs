@@ -204,6 +204,8 @@ pub enum Finding {
         swings: usize,
         /// The rate that cannot be ruled out.
         up_to: f64,
+        /// The window is the run after a warm-up (else all of it).
+        after_warmup: bool,
     },
     /// `inconclusive`: growth that one test of a leak still holds back.
     MayBeRising {

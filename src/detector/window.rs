@@ -25,6 +25,8 @@ pub(crate) struct WindowStats {
     pub late: Fit,
     /// Slope of the window's first half.
     pub early: f64,
+    /// The first half's slope over its standard error.
+    pub early_z: f64,
     /// The first half's rise stands well clear of the second half's noise.
     pub early_clear: bool,
     /// The recent floor is above every floor of the window's first half and
@@ -145,7 +147,8 @@ pub(crate) fn window_stats(floor: &[(f64, f64)], start: usize, alias: f64) -> Wi
     let fit = theil_sen(pts);
     let late = theil_sen(&pts[n / 2..]);
     let early_pts = &pts[..n / 2 + 1];
-    let early = theil_sen(early_pts).slope;
+    let early_fit = theil_sen(early_pts);
+    let early = early_fit.slope;
     let early_rise = early * (early_pts[early_pts.len() - 1].0 - early_pts[0].0);
     // A leak sets new highs: the recent floor is above all of the first half's.
     let mut recent: Vec<f64> = pts[n - (n / 8).max(3)..].iter().map(|p| p.1).collect();
@@ -163,6 +166,7 @@ pub(crate) fn window_stats(floor: &[(f64, f64)], start: usize, alias: f64) -> Wi
         z_crit: t_quantile(Z_LEAK, fit.neff - 2.0),
         late,
         early,
+        early_z: early_fit.z,
         early_clear: early_rise > 4.0 * late.noise,
         new_high,
         below_high: first_half_max.max(history_max) - recent_floor,

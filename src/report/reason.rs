@@ -95,9 +95,15 @@ fn uncertain(f: Finding, floor: &str, q: Quantity) -> String {
             blocks,
             swings,
             up_to,
+            after_warmup,
         } => format!(
-            "{floor} is judged in only {blocks} blocks (about {}) of the run after its warm-up: too few to rule out growth of up to {}",
+            "{floor} is judged in only {blocks} blocks (about {}){}: too few to rule out growth of up to {}",
             plural(swings as u64, "swing"),
+            if after_warmup {
+                " of the run after its warm-up"
+            } else {
+                ""
+            },
             rate(up_to)
         ),
         Finding::MayBeRising {
