@@ -39,11 +39,30 @@ pub(crate) fn verdict(d: &Detector) -> Verdict {
         (floor.swing_high / p.seen.max(1) as f64).min(floor.trough_step)
     });
     let m = floor.points.len();
+    // Slow wander is measured on the buckets, finer than the blocks (a
+    // swing's buckets are no floor: there the blocks' own measure serves).
+    let k = (v.block_s / d.width).round().max(1.0);
+    let t0 = d.first_t.unwrap_or(0.0);
+    let bucket_pts: Vec<(f64, f64)> = match period {
+        None => d
+            .buckets
+            .iter()
+            .map(|b| ((b.t_first + b.t_last) / 2.0 - t0, b.min))
+            .collect(),
+        Some(_) => Vec::new(),
+    };
+    let tau = |start: usize| match floor.points.get(start) {
+        Some(p) if period.is_none() => {
+            let from = bucket_pts.partition_point(|b| b.0 < p.0);
+            bucket_tau(&bucket_pts[from..]) / k
+        }
+        _ => 1.0,
+    };
     // Windows that end now: the whole judged run, its last half, quarter, eighth.
     let stats: Vec<WindowStats> = [m, m / 2, m / 4, m / 8]
         .iter()
         .filter(|&&n| n >= min_blocks)
-        .map(|&n| window_stats(&floor.points, m - n, alias))
+        .map(|&n| window_stats(&floor.points, m - n, alias, tau(m - n)))
         .collect();
     let swing = floor.swing;
     v.floor = floor.points;
@@ -53,6 +72,26 @@ pub(crate) fn verdict(d: &Detector) -> Verdict {
     }
     judge_windows(d, &mut v, &stats, swing);
     v
+}
+
+/// The autocorrelation time, in buckets, of bucket minima `pts` (seconds,
+/// value) about their least-squares line.
+fn bucket_tau(pts: &[(f64, f64)]) -> f64 {
+    if pts.len() < 16 {
+        return 1.0;
+    }
+    let (a, b) = line_fit(pts);
+    let resid: Vec<f64> = pts.iter().map(|p| p.1 - a - b * p.0).collect();
+    // As for a first-order autoregression (slow wander is one): from the
+    // lag-one correlation alone, which keeps a verdict cheap.
+    let rv: f64 = resid.iter().map(|r| r * r).sum();
+    let r1 = resid.windows(2).map(|w| w[0] * w[1]).sum::<f64>() / rv;
+    let r1 = if r1.is_finite() {
+        r1.clamp(0.0, 0.99)
+    } else {
+        0.0
+    };
+    (1.0 + r1) / (1.0 - r1)
 }
 
 /// An `inconclusive` verdict with nothing judged yet.
@@ -262,28 +301,52 @@ fn warmup_curve(floor: &[(f64, f64)], w: &WindowStats) -> bool {
     let t0 = floor[0].0;
     let span = floor[n - 1].0 - t0;
     let line = line_sse(floor);
-    let mut best: Option<(f64, f64, f64, f64)> = None;
-    // τ from 3% to 20% of the run, 6% apart (a coarser grid leaves a
-    // trend in the residuals of a curve whose τ falls between its steps).
-    for i in 0..33 {
-        let tau = span * 0.03 * 1.06f64.powi(i);
+    // The curve for a given τ: (squared error, c, d) with value = c + d·e^(−t/τ).
+    let fit = |tau: f64| {
         let pts: Vec<(f64, f64)> = floor
             .iter()
             .map(|p| ((-(p.0 - t0) / tau).exp(), p.1))
             .collect();
         let (c, d) = line_fit(&pts);
-        // Rising towards the ceiling: the exponential's weight is negative.
-        if d >= 0.0 {
-            continue;
-        }
         let sse: f64 = pts.iter().map(|p| (p.1 - c - d * p.0).powi(2)).sum();
-        if best.is_none_or(|b| sse < b.0) {
-            best = Some((sse, c, d, tau));
+        (sse, c, d)
+    };
+    // τ from 3% to 19% of the run on a grid 20% apart, then refined between
+    // the best one's neighbours (a τ between steps leaves a trend in the
+    // residuals that low noise makes significant).
+    let grid = |i: i32| span * 0.03 * 1.2f64.powi(i);
+    let mut best: Option<(f64, i32)> = None;
+    for i in 0..11 {
+        let (sse, _, d) = fit(grid(i));
+        // Rising towards the ceiling: the exponential's weight is negative.
+        if d < 0.0 && best.is_none_or(|b| sse < b.0) {
+            best = Some((sse, i));
         }
     }
-    let Some((sse, c, d, tau)) = best else {
+    let Some((_, i)) = best else {
         return false;
     };
+    // Golden-section search, one new fit a step.
+    const G: f64 = 0.381_966;
+    let (mut lo, mut hi) = (grid(i - 1), grid(i + 1));
+    let (mut a, mut b) = (lo + G * (hi - lo), hi - G * (hi - lo));
+    let (mut fa, mut fb) = (fit(a).0, fit(b).0);
+    for _ in 0..12 {
+        if fa < fb {
+            (hi, b, fb) = (b, a, fa);
+            a = lo + G * (hi - lo);
+            fa = fit(a).0;
+        } else {
+            (lo, a, fa) = (a, b, fb);
+            b = hi - G * (hi - lo);
+            fb = fit(b).0;
+        }
+    }
+    let tau = (lo + hi) / 2.0;
+    let (sse, c, d) = fit(tau);
+    if d >= 0.0 {
+        return false;
+    }
     if sse > 0.25 * line {
         return false;
     }
@@ -327,7 +390,7 @@ fn from_bend(floor: &[(f64, f64)], w: &WindowStats) -> Option<WindowStats> {
     // blocks on either side).
     let (flat, rising) = pts.split_at(j);
     let mean = flat.iter().map(|p| p.1).sum::<f64>() / j as f64;
-    let mut b = window_stats(floor, start + j, w.alias);
+    let mut b = window_stats(floor, start + j, w.alias, w.tau);
     let at = if b.fit.slope > 0.0 {
         (mean - b.fit.intercept) / b.fit.slope
     } else {

@@ -33,6 +33,12 @@ impl Fit {
 
 /// Fits a Theil–Sen line to `pts` (time, value), at least two of them.
 pub(crate) fn theil_sen(pts: &[(f64, f64)]) -> Fit {
+    theil_sen_with(pts, 1.0)
+}
+
+/// As [`theil_sen`], with the residuals' autocorrelation time (in points)
+/// taken as at least `tau_floor`: what finer data showed of it.
+pub(crate) fn theil_sen_with(pts: &[(f64, f64)], tau_floor: f64) -> Fit {
     let n = pts.len();
     let mut slopes = Vec::with_capacity(n * (n - 1) / 2);
     for i in 0..n {
@@ -57,7 +63,10 @@ pub(crate) fn theil_sen(pts: &[(f64, f64)]) -> Fit {
     let nf = n as f64;
     let rms = (resid.iter().map(|r| r * r).sum::<f64>() / nf).sqrt();
     let scale = noise.max(rms);
-    let tau_int = autocorrelation_time(&resid).min(nf / 3.0).max(1.0);
+    let tau_int = autocorrelation_time(&resid)
+        .max(tau_floor)
+        .min(nf / 3.0)
+        .max(1.0);
     let tm = pts.iter().map(|p| p.0).sum::<f64>() / nf;
     let stt: f64 = pts.iter().map(|p| (p.0 - tm) * (p.0 - tm)).sum();
     let se = if stt > 0.0 {

@@ -1,7 +1,7 @@
 //! One window of the floor that ends now, and the tests a leak must pass in it.
 
 use super::Hold;
-use super::fit::{Fit, median, t_quantile, theil_sen};
+use super::fit::{Fit, median, t_quantile, theil_sen_with};
 
 /// One-sided z needed to call a leak (p ≈ 0.0013).
 pub(crate) const Z_LEAK: f64 = 3.0;
@@ -13,6 +13,8 @@ pub(crate) struct WindowStats {
     pub n: usize,
     /// How far the floor can drift from sampling a swing at few points.
     pub alias: f64,
+    /// The least autocorrelation time of its residuals, in blocks.
+    pub tau: f64,
     /// Time of the window's first block, seconds since the first sample.
     pub t_start: f64,
     /// Time of the window's last block.
@@ -133,7 +135,14 @@ impl WindowStats {
 
 /// The statistics of the window of `floor` that starts at block `start`,
 /// at least four blocks long.
-pub(crate) fn window_stats(floor: &[(f64, f64)], start: usize, alias: f64) -> WindowStats {
+/// Its residuals count as correlated over at least `tau` blocks.
+pub(crate) fn window_stats(
+    floor: &[(f64, f64)],
+    start: usize,
+    alias: f64,
+    tau: f64,
+) -> WindowStats {
+    let theil_sen = |p: &[(f64, f64)]| theil_sen_with(p, tau);
     let pts = &floor[start..];
     // Before the window: the highest floor but one (one odd block is forgiven).
     let mut before: Vec<f64> = floor[..start].iter().map(|p| p.1).collect();
@@ -160,6 +169,7 @@ pub(crate) fn window_stats(floor: &[(f64, f64)], start: usize, alias: f64) -> Wi
     WindowStats {
         n,
         alias,
+        tau,
         t_start: pts[0].0,
         t_end: pts[n - 1].0,
         fit,

@@ -386,6 +386,9 @@ fn cases_once_wrong_are_right() {
     let cases = [
         // A slow warm-up whose τ fell between the curve fit's steps: was leaking.
         (Shape::SlowWarmup, 12, 3600.0, 0.5),
+        // One whose τ the finer grid alone still missed by a little: the
+        // curve is refined between grid steps.
+        (Shape::SlowWarmup, 35, 120.0, 0.1),
         // Growing peaks whose troughs sampling never saw: was leaking (the
         // shape now rests on its floor a moment each cycle, as it says).
         (Shape::GrowingPeaks, 16, 120.0, 1.0),
