@@ -155,13 +155,18 @@ pub fn fails_with(args: &[&str], msg: &str) {
         .stderr(predicates::str::contains(msg));
 }
 
-/// A TCP port free on loopback now.
+/// A TCP port free on loopback now, below Linux's ephemeral range
+/// (32768–60999): a port the kernel handed out for `:0` could be handed out
+/// again as the source port of another test's client connection before the
+/// server that is given it binds it. Each call gets a port of its own.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 1000) as u16 * 10;
+    (0..12_000)
+        .map(|_| 20_000 + (base - 20_000 + NEXT.fetch_add(1, Ordering::Relaxed)) % 12_000)
+        .find(|&p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
+        .expect("a free port on loopback between 20000 and 32000")
 }
 
 /// A recording of 30 flat samples of PID 7, to replay, in `dir`.
