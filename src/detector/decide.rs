@@ -226,7 +226,12 @@ fn judge_windows(d: &Detector, v: &mut Verdict, stats: &[WindowStats], swing: f6
     v.baseline_start = w.fit.intercept + w.slope() * w.t_start;
     v.baseline_end = w.fit.intercept + w.slope() * w.t_end;
     if !explicit_warmup {
-        v.warmup_s = w.t_start;
+        // A window from the first block sets nothing aside.
+        v.warmup_s = if w.t_start > stats[0].t_start {
+            w.t_start
+        } else {
+            0.0
+        };
     }
     if chosen.is_some() {
         v.kind = VerdictKind::Leaking;
@@ -277,7 +282,7 @@ fn judge_windows(d: &Detector, v: &mut Verdict, stats: &[WindowStats], swing: f6
         // A floor that stayed within its earlier range: the verdict rests
         // on all of the judged run, whose rate is the one to show.
         show(v, &stats[0].fit, stats[0].t_start);
-        v.warmup_s = stats[0].t_start;
+        v.warmup_s = 0.0;
     }
 }
 

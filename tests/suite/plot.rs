@@ -47,7 +47,10 @@ fn a_leak_plot_carries_the_verdict_and_its_elements() {
         }),
         5,
     );
-    let (svg, stdout) = svg_of(&log, &[]);
+    // A leak from the first sample sets nothing aside; a warm-up asked for is shaded.
+    let (svg, _) = svg_of(&log, &[]);
+    assert!(!texts(&svg).join("\n").contains("set aside (warm-up)"));
+    let (svg, stdout) = svg_of(&log, &["--warmup", "1m"]);
     let t = texts(&svg);
     let all = t.join("\n");
     assert!(
