@@ -199,7 +199,9 @@ fn judge_windows(d: &Detector, v: &mut Verdict, stats: &[WindowStats], swing: f6
             .iter()
             .any(|l| l.levelled_off(min_rate) && w.slope() < 0.05 * l.early)
     };
-    let leaking = |i: usize, s: &WindowStats| s.leaking(min_rate) && !tail_of_curve(i, s);
+    let leaking = |i: usize, s: &WindowStats| {
+        s.leaking(min_rate) && !tail_of_curve(i, s) && !(i > 0 && s.seen_before)
+    };
     // Growth that a warm-up curve flattening towards its ceiling explains
     // is that curve's tail, however steady it looks in a short window.
     let mut curve = false;

@@ -1,7 +1,7 @@
 //! One window of the floor that ends now, and the tests a leak must pass in it.
 
 use super::Hold;
-use super::fit::{Fit, median, t_quantile, theil_sen_with};
+use super::fit::{Fit, line_fit, median, t_quantile, theil_sen_with};
 
 /// One-sided z needed to call a leak (p ≈ 0.0013).
 pub(crate) const Z_LEAK: f64 = 3.0;
@@ -36,6 +36,9 @@ pub(crate) struct WindowStats {
     pub new_high: bool,
     /// The highest of those earlier floors less the recent floor.
     pub below_high: f64,
+    /// Before the window, the floor rose as much over as long a stretch and
+    /// then fell back by half of that: a wander, not a leak yet.
+    pub seen_before: bool,
     /// The fit over the window's last quarter.
     pub last: Fit,
     /// Where the second half and the last quarter start, seconds.
@@ -166,6 +169,7 @@ pub(crate) fn window_stats(
     let new_high = recent_floor > first_half_max.max(history_max);
     let last_pts = &pts[n - (n / 4).max(3)..];
     let last = theil_sen(last_pts);
+    let seen_before = rose_and_fell_before(floor, start, n, fit.slope * (pts[n - 1].0 - pts[0].0));
     WindowStats {
         n,
         alias,
@@ -180,8 +184,62 @@ pub(crate) fn window_stats(
         early_clear: early_rise > 4.0 * late.noise,
         new_high,
         below_high: first_half_max.max(history_max) - recent_floor,
+        seen_before,
         last,
         late_start: pts[n / 2].0,
         last_start: last_pts[0].0,
+    }
+}
+
+/// Whether, before block `start`, a stretch of `n` blocks of `floor` rose by
+/// at least `rise` and the floor then fell back by half of that rise.
+fn rose_and_fell_before(floor: &[(f64, f64)], start: usize, n: usize, rise: f64) -> bool {
+    if rise <= 0.0 || n < 2 {
+        return false;
+    }
+    (0..start.saturating_sub(n - 1))
+        .step_by((n / 2).max(1))
+        .any(|j| {
+            let seg = &floor[j..j + n];
+            let (a, b) = line_fit(seg);
+            let seg_rise = b * (seg[n - 1].0 - seg[0].0);
+            let top = a + b * seg[n - 1].0;
+            seg_rise >= rise
+                && floor[j + n..start]
+                    .iter()
+                    .any(|p| p.1 <= top - 0.5 * seg_rise)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Floor blocks: a climb of 10 over blocks 4–8, then `after` from block 10 on.
+    fn climb_then(after: f64) -> Vec<(f64, f64)> {
+        (0..20)
+            .map(|i| {
+                let v = match i {
+                    0..4 => 0.0,
+                    4..9 => 2.5 * (i - 4) as f64,
+                    9 => 10.0,
+                    _ => after,
+                };
+                (i as f64, v)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_earlier_climb_that_fell_back_is_seen_before() {
+        // A climb of 10 over 5 blocks that fell back to 2: a later climb of
+        // 8 over 5 blocks is no more than that.
+        assert!(rose_and_fell_before(&climb_then(2.0), 15, 5, 8.0));
+        // Not when the later climb is larger than the earlier one.
+        assert!(!rose_and_fell_before(&climb_then(2.0), 15, 5, 12.0));
+        // Nor when the floor kept what it gained (a leak's earlier steps).
+        assert!(!rose_and_fell_before(&climb_then(10.0), 15, 5, 8.0));
+        // Nor with no room before the window for a stretch as long.
+        assert!(!rose_and_fell_before(&climb_then(2.0), 4, 5, 8.0));
     }
 }

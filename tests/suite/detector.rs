@@ -392,6 +392,9 @@ fn cases_once_wrong_are_right() {
         // Growing peaks whose troughs sampling never saw: was leaking (the
         // shape now rests on its floor a moment each cycle, as it says).
         (Shape::GrowingPeaks, 16, 120.0, 1.0),
+        // A wander whose last eighth climbed to a new high, no further than
+        // it had climbed (and fallen back) before: was leaking.
+        (Shape::Wander, 14, 1800.0, 1.0),
     ];
     for (shape, seed, dur, iv) in cases {
         let s = generate(shape, seed, dur, iv);
