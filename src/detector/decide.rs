@@ -10,6 +10,8 @@ use super::{Detector, Finding, Hold, MIN_SAMPLES, Verdict, VerdictKind};
 const MIN_BLOCKS: usize = 6;
 /// Fewest floor blocks a window needs when a regular swing was found.
 const MIN_BLOCKS_PERIODIC: usize = 4;
+/// Fewer residuals than this say next to nothing of their autocorrelation.
+const FEW_TO_CORRELATE: usize = 12;
 /// Floor blocks aimed for over the whole judged run when there is no GC period.
 const TARGET_BLOCKS: usize = 64;
 /// z above which growth that is not yet a leak is `inconclusive` rather than `plateau`.
@@ -54,9 +56,13 @@ pub(crate) fn verdict(d: &Detector) -> Verdict {
     let tau = |start: usize| match floor.points.get(start) {
         Some(p) if period.is_none() => {
             let from = bucket_pts.partition_point(|b| b.0 < p.0);
-            bucket_tau(&bucket_pts[from..]) / k
+            Some(bucket_tau(&bucket_pts[from..]) / k)
         }
-        _ => 1.0,
+        // A swing's minima, each from troughs of its own block (the drift
+        // of sampling them is the alias test's): in fewer blocks than
+        // their correlation can be measured from, they count as independent.
+        _ if m - start < FEW_TO_CORRELATE => None,
+        _ => Some(1.0),
     };
     // Windows that end now: the whole judged run, its last half, quarter, eighth.
     let stats: Vec<WindowStats> = [m, m / 2, m / 4, m / 8]

@@ -33,12 +33,13 @@ impl Fit {
 
 /// Fits a Theil–Sen line to `pts` (time, value), at least two of them.
 pub(crate) fn theil_sen(pts: &[(f64, f64)]) -> Fit {
-    theil_sen_with(pts, 1.0)
+    theil_sen_with(pts, 1.0, f64::INFINITY)
 }
 
 /// As [`theil_sen`], with the residuals' autocorrelation time (in points)
-/// taken as at least `tau_floor`: what finer data showed of it.
-pub(crate) fn theil_sen_with(pts: &[(f64, f64)], tau_floor: f64) -> Fit {
+/// taken as at least `tau_floor` (what finer data showed of it) and at most
+/// `tau_cap`.
+pub(crate) fn theil_sen_with(pts: &[(f64, f64)], tau_floor: f64, tau_cap: f64) -> Fit {
     let n = pts.len();
     let mut slopes = Vec::with_capacity(n * (n - 1) / 2);
     for i in 0..n {
@@ -65,6 +66,7 @@ pub(crate) fn theil_sen_with(pts: &[(f64, f64)], tau_floor: f64) -> Fit {
     let scale = noise.max(rms);
     let tau_int = autocorrelation_time(&resid)
         .max(tau_floor)
+        .min(tau_cap)
         .min(nf / 3.0)
         .max(1.0);
     let tm = pts.iter().map(|p| p.0).sum::<f64>() / nf;

@@ -13,8 +13,9 @@ pub(crate) struct WindowStats {
     pub n: usize,
     /// How far the floor can drift from sampling a swing at few points.
     pub alias: f64,
-    /// The least autocorrelation time of its residuals, in blocks.
-    pub tau: f64,
+    /// The least autocorrelation time of its residuals, in blocks; `None`:
+    /// its blocks count as independent.
+    pub tau: Option<f64>,
     /// Time of the window's first block, seconds since the first sample.
     pub t_start: f64,
     /// Time of the window's last block.
@@ -138,14 +139,16 @@ impl WindowStats {
 
 /// The statistics of the window of `floor` that starts at block `start`,
 /// at least four blocks long.
-/// Its residuals count as correlated over at least `tau` blocks.
+/// Its residuals count as correlated over at least `tau` blocks; with
+/// `None`, its blocks count as independent.
 pub(crate) fn window_stats(
     floor: &[(f64, f64)],
     start: usize,
     alias: f64,
-    tau: f64,
+    tau: Option<f64>,
 ) -> WindowStats {
-    let theil_sen = |p: &[(f64, f64)]| theil_sen_with(p, tau);
+    let (tau_floor, tau_cap) = tau.map_or((1.0, 1.0), |t| (t, f64::INFINITY));
+    let theil_sen = |p: &[(f64, f64)]| theil_sen_with(p, tau_floor, tau_cap);
     let pts = &floor[start..];
     // Before the window: the highest floor but one (one odd block is forgiven).
     let mut before: Vec<f64> = floor[..start].iter().map(|p| p.1).collect();

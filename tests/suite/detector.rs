@@ -395,6 +395,9 @@ fn cases_once_wrong_are_right() {
         // A wander whose last eighth climbed to a new high, no further than
         // it had climbed (and fallen back) before: was leaking.
         (Shape::Wander, 14, 1800.0, 1.0),
+        // A tall sawtooth's seven blocks rising cleanly (z = 6.0): held as
+        // inconclusive by a correlation read from seven residuals (z of 14 needed).
+        (Shape::TallSawtoothLeak, 35, 120.0, 1.0),
     ];
     for (shape, seed, dur, iv) in cases {
         let s = generate(shape, seed, dur, iv);
