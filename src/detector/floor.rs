@@ -133,11 +133,20 @@ pub(crate) fn dominant_period(buckets: &[Bucket]) -> Option<Period> {
             best = (l, a);
         }
     }
-    // A multiple of the period correlates about as well as the period:
-    // take the first peak nearly as high as the best.
+    // A multiple of the period correlates about as well as the period, or
+    // better when the period is not a whole number of samples (a sawtooth's
+    // drop then straddles the shorter lag more often): take the first peak
+    // at least 0.7 as high as the best when the best's lag is a multiple of
+    // its own (within a fifth).
     let local_peak =
         |l: usize| acfs[l] >= acfs[l - 1] && acfs.get(l + 1).is_none_or(|&n| acfs[l] >= n);
-    if let Some(l) = (start.max(1)..best.0).find(|&l| acfs[l] >= 0.85 * best.1 && local_peak(l)) {
+    let divides_best = |l: usize| {
+        let q = best.0 as f64 / l as f64;
+        (q - q.round()).abs() <= 0.2
+    };
+    if let Some(l) = (start.max(1)..best.0)
+        .find(|&l| acfs[l] >= 0.7 * best.1 && local_peak(l) && divides_best(l))
+    {
         best = (l, acfs[l]);
     }
     // A periodic swing shows a clear second peak; noise and trends do not.

@@ -398,6 +398,10 @@ fn cases_once_wrong_are_right() {
         // A tall sawtooth's seven blocks rising cleanly (z = 6.0): held as
         // inconclusive by a correlation read from seven residuals (z of 14 needed).
         (Shape::TallSawtoothLeak, 35, 120.0, 1.0),
+        // A 7.8 s sawtooth sampled each second, whose three-period lag
+        // correlated better than its one-period lag: judged in blocks of
+        // 48 s, inconclusive.
+        (Shape::SawtoothAfterWarmup, 36, 120.0, 1.0),
     ];
     for (shape, seed, dur, iv) in cases {
         let s = generate(shape, seed, dur, iv);
