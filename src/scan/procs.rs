@@ -42,6 +42,9 @@ pub struct Finder {
     page: u64,
     /// The last PID given out at the last listing.
     last_pid: Option<u32>,
+    /// New processes that still had their parent's command line (forked,
+    /// not yet exec'd): looked at again at the next listing.
+    pending: HashSet<u32>,
 }
 
 impl Finder {
@@ -68,6 +71,7 @@ impl Finder {
             buf: vec![0; 4096],
             page: crate::sampler::linux::page_size(),
             last_pid: None,
+            pending: HashSet::new(),
         }
     }
 
@@ -81,7 +85,7 @@ impl Finder {
         // The last PID the kernel gave out: unchanged, no process (or
         // thread) was created since the last listing, so none is needed.
         let last = last_pid();
-        if last.is_some() && last == self.last_pid {
+        if last.is_some() && last == self.last_pid && self.pending.is_empty() {
             return Vec::new();
         }
         self.last_pid = last;
@@ -111,6 +115,8 @@ impl Finder {
         }
         // A PID no longer listed is gone: if it comes back, it is new.
         self.known.retain(|_, k| k.seen == tick);
+        let listed = &self.pids;
+        self.pending.retain(|p| listed.contains(p));
         self.grow_tree(&fresh);
         let mut out = Vec::new();
         for (pid, info) in fresh {
@@ -131,6 +137,19 @@ impl Finder {
             let Some(mut command) = command_line(pid) else {
                 continue;
             };
+            // Forked and not yet exec'd, a process has its parent's command
+            // line for a moment: it joins at the next listing, under the
+            // command it has then (a fork that never execs, as it is).
+            if !self.pending.remove(&pid) {
+                let ppid = info
+                    .as_ref()
+                    .map_or_else(|| read_stat(pid).map(|s| s.ppid), |i| Some(i.ppid));
+                if ppid.and_then(command_line).is_some_and(|c| c == command) {
+                    self.pending.insert(pid);
+                    self.known.remove(&pid);
+                    continue;
+                }
+            }
             if command.is_empty() {
                 command = format!("[{comm}]");
             }

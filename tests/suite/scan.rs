@@ -437,3 +437,41 @@ fn ctrl_c_ends_a_scan_with_its_report() {
     assert_eq!(r["ended_by"], "interrupted (SIGINT)");
     assert!(has_pid(&r, me.id()), "{r:#}");
 }
+
+/// A process that forks and never execs (a worker) has its parent's command
+/// line, which a scan also sees in a fork about to exec: it waits a listing
+/// for an exec that may come, then the worker joins as it is.
+#[test]
+fn a_fork_that_never_execs_joins_under_its_parents_command() {
+    let t = tag("fork");
+    let mut parent = Command::new("python3")
+        .args([
+            "-c",
+            "import os, sys, time\nos.fork()\nprint('forked', flush=True)\ntime.sleep(30)",
+            &t,
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(parent.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let pid = parent.id().to_string();
+    let (_, r, err) = scan_json(&["--children-of", &pid, "-i", "100ms", "-d", "2s"]);
+    parent.kill().ok();
+    Command::new("pkill").args(["-f", &t]).status().ok();
+    parent.wait().ok();
+    assert_eq!(r["counts"]["targets"], 1, "{r:#}\n{err}");
+    let worker = find(&r, &t);
+    assert_eq!(worker["exited"], false, "{worker:#}");
+    assert!(
+        worker["command"]
+            .as_str()
+            .unwrap()
+            .contains(" -c import os")
+    );
+    assert_ne!(worker["pid"].as_u64(), Some(u64::from(parent.id())));
+}
