@@ -125,8 +125,8 @@ fn peak_rss_kb() -> u64 {
 }
 
 /// The mean time of a verdict on each synthetic shape (30 min at 1 s,
-/// 8 seeds): the cost a live watch pays once a tick. The fastest of five
-/// rounds, as other work on the machine only slows a round down.
+/// 8 seeds): the cost of each redraw of a watch's status line. The fastest
+/// of five rounds, as other work on the machine only slows a round down.
 fn verdict_cost() {
     use leakwatch::synth::{Shape, generate};
     let mut detectors = Vec::new();
