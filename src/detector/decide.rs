@@ -262,6 +262,19 @@ fn judge_windows(d: &Detector, v: &mut Verdict, stats: &[WindowStats], swing: f6
             recent_rate: primary.recent_rate(),
         };
     }
+    rest_on(v, &primary, &stats[0], explicit_warmup, min_rate);
+}
+
+/// Not a leak: the verdict rests on the recent part of growth that levelled
+/// off, or on all of the judged run (`whole`) when the floor wandered; their
+/// rate and interval are the ones to show.
+fn rest_on(
+    v: &mut Verdict,
+    primary: &WindowStats,
+    whole: &WindowStats,
+    explicit_warmup: bool,
+    min_rate: f64,
+) {
     if matches!(
         v.finding,
         Finding::LevelledOff { .. } | Finding::LevellingOff { .. }
@@ -289,7 +302,7 @@ fn judge_windows(d: &Detector, v: &mut Verdict, stats: &[WindowStats], swing: f6
     if let (Finding::Wanders { .. }, false) = (v.finding, explicit_warmup) {
         // A floor that stayed within its earlier range: the verdict rests
         // on all of the judged run, whose rate is the one to show.
-        show(v, &stats[0].fit, stats[0].t_start);
+        show(v, &whole.fit, whole.t_start);
         v.warmup_s = 0.0;
     }
 }
