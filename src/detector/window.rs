@@ -37,8 +37,8 @@ pub(crate) struct WindowStats {
     pub new_high: bool,
     /// The highest of those earlier floors less the recent floor.
     pub below_high: f64,
-    /// Before the window, the floor rose as much over as long a stretch and
-    /// then fell back by half of that: a wander, not a leak yet.
+    /// Well before the window, the floor rose as much over as long a stretch
+    /// and then fell back by half of that: a wander, not a leak yet.
     pub seen_before: bool,
     /// The fit over the window's last quarter.
     pub last: Fit,
@@ -194,13 +194,16 @@ pub(crate) fn window_stats(
     }
 }
 
-/// Whether, before block `start`, a stretch of `n` blocks of `floor` rose by
-/// at least `rise` and the floor then fell back by half of that rise.
+/// Whether, before block `start`, a stretch of `n` blocks of `floor` that
+/// ends at least `n / 2` blocks before it rose by at least `rise`, and the
+/// floor then fell back by half of that rise before `start`. (So the last
+/// half of a run is never held back by its first half: a leak through one
+/// compaction drop rises, falls and rises again.)
 fn rose_and_fell_before(floor: &[(f64, f64)], start: usize, n: usize, rise: f64) -> bool {
     if rise <= 0.0 || n < 2 {
         return false;
     }
-    (0..start.saturating_sub(n - 1))
+    (0..(start + 1).saturating_sub(n + n / 2))
         .step_by((n / 2).max(1))
         .any(|j| {
             let seg = &floor[j..j + n];
@@ -244,5 +247,9 @@ mod tests {
         assert!(!rose_and_fell_before(&climb_then(10.0), 15, 5, 8.0));
         // Nor with no room before the window for a stretch as long.
         assert!(!rose_and_fell_before(&climb_then(2.0), 4, 5, 8.0));
+        // Nor when the climb ended less than half its length before the
+        // window (the climb ends at block 8: the window must start at 11).
+        assert!(!rose_and_fell_before(&climb_then(2.0), 10, 5, 8.0));
+        assert!(rose_and_fell_before(&climb_then(2.0), 11, 5, 8.0));
     }
 }
