@@ -3,7 +3,7 @@
 
 use super::fit::line_fit;
 use super::floor::{Floor, Period, dominant_period, floor_blocks};
-use super::window::{WindowStats, window_stats};
+use super::window::{WindowStats, rose_and_fell_before, window_stats};
 use super::{Detector, Finding, Hold, MIN_SAMPLES, Verdict, VerdictKind};
 
 /// Fewest floor blocks a window needs to be tested.
@@ -205,8 +205,13 @@ fn judge_windows(d: &Detector, v: &mut Verdict, stats: &[WindowStats], swing: f6
             .iter()
             .any(|l| l.levelled_off(min_rate) && w.slope() < 0.05 * l.early)
     };
+    // A climb in a part of the run no larger than one the floor made well
+    // before it and half undid is a wander, not a leak yet.
+    let m = v.floor.len();
+    let seen_before =
+        |i: usize, s: &WindowStats| i > 0 && rose_and_fell_before(&v.floor, m - s.n, s.n, s.rise());
     let leaking = |i: usize, s: &WindowStats| {
-        s.leaking(min_rate) && !tail_of_curve(i, s) && !(i > 0 && s.seen_before)
+        s.leaking(min_rate) && !tail_of_curve(i, s) && !seen_before(i, s)
     };
     // Growth that a warm-up curve flattening towards its ceiling explains
     // is that curve's tail, however steady it looks in a short window.

@@ -37,9 +37,6 @@ pub(crate) struct WindowStats {
     pub new_high: bool,
     /// The highest of those earlier floors less the recent floor.
     pub below_high: f64,
-    /// Well before the window, the floor rose as much over as long a stretch
-    /// and then fell back by half of that: a wander, not a leak yet.
-    pub seen_before: bool,
     /// The fit over the window's last quarter.
     pub last: Fit,
     /// Where the second half and the last quarter start, seconds.
@@ -172,7 +169,6 @@ pub(crate) fn window_stats(
     let new_high = recent_floor > first_half_max.max(history_max);
     let last_pts = &pts[n - (n / 4).max(3)..];
     let last = theil_sen(last_pts);
-    let seen_before = rose_and_fell_before(floor, start, n, fit.slope * (pts[n - 1].0 - pts[0].0));
     WindowStats {
         n,
         alias,
@@ -187,7 +183,6 @@ pub(crate) fn window_stats(
         early_clear: early_rise > 4.0 * late.noise,
         new_high,
         below_high: first_half_max.max(history_max) - recent_floor,
-        seen_before,
         last,
         late_start: pts[n / 2].0,
         last_start: last_pts[0].0,
@@ -199,7 +194,12 @@ pub(crate) fn window_stats(
 /// floor then fell back by half of that rise before `start`. (So the last
 /// half of a run is never held back by its first half: a leak through one
 /// compaction drop rises, falls and rises again.)
-fn rose_and_fell_before(floor: &[(f64, f64)], start: usize, n: usize, rise: f64) -> bool {
+pub(crate) fn rose_and_fell_before(
+    floor: &[(f64, f64)],
+    start: usize,
+    n: usize,
+    rise: f64,
+) -> bool {
     if rise <= 0.0 || n < 2 {
         return false;
     }
