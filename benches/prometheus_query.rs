@@ -12,11 +12,11 @@
 //! - rendering the exposition of a watch of every metric: one scrape's work.
 
 use leakwatch::detector::{DetectorConfig, VerdictKind};
-use leakwatch::export::{Exposition, TargetLabels};
 use leakwatch::judging::{Judge, Judging};
 use leakwatch::metrics::Metric;
-use leakwatch::prometheus::{PromConfig, judge};
-use leakwatch::sampler::Reading;
+use leakwatch::metrics::Reading;
+use leakwatch::prometheus::query::{PromConfig, judge};
+use leakwatch::prometheus::{Exposition, TargetLabels};
 use leakwatch::synth::{Shape, generate};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -106,7 +106,7 @@ fn fleet() {
         detector: DetectorConfig::default(),
     };
     let (c0, w0) = (cpu(), Instant::now());
-    let all = judge(&cfg).expect("judging the fleet");
+    let all = judge(&cfg).expect("judging the fleet").series;
     let (own, wall) = (cpu() - c0, w0.elapsed().as_secs_f64());
     prom.kill().ok();
     prom.wait().ok();

@@ -46,8 +46,9 @@ fn main() {
     #[cfg(target_os = "linux")]
     {
         use leakwatch::metrics::Metric::*;
-        use leakwatch::sampler::linux::ProcSampler;
-        let mut s = ProcSampler::open(pid, false, &[Rss, Vsz]).unwrap();
+        use leakwatch::sampler::process::ProcSampler;
+        let fs = leakwatch::sys::procfs::ProcFs::host();
+        let mut s = ProcSampler::open(&fs, pid, false, &[Rss, Vsz]).unwrap();
         per_sample("leakwatch: pread /proc/PID/statm", 200_000, || {
             std::hint::black_box(s.sample().unwrap());
         });
@@ -76,7 +77,7 @@ fn main() {
             ),
         ] {
             for (target, label) in [(pid, "sleep"), (big.id(), "python, 256 MiB")] {
-                let mut s = ProcSampler::open(target, false, &metrics).unwrap();
+                let mut s = ProcSampler::open(&fs, target, false, &metrics).unwrap();
                 per_sample(&format!("{name}, {label}"), 20_000, || {
                     std::hint::black_box(s.sample().unwrap());
                 });

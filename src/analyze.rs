@@ -46,6 +46,10 @@ pub struct Analysis {
     pub rows_set_aside: u64,
     /// Warnings (a cut-short last row).
     pub warnings: Vec<String>,
+    /// Warm-up and minimum rate judged with.
+    pub detector: DetectorConfig,
+    /// The memory limit compared against, bytes.
+    pub limit: Option<f64>,
 }
 
 impl Analysis {
@@ -99,6 +103,8 @@ pub fn analyze(cfg: &AnalyzeConfig) -> Result<Analysis> {
         set_aside: seg.set_aside_note(),
         rows_set_aside: seg.rows_set_aside,
         warnings: seg.named_warnings(reader.warnings(), reader.name()),
+        detector: cfg.detector,
+        limit: cfg.limit,
     })
 }
 

@@ -1,27 +1,38 @@
 //! The one place that prints reports and picks the exit code: it runs a
-//! validated [`Config`] and turns the outcome into output.
+//! validated [`Config`], gives each mode the outputs it shows (a progress
+//! line, a live table, an exporter), and turns the outcome into a report.
 
-use crate::cli::{self, CliError, Config};
+use crate::cli::{self, CliError, Config, Export, Show};
+use crate::engine::Output;
 use crate::exit_codes::ExitCode;
-use crate::judging::Judged;
-use crate::report::{ColorChoice, Format, Report, verdict_word};
-use crate::units::Quantity;
-use crate::watch::{self, LimitSource, WatchConfig};
+use crate::prometheus::{Exporter, Exposition};
+use crate::report::live::{LiveTable, Progress};
+use crate::report::repeat::RepeatReport;
+use crate::report::scan::ScanReport;
+use crate::report::{ColorChoice, Format, Render, Report, Style, verdict_word};
+use crate::sys::process::Streams;
+use crate::sys::procfs::ProcFs;
+use crate::sys::signals::Signals;
+use crate::sys::terminal::Stream;
 use anyhow::Result;
 use std::io::Write;
+use std::sync::Arc;
 
 /// Runs leakwatch with the process's arguments; returns the exit code.
 pub fn main() -> ExitCode {
     match cli::parse_invocation(std::env::args_os()) {
         Ok(inv) => run(&inv.config, inv.color),
-        Err(CliError::Clap(e)) => {
-            let _ = e.print();
-            if e.use_stderr() {
-                ExitCode::Error
-            } else {
-                ExitCode::Success
+        Err(CliError::Clap(e)) => match cli::value_error(&e) {
+            Some(line) => fail(&anyhow::anyhow!(line)),
+            None => {
+                let _ = e.print();
+                if e.use_stderr() {
+                    ExitCode::Error
+                } else {
+                    ExitCode::Success
+                }
             }
-        }
+        },
         Err(CliError::Invalid(e)) => fail(&e),
     }
 }
@@ -29,30 +40,22 @@ pub fn main() -> ExitCode {
 /// Runs a validated configuration, printing what it finds.
 pub fn run(cfg: &Config, color: ColorChoice) -> ExitCode {
     let res = match cfg {
-        Config::Watch(w) => run_watch(w, color),
-        Config::Analyze {
-            analyze,
-            format,
-            fail_on_leak,
-        } => run_analyze(analyze, *format, *fail_on_leak, color),
+        Config::Watch {
+            watch,
+            show,
+            export,
+        } => run_watch(watch, *show, export, color),
+        Config::Analyze { analyze, show } => crate::analyze::analyze(analyze)
+            .and_then(|a| finish(&Report::from(&a), *show, color, Stream::Stdout, &a.warnings)),
         Config::Plot(p) => run_plot(p, color),
-        Config::Prometheus {
-            prom,
-            format,
-            fail_on_leak,
-        } => run_prometheus(prom, *format, *fail_on_leak, color),
-        Config::Repeat {
-            repeat,
-            format,
-            fail_on_leak,
-        } => run_repeat(repeat, *format, *fail_on_leak, color),
-        Config::Scan {
-            scan,
-            format,
-            fail_on_leak,
-        } => run_scan(scan, *format, *fail_on_leak, color),
+        Config::Prometheus { prom, show } => crate::prometheus::query::judge(prom).and_then(|o| {
+            let r = crate::prometheus::report::FleetReport::from(&o);
+            finish(&r, *show, color, Stream::Stdout, &[])
+        }),
+        Config::Repeat { repeat, show } => run_repeat(repeat, *show, color),
+        Config::Scan { scan, show } => run_scan(scan, *show, color),
         Config::Completions(shell) => print_bytes(&cli::completions(*shell)),
-        Config::Man => cli::man_page().and_then(|m| print_bytes(&m)),
+        Config::Man(page) => cli::man_page(page.as_deref()).and_then(|m| print_bytes(&m)),
     };
     res.unwrap_or_else(|e| fail(&e))
 }
@@ -70,14 +73,15 @@ fn warn(warnings: &[String]) {
     }
 }
 
-/// Writes `text` to stdout (or stderr). A reader that went away (`| head`)
-/// has what it wanted: that is no error; any other failure is.
-fn emit(text: &str, to_stderr: bool) -> Result<()> {
-    let res = if to_stderr {
-        std::io::stderr().write_all(text.as_bytes())
-    } else {
-        let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes()).and_then(|_| out.flush())
+/// Writes `text` to `to`. A reader that went away (`| head`) has what it
+/// wanted: that is no error; any other failure is.
+fn emit(text: &str, to: Stream) -> Result<()> {
+    let res = match to {
+        Stream::Stderr => std::io::stderr().write_all(text.as_bytes()),
+        Stream::Stdout => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes()).and_then(|_| out.flush())
+        }
     };
     match res {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
@@ -89,152 +93,137 @@ fn emit(text: &str, to_stderr: bool) -> Result<()> {
 
 /// Prints generated text (a completion script, the man page) to stdout.
 fn print_bytes(b: &[u8]) -> Result<ExitCode> {
-    emit(&String::from_utf8_lossy(b), false)?;
+    emit(&String::from_utf8_lossy(b), Stream::Stdout)?;
     Ok(ExitCode::Success)
 }
 
-/// The report on `judged`, with the limit's source named as the user gave it.
-fn report(
-    judged: &[Judged],
-    judge: &crate::judging::Judge,
-    min_rate: f64,
-    limit: Option<(f64, LimitSource)>,
-) -> (Report, crate::detector::VerdictKind) {
-    let limit = limit.map(|(l, src)| {
-        let name = match src {
-            LimitSource::Given => "--limit".to_string(),
-            LimitSource::Cgroup(file) => format!("cgroup {file}"),
-        };
-        (l, name)
-    });
-    Report::from_judged(judged, judge, min_rate, limit)
-}
-
-/// Whether text for stdout (or stderr) gets colour.
-fn colored(choice: ColorChoice, to_stderr: bool) -> bool {
-    use std::io::IsTerminal;
-    let tty = if to_stderr {
-        std::io::stderr().is_terminal()
-    } else {
-        std::io::stdout().is_terminal()
-    };
-    choice.enabled(tty)
-}
-
-fn run_watch(cfg: &WatchConfig, color: ColorChoice) -> Result<ExitCode> {
-    let out = watch::run(cfg)?;
-    warn(&out.warnings);
-    let (mut r, kind) = report(&out.judged, &out.judge, cfg.detector.min_rate, out.limit);
-    r.pid = out.pid.map(u64::from);
-    r.source = cfg
-        .output
-        .as_ref()
-        .filter(|p| p.as_os_str() != "-")
-        .map(|p| p.display().to_string());
-    r.set_aside = out.set_aside;
-    r.ended_by = Some(out.ended_by);
-    r.target_exit = out.target_exit;
-    r.next_step = out.next_step;
-    r.warnings = out.warnings;
-    r.restarts = out.restarts;
-    r.cgroup = out.cgroup;
-    let to_stderr = cfg.log_to_stdout();
-    emit(
-        &r.render_colored(cfg.format, colored(color, to_stderr)),
-        to_stderr,
-    )?;
-    match out.error {
-        Some(e) => Err(e),
-        None => Ok(ExitCode::for_verdict(kind, cfg.fail_on_leak)),
+/// How text going to `to` is drawn.
+fn style(color: ColorChoice, to: Stream) -> Style {
+    Style {
+        color: color.enabled(to.is_terminal()),
+        width: to.size().map(|(w, _)| w),
     }
 }
 
-fn run_analyze(
-    cfg: &crate::analyze::AnalyzeConfig,
-    format: Format,
-    fail_on_leak: bool,
+/// Prints `warnings` and report `r` to `to`; the exit code for its verdict.
+fn finish<R: Render>(
+    r: &R,
+    show: Show,
     color: ColorChoice,
+    to: Stream,
+    warnings: &[String],
 ) -> Result<ExitCode> {
-    let a = crate::analyze::analyze(cfg)?;
-    warn(&a.warnings);
-    let limit = cfg.limit.map(|l| (l, LimitSource::Given));
-    let (mut r, kind) = report(&a.judged, &a.judge, cfg.detector.min_rate, limit);
-    r.source = Some(a.source.clone());
-    r.pid = a.pid;
-    r.set_aside = a.set_aside.clone();
-    r.warnings = a.warnings.clone();
-    emit(&r.render_colored(format, colored(color, false)), false)?;
-    Ok(ExitCode::for_verdict(kind, fail_on_leak))
+    warn(warnings);
+    emit(&r.render(show.format, &style(color, to)), to)?;
+    Ok(ExitCode::for_verdict(r.verdict(), show.fail_on_leak))
 }
 
-fn run_prometheus(
-    cfg: &crate::prometheus::PromConfig,
-    format: Format,
-    fail_on_leak: bool,
+/// The exporter for `export`, serving `/metrics` already if asked to.
+fn exporter(export: &Export) -> Result<Option<Exporter>> {
+    if export.listen.is_none() && export.textfile.is_none() {
+        return Ok(None);
+    }
+    let expo = Arc::new(Exposition::new());
+    if let Some(addr) = &export.listen {
+        crate::prometheus::listen::serve(&addr.to_string(), expo.clone())?;
+    }
+    Ok(Some(Exporter::new(expo, export.textfile.clone())))
+}
+
+fn run_watch(
+    cfg: &crate::watch::WatchConfig,
+    show: Show,
+    export: &Export,
     color: ColorChoice,
 ) -> Result<ExitCode> {
-    let all = crate::prometheus::judge(cfg)?;
-    let r = crate::report::prom::FleetReport::new(
-        &all,
-        &cfg.query,
-        &cfg.url,
-        cfg.range_s,
-        cfg.detector.min_rate,
-    );
-    emit(&r.render(format, colored(color, false)), false)?;
-    Ok(ExitCode::for_verdict(r.verdict, fail_on_leak))
+    let signals = Signals::install()?;
+    let proc = ProcFs::host();
+    let to = if cfg.log_to_stdout() {
+        Stream::Stderr
+    } else {
+        Stream::Stdout
+    };
+    // A started command may write to our stdout only when that is a
+    // terminal showing the text verdict, never into a log or JSON.
+    let keeps_stdout = to == Stream::Stdout && show.format == Format::Text && to.is_terminal();
+    let env = crate::watch::Env {
+        proc: &proc,
+        streams: if keeps_stdout {
+            Streams::Inherit
+        } else {
+            Streams::StdoutToStderr
+        },
+        signals: &signals,
+    };
+    let mut exp = exporter(export)?;
+    let mut progress = (!show.quiet).then(|| Progress::new(cfg.duration.map(|d| d.as_secs_f64())));
+    let mut extra: Vec<&mut dyn Output> = Vec::new();
+    if let Some(e) = exp.as_mut() {
+        extra.push(e);
+    }
+    if let Some(p) = progress.as_mut() {
+        extra.push(p);
+    }
+    let out = crate::watch::run(cfg, &env, &mut extra)?;
+    let code = finish(&Report::from(&out), show, color, to, &out.warnings)?;
+    match out.error {
+        Some(e) => Err(e),
+        None => Ok(code),
+    }
 }
 
 fn run_repeat(
     cfg: &crate::repeat::RepeatConfig,
-    format: Format,
-    fail_on_leak: bool,
+    show: Show,
     color: ColorChoice,
 ) -> Result<ExitCode> {
-    let out = crate::repeat::run(cfg)?;
-    let r = crate::report::repeat::RepeatReport::new(&out, cfg.max_per_run);
-    emit(&r.render(format, colored(color, false)), false)?;
+    let signals = Signals::install()?;
+    let out = crate::repeat::run(cfg, &ProcFs::host(), &signals, &mut [])?;
+    let code = finish(&RepeatReport::from(&out), show, color, Stream::Stdout, &[])?;
     match out.error {
         Some(e) => Err(e),
-        None => Ok(ExitCode::for_verdict(r.verdict, fail_on_leak)),
+        None => Ok(code),
     }
 }
 
-fn run_scan(
-    cfg: &crate::scan::ScanConfig,
-    format: Format,
-    fail_on_leak: bool,
-    color: ColorChoice,
-) -> Result<ExitCode> {
-    let out = crate::scan::run(cfg)?;
-    let r = crate::report::scan::ScanReport::new(
-        &out,
-        &cfg.judge,
-        cfg.detector.min_rate,
-        cfg.interval.as_secs_f64(),
-    );
-    warn(&r.warnings);
-    use std::io::IsTerminal;
-    let width = std::io::stdout()
-        .is_terminal()
-        .then(|| crate::scan::table::terminal_size().0);
-    emit(&r.render(format, colored(color, false), width), false)?;
-    Ok(ExitCode::for_verdict(r.verdict, fail_on_leak))
+fn run_scan(cfg: &crate::scan::ScanConfig, show: Show, color: ColorChoice) -> Result<ExitCode> {
+    let signals = Signals::install()?;
+    let live = !show.quiet && show.format == Format::Text && Stream::Stdout.is_terminal();
+    let mut table = live.then(|| {
+        LiveTable::start(
+            cfg.duration.map(|d| d.as_secs_f64()),
+            cfg.interval.as_secs_f64(),
+            cfg.judge.name(),
+        )
+    });
+    let mut extra: Vec<&mut dyn Output> = Vec::new();
+    if let Some(t) = table.as_mut() {
+        extra.push(t);
+    }
+    let out = crate::scan::run(cfg, &ProcFs::host(), &signals, &mut extra);
+    drop(table);
+    let out = out?;
+    let r = ScanReport::from(&out);
+    let code = finish(&r, show, color, Stream::Stdout, &r.warnings)?;
+    match out.error {
+        Some(e) => Err(e),
+        None => Ok(code),
+    }
 }
 
 fn run_plot(cfg: &crate::plot::PlotConfig, color: ColorChoice) -> Result<ExitCode> {
     let a = crate::plot::plot(cfg)?;
     warn(&a.warnings);
-    let q = Quantity::of(!a.counts);
+    let q = a.quantity;
     emit(
         &format!(
             "{}: {} ({}), written to {}\n",
-            verdict_word(a.verdict.kind, colored(color, false)),
+            verdict_word(a.verdict.kind, style(color, Stream::Stdout).color),
             crate::report::rate_text(&a.verdict, q),
             crate::report::reason(&a.verdict, q),
             cfg.output.display()
         ),
-        false,
+        Stream::Stdout,
     )?;
     Ok(ExitCode::Success)
 }

@@ -3,8 +3,8 @@
 //! through it, so they agree.
 
 use crate::detector::{Detector, DetectorConfig, Verdict, VerdictKind};
-use crate::metrics::Metric;
-use crate::sampler::Reading;
+use crate::metrics::{Metric, Reading};
+use crate::units::Quantity;
 
 /// Which judged series decides the verdict behind the exit code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,13 +54,13 @@ impl Judge {
     }
 }
 
-/// One judged series: its column, whether it counts things, its verdict.
+/// One judged series: its column, what it counts, its verdict.
 #[derive(Debug, Clone)]
 pub struct Judged {
     /// The log column.
     pub column: String,
-    /// Counts (fds, threads), not bytes.
-    pub counts: bool,
+    /// Bytes, or a count (fds, threads).
+    pub quantity: Quantity,
     /// The detector's verdict.
     pub verdict: Verdict,
 }
@@ -77,9 +77,10 @@ pub struct Series {
 }
 
 impl Series {
-    /// Counts (fds, threads), not bytes.
-    pub fn counts(&self) -> bool {
-        self.metric.is_some_and(|m| !m.is_bytes())
+    /// Bytes, or a count (fds, threads); a column that is no known metric
+    /// is taken for bytes.
+    pub fn quantity(&self) -> Quantity {
+        self.metric.map_or(Quantity::Bytes, Metric::quantity)
     }
 }
 
@@ -172,7 +173,7 @@ impl Judging {
             .iter()
             .map(|s| Judged {
                 column: s.column.clone(),
-                counts: s.counts(),
+                quantity: s.quantity(),
                 verdict: s.detector.verdict(),
             })
             .collect()
@@ -202,7 +203,7 @@ mod tests {
         let (top, kind) = j.judge().pick(&all);
         assert_eq!(kind, VerdictKind::Leaking);
         assert_eq!(top.column, "fds");
-        assert!(top.counts);
+        assert_eq!(top.quantity, Quantity::Count);
         j.reset();
         assert_eq!(j.judged()[0].verdict.samples, 0);
     }

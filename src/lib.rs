@@ -1,23 +1,22 @@
 //! leakwatch: tells whether a running process is still leaking memory.
 //!
 //! The library holds everything; `src/main.rs` only calls [`app::main`].
-//! - [`sampler`]: reads a process's metrics (`/proc` on Linux, sysinfo
-//!   elsewhere), or replays a log as if it were a process.
+//! Layers, each using only those above it in this list:
+//! - [`units`], [`metrics`]: human sizes, rates and durations; what is sampled.
 //! - [`detector`]: the streaming plateau-vs-growth detector; numbers only.
 //! - [`judging`]: a detector per series and the rule for which decides.
+//! - [`sys`]: the OS layer (procfs and cgroupfs under a root that is a
+//!   parameter, signals, the clock, processes, users, the terminal); all `unsafe`.
+//! - [`sampler`]: what reads a target (a process, a tree, a cgroup).
 //! - [`log`]: the CSV log format, written live and read back.
-//! - [`watch`]: the live watch: its loop, clocks, targets and outputs.
-//! - [`scan`]: every process (or cgroup) of a machine watched at once.
-//! - [`cgroup`]: control groups (containers, services) as memory targets.
-//! - [`analyze`] and [`plot`]: judging and drawing a log offline.
-//! - [`export`] and [`prometheus`]: verdicts for Prometheus to scrape, and
-//!   judging the series a Prometheus server holds.
-//! - [`repeat`]: the bytes each run of a client leaves behind;
-//!   [`runtime`]: what a leaking process runs on, and the next step.
-//! - [`report`]: the verdict in words, as text or JSON.
-//! - [`app`]: runs a configuration, prints, and picks the [`exit_codes`].
+//! - [`discovery`]: what finds targets (one, or every process or cgroup).
+//! - [`engine`]: the one loop under every mode: clock, discovery, outputs.
+//! - [`watch`], [`scan`], [`repeat`], [`analyze`], [`plot`]: the modes, each
+//!   returning an outcome; [`runtime`]: what a leaking process runs on.
+//! - [`prometheus`]: the exposition, `/metrics`, the textfile, the query client.
+//! - [`report`]: each outcome in words or JSON, and the live views.
 //! - [`cli`]: the command line, validated into plain configs.
-//! - [`metrics`] and [`units`]: what is sampled, and human sizes, rates and durations.
+//! - [`app`]: runs a configuration, prints, and picks the [`exit_codes`].
 //! - `synth` (feature `synth`): seeded synthetic series, for tests and benchmarks.
 
 // No unwrap in the shipped code: every failure is an error with a message.
@@ -25,11 +24,11 @@
 
 pub mod analyze;
 pub mod app;
-pub mod cgroup;
 pub mod cli;
 pub mod detector;
+pub mod discovery;
+pub mod engine;
 pub mod exit_codes;
-pub mod export;
 pub mod judging;
 pub mod log;
 pub mod metrics;
@@ -42,5 +41,6 @@ pub mod sampler;
 pub mod scan;
 #[cfg(feature = "synth")]
 pub mod synth;
+pub mod sys;
 pub mod units;
 pub mod watch;

@@ -1,4 +1,5 @@
-//! The metrics leakwatch can sample and judge, their log columns and units.
+//! The metrics leakwatch can sample and judge, their log columns and units,
+//! and a [`Reading`] of them at one moment.
 
 use crate::detector::DetectorConfig;
 use crate::units::Quantity;
@@ -89,6 +90,38 @@ impl Metric {
     /// The metric logged in column `column`.
     pub fn from_column(column: &str) -> Option<Metric> {
         Metric::ALL.into_iter().find(|m| m.column() == column)
+    }
+}
+
+/// The target's metrics at one moment (bytes, or counts for fds and
+/// threads); metrics that were not asked for are 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reading {
+    /// Values indexed by [`Metric::index`].
+    pub values: [u64; COUNT],
+}
+
+impl Reading {
+    /// The value of `m`.
+    pub fn get(&self, m: Metric) -> u64 {
+        self.values[m.index()]
+    }
+
+    /// Resident set size (what `ps -o rss` shows, ×1024).
+    pub fn rss(&self) -> u64 {
+        self.get(Metric::Rss)
+    }
+
+    /// Virtual size (what `ps -o vsz` shows, ×1024).
+    pub fn vsz(&self) -> u64 {
+        self.get(Metric::Vsz)
+    }
+
+    /// Adds `o` to this reading, metric by metric (for process trees).
+    pub fn add(&mut self, o: &Reading) {
+        for (a, b) in self.values.iter_mut().zip(o.values) {
+            *a += b;
+        }
     }
 }
 

@@ -97,8 +97,8 @@ fn check_output(cfg: &PlotConfig) -> Result<()> {
 pub struct Plotted {
     /// The verdict on the last watch.
     pub verdict: Verdict,
-    /// The plotted column counts things (fds, threads), not bytes.
-    pub counts: bool,
+    /// What the plotted column counts.
+    pub quantity: Quantity,
     /// Warnings from reading.
     pub warnings: Vec<String>,
 }
@@ -113,7 +113,7 @@ pub fn plot(cfg: &PlotConfig) -> Result<Plotted> {
     };
     let column = reader.column().to_string();
     let metric = Metric::from_column(&column);
-    let counts = metric.is_some_and(|m| !m.is_bytes());
+    let quantity = metric.map_or(Quantity::Bytes, Metric::quantity);
     let metrics: Vec<Metric> = metric.into_iter().collect();
     let extra = metric.is_none().then_some(column.as_str());
     let mut judging = Judging::new(cfg.detector, &metrics, extra, Judge::Column(column.clone()));
@@ -157,7 +157,7 @@ pub fn plot(cfg: &PlotConfig) -> Result<Plotted> {
         );
     }
     let verdict = judging.shown().detector.verdict();
-    let q = Quantity::of(!counts);
+    let q = quantity;
     let title = format!(
         "{}: {} on {column}",
         verdict.kind,
@@ -173,7 +173,7 @@ pub fn plot(cfg: &PlotConfig) -> Result<Plotted> {
         subtitle: &subtitle,
         verdict: &verdict,
         column: &column,
-        counts,
+        quantity,
         main: &main.buckets(),
         vsz: &vsz.buckets(),
         breaks: &breaks,
@@ -182,7 +182,7 @@ pub fn plot(cfg: &PlotConfig) -> Result<Plotted> {
     draw(&cfg.output, &chart).with_context(|| format!("cannot write {}", cfg.output.display()))?;
     Ok(Plotted {
         verdict,
-        counts,
+        quantity,
         warnings: seg.named_warnings(reader.warnings(), reader.name()),
     })
 }
@@ -274,7 +274,7 @@ struct Chart<'a> {
     subtitle: &'a str,
     verdict: &'a Verdict,
     column: &'a str,
-    counts: bool,
+    quantity: Quantity,
     main: &'a [BucketView],
     vsz: &'a [BucketView],
     breaks: &'a [f64],
@@ -330,7 +330,7 @@ fn draw(path: &std::path::Path, c: &Chart) -> Result<()> {
 /// panel also the warm-up, the floor and the trend of the judged window.
 fn panel(area: &Area, c: &Chart, data: &[BucketView], label: &str, judged: bool) -> Result<()> {
     let v = c.verdict;
-    let is_count = judged && c.counts;
+    let is_count = judged && c.quantity == Quantity::Count;
     let span = c.main.last().map(|b| b.t_last).unwrap_or(1.0).max(1e-3);
     let (tu, tname) = time_unit(span);
     let ymax = data.iter().map(|b| b.max).fold(0.0f64, f64::max);
@@ -409,7 +409,17 @@ fn panel(area: &Area, c: &Chart, data: &[BucketView], label: &str, judged: bool)
             .iter()
             .filter_map(|r| Some((r.first()?.t_first, r.last()?.t_last)))
             .collect();
-        draw_floor(&mut chart, v, &spans, (tu, bu), Quantity::of(!is_count))?;
+        draw_floor(
+            &mut chart,
+            v,
+            &spans,
+            (tu, bu),
+            if is_count {
+                Quantity::Count
+            } else {
+                Quantity::Bytes
+            },
+        )?;
     }
     chart
         .configure_series_labels()

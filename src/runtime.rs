@@ -2,6 +2,8 @@
 //! code), read from `/proc/PID/exe` and its maps, and the one next command
 //! that finds *where* it leaks.
 
+use crate::sys::procfs::ProcFs;
+
 /// A process's runtime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Runtime {
@@ -19,10 +21,10 @@ pub enum Runtime {
 
 /// The runtime of `pid`, as its executable and mapped libraries show it;
 /// `None` when they cannot be read (gone, or not ours).
-pub fn detect(pid: u32) -> Option<Runtime> {
-    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+pub fn detect(proc: &ProcFs, pid: u32) -> Option<Runtime> {
+    let exe = proc.exe(pid)?;
     let name = exe.file_name()?.to_string_lossy().to_lowercase();
-    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+    let maps = proc.maps(pid).unwrap_or_default();
     Some(
         if name.starts_with("python") || maps.contains("libpython") {
             Runtime::Python
@@ -30,7 +32,7 @@ pub fn detect(pid: u32) -> Option<Runtime> {
             Runtime::Jvm
         } else if name == "node" || name == "nodejs" || maps.contains("libnode.so") {
             Runtime::Node
-        } else if is_go(&exe) {
+        } else if is_go(&proc.exe_head(pid, 64 * 1024 * 1024)) {
             Runtime::Go
         } else {
             Runtime::Native
@@ -38,24 +40,16 @@ pub fn detect(pid: u32) -> Option<Runtime> {
     )
 }
 
-/// Whether the executable at `path` carries Go's build information.
-fn is_go(path: &std::path::Path) -> bool {
-    use std::io::Read;
-    let Ok(f) = std::fs::File::open(path) else {
-        return false;
-    };
-    let mut head = Vec::new();
-    // The build info sits in the first data pages of any Go binary.
-    if f.take(64 * 1024 * 1024).read_to_end(&mut head).is_err() {
-        return false;
-    }
+/// Whether an executable that starts with `head` carries Go's build
+/// information (it sits in the first data pages of any Go binary).
+fn is_go(head: &[u8]) -> bool {
     // Go's marker, "\xff Go buildinf:", kept masked so this binary does not
     // carry it (and take itself for a Go program).
     let needle: Vec<u8> = b"\xdf\x00g\x4f\x00\x42\x55\x49\x4c\x44\x49\x4e\x46\x1a"
         .iter()
         .map(|b| b ^ 0x20)
         .collect();
-    memchr::memmem::find(&head, &needle).is_some()
+    memchr::memmem::find(head, &needle).is_some()
 }
 
 /// Whether `cmd` is on the PATH.
@@ -101,8 +95,8 @@ impl Runtime {
 }
 
 /// The next step for `pid`, if its runtime can be read.
-pub fn next_step(pid: u32) -> Option<String> {
-    detect(pid).map(|r| r.next_step(pid))
+pub fn next_step(proc: &ProcFs, pid: u32) -> Option<String> {
+    detect(proc, pid).map(|r| r.next_step(pid))
 }
 
 #[cfg(test)]
@@ -111,7 +105,10 @@ mod tests {
 
     #[test]
     fn this_test_binary_is_native_code() {
-        assert_eq!(detect(std::process::id()), Some(Runtime::Native));
+        assert_eq!(
+            detect(&ProcFs::host(), std::process::id()),
+            Some(Runtime::Native)
+        );
         assert!(
             Runtime::Jvm
                 .next_step(7)

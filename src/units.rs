@@ -91,9 +91,12 @@ pub fn format_bytes(bytes: f64) -> String {
     }
 }
 
-/// What a series counts: bytes, or things (file descriptors, threads).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a series counts: bytes, or things (file descriptors, threads);
+/// in JSON, `bytes` or `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Quantity {
+    #[default]
     /// Sizes in bytes, shown in binary units.
     Bytes,
     /// Plain counts.
@@ -107,6 +110,14 @@ impl Quantity {
             Quantity::Bytes
         } else {
             Quantity::Count
+        }
+    }
+
+    /// The unit's name in JSON: `bytes` or `count`.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Quantity::Bytes => "bytes",
+            Quantity::Count => "count",
         }
     }
 

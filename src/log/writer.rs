@@ -2,7 +2,7 @@
 
 use super::{BASE_COLUMNS, header_line};
 use crate::metrics::Metric;
-use crate::sampler::Reading;
+use crate::metrics::Reading;
 use crate::units::quoted;
 use anyhow::{Context, Result, bail};
 use std::fs::{File, OpenOptions};
@@ -48,7 +48,6 @@ struct Fifo {
 
 impl Write for Fifo {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        use std::os::fd::AsRawFd;
         loop {
             match self.file.write(buf) {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -57,13 +56,7 @@ impl Write for Fifo {
                             "its reader stopped reading and the watch is ending",
                         ));
                     }
-                    let mut pfd = libc::pollfd {
-                        fd: self.file.as_raw_fd(),
-                        events: libc::POLLOUT,
-                        revents: 0,
-                    };
-                    // SAFETY: poll(2) on one descriptor we own, for 50 ms.
-                    unsafe { libc::poll(&mut pfd, 1, 50) };
+                    crate::sys::files::wait_writable(&self.file, 50);
                 }
                 other => return other,
             }
@@ -270,22 +263,16 @@ fn prepare_file(path: &Path, header: &str) -> Result<(File, Vec<String>)> {
 /// Takes an exclusive advisory lock (`flock`) on the log, held while it is
 /// open, so two watches never interleave their rows in one file.
 fn lock(file: &File, path: &Path) -> Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: flock(2) on a descriptor we own and keep open.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc == 0 {
-        return Ok(());
-    }
-    let e = std::io::Error::last_os_error();
-    if e.kind() == std::io::ErrorKind::WouldBlock {
-        bail!(
+    use crate::sys::files::{Lock, lock_exclusive};
+    match lock_exclusive(file) {
+        Lock::Held => bail!(
             "{}: another leakwatch is writing to this log (it holds the log's lock); \
              wait for it to end, or choose another log file",
             path.display()
-        );
+        ),
+        // A file system without locks (some network mounts) still takes the log.
+        Lock::Taken | Lock::Unsupported => Ok(()),
     }
-    // A file system without locks (some network mounts) still takes the log.
-    Ok(())
 }
 
 /// Offset just past the last newline in the first `len` bytes of `file`.

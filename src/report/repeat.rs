@@ -1,7 +1,7 @@
 //! The report of `leakwatch repeat`: what each run leaves behind, and whether
 //! memory came back after the last.
 
-use super::{Format, verdict_word};
+use super::{Render, Style, verdict_word};
 use crate::detector::VerdictKind;
 use crate::repeat::RepeatOutcome;
 use crate::units::{Quantity, format_secs};
@@ -14,7 +14,7 @@ pub struct PerRun {
     /// `leaking`, `plateau` or `inconclusive`.
     pub verdict: VerdictKind,
     /// `bytes` or `count`.
-    pub unit: &'static str,
+    pub unit: Quantity,
     /// Retained per run (bytes, or a count).
     pub per_run: f64,
     /// Its 95% interval.
@@ -68,9 +68,9 @@ fn returned(held: f64, max_per_run: f64) -> bool {
     held <= (2.0 * max_per_run).max(64.0 * 1024.0)
 }
 
-impl RepeatReport {
-    /// The report on `o`, with `max_per_run` as the plateau threshold.
-    pub fn new(o: &RepeatOutcome, max_per_run: f64) -> RepeatReport {
+impl From<&RepeatOutcome> for RepeatReport {
+    fn from(o: &RepeatOutcome) -> RepeatReport {
+        let max_per_run = o.max_per_run;
         let judged = o.judging.judged();
         let metrics = judged
             .iter()
@@ -78,7 +78,7 @@ impl RepeatReport {
                 let v = &j.verdict;
                 let r = PerRun {
                     verdict: v.kind,
-                    unit: if j.counts { "count" } else { "bytes" },
+                    unit: j.quantity,
                     per_run: v.rate,
                     per_run_ci95: v.rate_ci95,
                     rate_known: v.finding.rate_known(),
@@ -107,12 +107,15 @@ impl RepeatReport {
             next_step: o.next_step.clone(),
         }
     }
+}
 
-    /// Renders the report in `format`; the verdict coloured when `color`.
-    pub fn render(&self, format: Format, color: bool) -> String {
-        if format == Format::Json {
-            return super::json_text(self);
-        }
+impl Render for RepeatReport {
+    fn verdict(&self) -> VerdictKind {
+        self.verdict
+    }
+
+    fn text(&self, style: &Style) -> String {
+        let color = style.color;
         let b = Quantity::Bytes;
         let mut s = String::new();
         let _ = writeln!(s, "{}", verdict_word(self.verdict, color));
@@ -143,7 +146,7 @@ impl RepeatReport {
             if col == "rss_bytes" || col == "vsz_bytes" || !m.rate_known {
                 continue;
             }
-            let q = Quantity::of(m.unit == "bytes");
+            let q = m.unit;
             let _ = writeln!(
                 s,
                 "  {col:<10} {} per run ({})",
@@ -160,7 +163,9 @@ impl RepeatReport {
         }
         s
     }
+}
 
+impl RepeatReport {
     fn cooldown_text(&self) -> String {
         let b = Quantity::Bytes;
         match (self.returned_to_baseline, self.held_after_cooldown_bytes) {

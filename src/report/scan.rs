@@ -1,14 +1,76 @@
 //! A scan's report: one verdict per target, leaking first, as a table for
 //! people (also drawn live) or one JSON object.
 
-use super::{Format, Report, json_text, verdict_word};
+use super::verdict::{Report, VerdictReport};
+use super::{Render, Style, round3, verdict_word};
 use crate::detector::VerdictKind;
-use crate::judging::Judge;
-use crate::scan::table::{Frame, Row, Shown};
+use crate::judging::{Judge, Judging};
 use crate::scan::{ScanOutcome, Seen};
 use crate::units::{Quantity, format_bytes, format_secs};
 use serde::Serialize;
 use std::fmt::Write;
+
+/// A target's verdict as a table shows it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shown {
+    /// The verdict.
+    pub kind: VerdictKind,
+    /// A window was judged (else the rate means nothing yet).
+    pub rate_known: bool,
+    /// Growth rate, units per second.
+    pub rate: f64,
+    /// Its 95% interval.
+    pub ci: [f64; 2],
+    /// What the series counts.
+    pub quantity: Quantity,
+}
+
+impl Shown {
+    /// The verdict `judging` gives now, on the series its rule picks.
+    pub fn of(judging: &Judging) -> Shown {
+        let all = judging.judged();
+        let (top, kind) = judging.judge().pick(&all);
+        let v = &top.verdict;
+        Shown {
+            kind,
+            rate_known: v.finding.rate_known(),
+            rate: v.rate,
+            ci: v.rate_ci95,
+            quantity: top.quantity,
+        }
+    }
+}
+
+/// One target's row.
+#[derive(Debug, Clone, Copy)]
+pub struct Row<'a> {
+    /// Its PID.
+    pub pid: u32,
+    /// Its command line, or cgroup.
+    pub label: &'a str,
+    /// Its last RSS (a cgroup's anonymous memory), bytes.
+    pub rss: u64,
+    /// It is gone.
+    pub exited: bool,
+    /// Its verdict, once judged.
+    pub shown: Option<Shown>,
+}
+
+/// What one redraw of the live table shows.
+pub struct Frame<'a> {
+    /// Every target.
+    pub rows: Vec<Row<'a>>,
+    /// Seconds into the scan.
+    pub t: f64,
+    /// The scan's length, if it has one.
+    pub duration: Option<f64>,
+    /// Seconds between samples.
+    pub interval: f64,
+    /// What is scanned, in words.
+    pub scope: &'a str,
+    /// The judged series.
+    pub judge: &'a str,
+}
 
 /// How many targets came to each end.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -80,10 +142,9 @@ fn rank(kind: VerdictKind) -> u8 {
     }
 }
 
-impl ScanReport {
-    /// The report on `out`, judged by `judge` with `min_rate`, sampled every
-    /// `interval_s`.
-    pub fn new(out: &ScanOutcome, judge: &Judge, min_rate: f64, interval_s: f64) -> ScanReport {
+impl From<&ScanOutcome> for ScanReport {
+    fn from(out: &ScanOutcome) -> ScanReport {
+        let (judge, min_rate, interval_s) = (&out.judge, out.detector.min_rate, out.interval_s);
         let mut counts = Counts::default();
         let mut whole_inconclusive = false;
         let mut targets: Vec<TargetReport> = out
@@ -92,26 +153,26 @@ impl ScanReport {
             .map(|s| {
                 let t = target(s, judge, min_rate);
                 counts.targets += 1;
-                match t.report.verdict {
+                match t.report.verdict.verdict {
                     VerdictKind::Leaking => counts.leaking += 1,
                     VerdictKind::Plateau => counts.plateau += 1,
                     VerdictKind::Inconclusive => counts.inconclusive += 1,
                 }
                 counts.exited += usize::from(s.exited);
-                counts.samples += t.report.samples;
-                whole_inconclusive |= t.report.verdict == VerdictKind::Inconclusive
+                counts.samples += t.report.verdict.samples;
+                whole_inconclusive |= t.report.verdict.verdict == VerdictKind::Inconclusive
                     && !s.exited
                     && s.first_s < interval_s / 2.0;
                 t
             })
             .collect();
         targets.sort_by(|a, b| {
-            (a.exited, rank(a.report.verdict))
-                .cmp(&(b.exited, rank(b.report.verdict)))
+            let (va, vb) = (&a.report.verdict, &b.report.verdict);
+            (a.exited, rank(va.verdict))
+                .cmp(&(b.exited, rank(vb.verdict)))
                 .then(
-                    b.report
-                        .growth_rate_bytes_per_s
-                        .total_cmp(&a.report.growth_rate_bytes_per_s),
+                    vb.growth_rate_bytes_per_s
+                        .total_cmp(&va.growth_rate_bytes_per_s),
                 )
         });
         let verdict = if counts.leaking > 0 {
@@ -138,17 +199,16 @@ impl ScanReport {
             warnings,
         }
     }
+}
 
-    /// The report in `format`, ending with a newline; text rows are cut to
-    /// `width` columns (a terminal's) when given.
-    pub fn render(&self, format: Format, color: bool, width: Option<usize>) -> String {
-        match format {
-            Format::Json => json_text(self),
-            Format::Text => self.text(color, width.unwrap_or(usize::MAX)),
-        }
+impl Render for ScanReport {
+    fn verdict(&self) -> VerdictKind {
+        self.verdict
     }
 
-    fn text(&self, color: bool, width: usize) -> String {
+    /// The table, its rows cut to the terminal's width when it goes to one.
+    fn text(&self, style: &Style) -> String {
+        let (color, width) = (style.color, style.width.unwrap_or(usize::MAX));
         let mut s = String::new();
         let _ = writeln!(
             s,
@@ -193,15 +253,16 @@ fn summary(c: &Counts, scope: &str) -> String {
 
 /// A target's report: the usual fields for its verdict.
 fn target(s: &Seen, judge: &Judge, min_rate: f64) -> TargetReport {
-    // Named as a watch names it: `cgroup memory.max`.
-    let limit = s.limit.map(|(l, file)| (l, format!("cgroup {file}")));
-    let (mut r, kind) = Report::from_judged(&s.judged, judge, min_rate, limit);
-    r.verdict = kind;
-    r.pid = Some(u64::from(s.pid));
-    r.cgroup = s.cgroup.clone();
+    let mut r = Report::of(VerdictReport::new(&s.judged, judge, min_rate, s.limit));
+    r.pid = Some(u64::from(s.label.pid));
+    r.cgroup = s.label.cgroup.clone();
     r.source = s.log.as_ref().map(|p| p.display().to_string());
     TargetReport {
-        command: s.cgroup.clone().unwrap_or_else(|| s.command.clone()),
+        command: s
+            .label
+            .cgroup
+            .clone()
+            .unwrap_or_else(|| s.label.command.clone()),
         exited: s.exited,
         first_seen_s: round3(s.first_s),
         last_seen_s: round3(s.last_s),
@@ -211,25 +272,25 @@ fn target(s: &Seen, judge: &Judge, min_rate: f64) -> TargetReport {
 }
 
 fn row_of(t: &TargetReport) -> Row<'_> {
-    let r = &t.report;
+    let v = &t.report.verdict;
     Row {
-        pid: r.pid.unwrap_or(0) as u32,
+        pid: t.report.pid.unwrap_or(0) as u32,
         label: &t.command,
         rss: t.rss_bytes,
         exited: t.exited,
         shown: Some(Shown {
-            kind: r.verdict,
-            rate_known: r.rate_known,
-            rate: r.growth_rate_bytes_per_s,
-            ci: r.growth_rate_ci95,
-            counts: r.counts,
+            kind: v.verdict,
+            rate_known: v.rate_known,
+            rate: v.growth_rate_bytes_per_s,
+            ci: v.growth_rate_ci95,
+            quantity: v.quantity,
         }),
     }
 }
 
 /// The rate cell: the rate with its 95% interval (`full`), or alone.
 fn rate_cell(s: Option<Shown>, full: bool) -> String {
-    let q = Quantity::of(!s.is_some_and(|s| s.counts));
+    let q = s.map_or(Quantity::Bytes, |s| s.quantity);
     match s {
         Some(s) if s.rate_known && full => format!(
             "{} ({} to {})",
@@ -340,16 +401,12 @@ pub fn table_lines(f: &Frame, width: usize, height: usize) -> Vec<String> {
             ),
             width,
         ),
-        clip(&summary(&c, &f.scope), width),
+        clip(&summary(&c, f.scope), width),
         String::new(),
     ];
     let room = height.saturating_sub(out.len() + 2).max(1);
     out.extend(rows_lines(&rows, width, true, room));
     out
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 #[cfg(test)]
@@ -367,7 +424,7 @@ mod tests {
                 rate_known: true,
                 rate,
                 ci: [rate * 0.9, rate * 1.1],
-                counts: false,
+                quantity: Quantity::Bytes,
             }),
         }
     }
@@ -387,7 +444,7 @@ mod tests {
             t: 12.0,
             duration: Some(60.0),
             interval: 1.0,
-            scope: "processes".into(),
+            scope: "processes",
             judge: "rss_bytes",
         };
         for (w, h) in [(80, 24), (40, 10), (200, 60), (10, 3)] {

@@ -1,11 +1,13 @@
 //! The report as text: the verdict on the first line, then details for people.
 
 use super::Report;
+use super::verdict::VerdictReport;
 use crate::units::{Quantity, format_bytes, format_secs};
 use std::fmt::Write;
 
 /// Renders `r` as text, ending with a newline; the verdict coloured when `color`.
-pub(super) fn text(r: &Report, color: bool) -> String {
+pub(super) fn text(report: &Report, color: bool) -> String {
+    let r = &report.verdict;
     let mut s = String::new();
     let _ = writeln!(s, "{}", super::verdict_word(r.verdict, color));
     window_lines(r, &mut s);
@@ -23,19 +25,19 @@ pub(super) fn text(r: &Report, color: bool) -> String {
         let _ = writeln!(s, "  limit:     {}", limit_text(r, limit));
     }
     metrics_table(r, &mut s);
-    let restarts = r.restarts.map(|n| {
+    let restarts = report.restarts.map(|n| {
         format!(
             "{n} (the verdict judges the current run, PID {})",
-            r.pid.unwrap_or(0)
+            report.pid.unwrap_or(0)
         )
     });
     for (label, value) in [
-        ("cgroup", &r.cgroup),
+        ("cgroup", &report.cgroup),
         ("restarts", &restarts),
-        ("set aside", &r.set_aside),
-        ("ended by", &r.ended_by),
-        ("target", &r.target_exit),
-        ("next step", &r.next_step),
+        ("set aside", &report.set_aside),
+        ("ended by", &report.ended_by),
+        ("target", &report.target_exit),
+        ("next step", &report.next_step),
     ] {
         if let Some(v) = value {
             let _ = writeln!(s, "  {:<10} {v}", format!("{label}:"));
@@ -45,12 +47,12 @@ pub(super) fn text(r: &Report, color: bool) -> String {
 }
 
 /// The rate, baseline and window lines, when a window was judged.
-fn window_lines(r: &Report, s: &mut String) {
+fn window_lines(r: &VerdictReport, s: &mut String) {
     if !r.rate_known {
         let _ = writeln!(s, "  rate:      not yet known");
         return;
     }
-    let q = Quantity::of(!r.counts);
+    let q = r.quantity;
     let g = r.growth_rate_bytes_per_s;
     let [lo, hi] = r.growth_rate_ci95;
     let _ = writeln!(
@@ -83,7 +85,7 @@ fn window_lines(r: &Report, s: &mut String) {
 }
 
 /// When the judged byte series reaches `limit`, in words, with its source.
-fn limit_text(r: &Report, limit: f64) -> String {
+fn limit_text(r: &VerdictReport, limit: f64) -> String {
     let (col, rate) = r.limit_series.clone().unwrap_or_default();
     let at = format!("at {}", Quantity::Bytes.rate(rate, "h"));
     let text = match (r.time_to_limit_s, r.time_to_limit_ci95) {
@@ -105,13 +107,13 @@ fn limit_text(r: &Report, limit: f64) -> String {
 }
 
 /// One line per judged metric, when there are several.
-fn metrics_table(r: &Report, s: &mut String) {
+fn metrics_table(r: &VerdictReport, s: &mut String) {
     if r.metrics.len() <= 1 {
         return;
     }
     let _ = writeln!(s, "  metrics:   (judged: {})", r.judge);
     for (col, m) in &r.metrics {
-        let q = Quantity::of(m.unit == "bytes");
+        let q = m.unit;
         let rate = if m.rate_known {
             q.rate(m.growth_rate_per_s, "h")
         } else {

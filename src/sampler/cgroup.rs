@@ -1,9 +1,9 @@
 //! Sampling a cgroup: its anonymous memory as `rss_bytes` and its use with
-//! page cache as `usage_bytes` (see [`crate::cgroup`]).
+//! page cache as `usage_bytes` (see [`crate::sys::cgroupfs`]).
 
 use super::{Reading, Sampled, Sampler};
-use crate::cgroup::{self, CgroupError, CgroupFiles, Hierarchy};
 use crate::metrics::Metric;
+use crate::sys::cgroupfs::{self, CgroupError, CgroupFiles, Hierarchy};
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 
@@ -23,7 +23,7 @@ impl CgroupSampler {
     /// Opens the cgroup at `dir` of `h`; fails when it holds no process.
     pub fn open(h: &Hierarchy, dir: &Path) -> Result<CgroupSampler> {
         let files = CgroupFiles::open(dir, h.version)?;
-        let Some(&pid) = cgroup::procs(dir).iter().min() else {
+        let Some(&pid) = cgroupfs::procs(dir).iter().min() else {
             return Err(CgroupError::Empty {
                 path: dir.to_path_buf(),
             }
@@ -36,10 +36,15 @@ impl CgroupSampler {
             buf: Vec::new(),
         })
     }
+
+    /// The cgroup's lowest PID when it was opened.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
 }
 
 /// A reading of a cgroup's memory.
-pub fn reading(m: cgroup::Memory) -> Reading {
+pub fn reading(m: cgroupfs::Memory) -> Reading {
     let mut r = Reading::default();
     r.values[Metric::Rss.index()] = m.anon;
     r.values[Metric::Usage.index()] = m.usage;
@@ -51,7 +56,7 @@ impl Sampler for CgroupSampler {
         let Some(m) = self.files.read(&mut self.buf) else {
             return Ok(None);
         };
-        if cgroup::procs(&self.dir).is_empty() {
+        if cgroupfs::procs(&self.dir).is_empty() {
             return Ok(None);
         }
         Ok(Some(Sampled {
@@ -63,5 +68,9 @@ impl Sampler for CgroupSampler {
 
     fn gone(&self) -> &'static str {
         "cgroup emptied"
+    }
+
+    fn held(&self) -> u64 {
+        2
     }
 }

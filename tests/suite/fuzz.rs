@@ -9,7 +9,7 @@ use leakwatch::detector::DetectorConfig;
 use leakwatch::judging::Judge;
 use leakwatch::log::ReadOptions;
 use leakwatch::plot::{PlotConfig, plot};
-use leakwatch::report::{Format, Report};
+use leakwatch::report::{Format, Render, Report, Style};
 use leakwatch::synth::Rng;
 use std::path::Path;
 use std::time::Duration;
@@ -122,6 +122,7 @@ fn mutate(r: &mut Rng, b: &mut Vec<u8>) {
 
 /// Every number the report promises is a finite number.
 fn numbers_are_numbers(r: &Report, json: &serde_json::Value, case: u64) {
+    let r = &r.verdict;
     let f = [
         r.duration_s,
         r.growth_rate_bytes_per_s,
@@ -170,8 +171,8 @@ fn check_in_process(case: u64, input: &Path, svg: &Path) {
     });
     match (&analyzed, &plotted) {
         (Ok(a), Ok(_)) => {
-            let (r, _) = Report::from_judged(&a.judged, &a.judge, 1.0, Some((1e9, "x".into())));
-            let text = r.render(Format::Json);
+            let r = Report::from(a);
+            let text = r.render(Format::Json, &Style::default());
             let json: serde_json::Value = serde_json::from_str(&text).unwrap();
             numbers_are_numbers(&r, &json, case);
             let svg_text = std::fs::read_to_string(svg).unwrap();

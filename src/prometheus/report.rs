@@ -1,9 +1,10 @@
 //! The report of `analyze --prometheus`: one verdict per series, sorted by
 //! growth rate, and the worst of them.
 
-use super::{Format, Report, verdict_word};
+use super::query::PromOutcome;
 use crate::detector::VerdictKind;
-use crate::prometheus::SeriesVerdict;
+use crate::judging::{Judge, Judged};
+use crate::report::{Render, Report, Style, VerdictReport, verdict_word};
 use crate::units::Quantity;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -34,15 +35,9 @@ pub struct FleetReport {
     pub series: Vec<SeriesReport>,
 }
 
-impl FleetReport {
-    /// The report on `all`, judged with `min_rate`.
-    pub fn new(
-        all: &[SeriesVerdict],
-        query: &str,
-        source: &str,
-        range_s: f64,
-        min_rate: f64,
-    ) -> FleetReport {
+impl From<&PromOutcome> for FleetReport {
+    fn from(o: &PromOutcome) -> FleetReport {
+        let all = &o.series;
         let worst = |k: VerdictKind| all.iter().any(|s| s.verdict.kind == k);
         let verdict = if worst(VerdictKind::Leaking) {
             VerdictKind::Leaking
@@ -51,26 +46,37 @@ impl FleetReport {
         } else {
             VerdictKind::Plateau
         };
+        let judge = Judge::Column("value".into());
         FleetReport {
             verdict,
-            query: query.to_string(),
-            source: source.to_string(),
-            range_s,
+            query: o.query.clone(),
+            source: o.url.clone(),
+            range_s: o.range_s,
             series: all
                 .iter()
-                .map(|s| SeriesReport {
-                    labels: s.labels.clone(),
-                    report: Report::new(&s.verdict, "value", Quantity::Bytes, min_rate),
+                .map(|s| {
+                    let judged = [Judged {
+                        column: "value".into(),
+                        quantity: Quantity::Bytes,
+                        verdict: s.verdict.clone(),
+                    }];
+                    SeriesReport {
+                        labels: s.labels.clone(),
+                        report: Report::of(VerdictReport::new(&judged, &judge, o.min_rate, None)),
+                    }
                 })
                 .collect(),
         }
     }
+}
 
-    /// Renders the report in `format`; the verdict words coloured when `color`.
-    pub fn render(&self, format: Format, color: bool) -> String {
-        if format == Format::Json {
-            return super::json_text(self);
-        }
+impl Render for FleetReport {
+    fn verdict(&self) -> VerdictKind {
+        self.verdict
+    }
+
+    fn text(&self, style: &Style) -> String {
+        let color = style.color;
         let q = Quantity::Bytes;
         let mut s = String::new();
         let _ = writeln!(s, "{}", verdict_word(self.verdict, color));
@@ -82,12 +88,13 @@ impl FleetReport {
             crate::units::format_secs(self.range_s)
         );
         for r in &self.series {
-            let rate = if r.report.rate_known {
+            let v = &r.report.verdict;
+            let rate = if v.rate_known {
                 format!(
                     "{} (95% {} to {})",
-                    q.rate(r.report.growth_rate_bytes_per_s, "h"),
-                    q.rate(r.report.growth_rate_ci95[0], "h"),
-                    q.rate(r.report.growth_rate_ci95[1], "h")
+                    q.rate(v.growth_rate_bytes_per_s, "h"),
+                    q.rate(v.growth_rate_ci95[0], "h"),
+                    q.rate(v.growth_rate_ci95[1], "h")
                 )
             } else {
                 "rate not yet known".to_string()
@@ -97,13 +104,13 @@ impl FleetReport {
                 .iter()
                 .map(|(k, v)| format!("{k}=\"{v}\""))
                 .collect();
-            let word = verdict_word(r.report.verdict, color);
-            let pad = 13usize.saturating_sub(r.report.verdict.as_str().len());
+            let word = verdict_word(v.verdict, color);
+            let pad = 13usize.saturating_sub(v.verdict.as_str().len());
             let _ = writeln!(
                 s,
                 "  {word}{:pad$} {rate:<44} floor {:>10}  {{{}}}",
                 "",
-                q.value(r.report.baseline_end_bytes),
+                q.value(v.baseline_end_bytes),
                 labels.join(", ")
             );
         }

@@ -1,11 +1,14 @@
-//! Control groups as memory targets: where the memory hierarchy is mounted
-//! (v2, else v1), a cgroup named by a cgroupfs directory or by a path as
-//! `/proc/PID/cgroup` shows it, what it holds, and its limit.
+//! The cgroupfs reader, the one place that knows control groups: where the
+//! memory hierarchy is mounted (v2, else v1, from the procfs's mountinfo), a
+//! cgroup named by a cgroupfs directory or by a path as `/proc/PID/cgroup`
+//! shows it, what it holds, its memory and its limit. Every path is under the
+//! hierarchy's root, so a test's tree in a temporary directory serves as well.
 //!
 //! A cgroup's judged memory is its own anonymous memory (v2 `memory.stat`
 //! `anon`; v1 `rss` + `rss_huge`): what a leak grows. Its use with page
 //! cache (v2 `memory.current`, v1 `memory.usage_in_bytes`) is read too.
 
+use super::procfs::ProcFs;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -99,11 +102,10 @@ pub struct Hierarchy {
 }
 
 impl Hierarchy {
-    /// The memory hierarchy of this machine: v2 when its root offers the
+    /// The memory hierarchy `proc` sees: v2 when its root offers the
     /// memory controller, else v1's memory hierarchy.
-    pub fn find() -> Result<Hierarchy, CgroupError> {
-        let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        Self::from_mountinfo(&text, |root| {
+    pub fn find(proc: &ProcFs) -> Result<Hierarchy, CgroupError> {
+        Self::from_mountinfo(&proc.mountinfo(), |root| {
             std::fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default()
         })
         .ok_or(CgroupError::NoHierarchy)
@@ -146,8 +148,8 @@ impl Hierarchy {
     }
 
     /// The cgroup of `pid` in this hierarchy, from `/proc/PID/cgroup`.
-    pub fn of_pid(&self, pid: u32) -> Option<PathBuf> {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    pub fn of_pid(&self, proc: &ProcFs, pid: u32) -> Option<PathBuf> {
+        let text = proc.cgroup(pid)?;
         let rel = cgroup_line(&text, self.version)?;
         Some(self.root.join(rel.trim_start_matches('/')))
     }

@@ -1,14 +1,16 @@
-//! A log read back as if it were a live target: each row is a sample, at the
+//! A log read back as if it were a live target, with a clock of its own: each row is a sample, at the
 //! time the log gives it (appended runs and earlier watches placed as
 //! `analyze` places them), so the live loop reaches `analyze`'s verdict.
 
-use super::{Reading, Sampled, Sampler};
 use crate::log::{LogReader, Placement, ReadOptions, Row, Segmenter};
-use crate::metrics::Metric;
+use crate::metrics::{Metric, Reading};
+use crate::sampler::{Sampled, Sampler};
+use crate::sys::clock::{Clock, Wake};
 use anyhow::Result;
 use std::cell::RefCell;
 use std::path::Path;
 use std::rc::Rc;
+use std::time::{Duration, SystemTime};
 
 /// The rows of a log, placed on its last watch's time axis, with one row of
 /// look-ahead so a simulated clock can move to the next sample's time.
@@ -135,5 +137,55 @@ impl Sampler for ReplaySampler {
 
     fn gone(&self) -> &'static str {
         "end of log"
+    }
+}
+
+/// A simulated clock for a replayed log: each wait moves it, at once, to the
+/// next logged sample's time.
+pub struct ReplayClock {
+    replay: SharedReplay,
+    now: f64,
+    wall: f64,
+}
+
+impl ReplayClock {
+    /// A clock at the replay's first sample.
+    pub fn new(replay: SharedReplay) -> ReplayClock {
+        let (now, wall) = {
+            let r = replay.borrow();
+            (r.peek_time().unwrap_or(0.0), r.peek_wall().unwrap_or(0.0))
+        };
+        ReplayClock { replay, now, wall }
+    }
+}
+
+impl Clock for ReplayClock {
+    fn now(&self) -> f64 {
+        self.now
+    }
+
+    fn wall(&self) -> SystemTime {
+        Duration::try_from_secs_f64(self.wall)
+            .ok()
+            .and_then(|d| SystemTime::UNIX_EPOCH.checked_add(d))
+            .unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+
+    /// The next logged sample's time (at the end of the log, now: the
+    /// sampler then says the log has ended).
+    fn next_tick(&mut self, _interval: f64) -> f64 {
+        self.replay.borrow().peek_time().unwrap_or(self.now)
+    }
+
+    fn wait_until(&mut self, t: f64, poll: &mut dyn FnMut() -> Option<Wake>) -> Wake {
+        if let Some(w) = poll() {
+            return w;
+        }
+        let r = self.replay.borrow();
+        if r.peek_time().is_some() {
+            self.now = t;
+            self.wall = r.peek_wall().unwrap_or(self.wall);
+        }
+        Wake::Tick
     }
 }

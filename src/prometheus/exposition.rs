@@ -1,14 +1,9 @@
-//! Exporting verdicts to Prometheus: the exposition ([`Exposition`]), served
-//! on `/metrics` ([`listen`]) or written for node_exporter's textfile
-//! collector ([`textfile`]); both are watch outputs behind the one
-//! [`Output`](crate::watch::output::Output) trait.
-
-pub mod listen;
-pub mod textfile;
+//! The exposition: the metrics leakwatch exposes for its targets, kept
+//! current and rendered in the OpenMetrics or the classic text format.
 
 use crate::detector::VerdictKind;
 use crate::judging::{Judged, Judging};
-use crate::sampler::Reading;
+use crate::metrics::Reading;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -215,7 +210,7 @@ impl Exposition {
         let (Some(limit), Some(j)) = (limit, shown) else {
             return;
         };
-        if j.counts {
+        if j.quantity == crate::units::Quantity::Count {
             return;
         }
         let v = &j.verdict;
@@ -228,58 +223,5 @@ impl Exposition {
                 self.time_to_limit.remove(base);
             }
         }
-    }
-}
-
-/// The exporter as a watch output: it keeps the exposition current (the
-/// verdicts at most once a second of watch time) and, with a textfile,
-/// writes it there each time.
-pub struct Exporter {
-    expo: std::sync::Arc<Exposition>,
-    target: Option<TargetLabels>,
-    command: String,
-    limit: Option<f64>,
-    textfile: Option<std::path::PathBuf>,
-    last: Option<f64>,
-}
-
-impl Exporter {
-    /// Exports to `expo` (and the `textfile`, if any) the target run as
-    /// `command`, compared with `limit`.
-    pub fn new(
-        expo: std::sync::Arc<Exposition>,
-        command: String,
-        limit: Option<f64>,
-        textfile: Option<std::path::PathBuf>,
-    ) -> Exporter {
-        Exporter {
-            expo,
-            target: None,
-            command,
-            limit,
-            textfile,
-            last: None,
-        }
-    }
-}
-
-impl crate::watch::output::Output for Exporter {
-    fn sample(&mut self, tick: &crate::watch::output::Tick) -> anyhow::Result<()> {
-        let target = self.target.get_or_insert_with(|| TargetLabels {
-            pid: tick.pid,
-            command: self.command.clone(),
-        });
-        target.pid = tick.pid;
-        self.expo.count(target, tick.samples);
-        if self.last.is_some_and(|l| tick.t - l < 1.0) {
-            return Ok(());
-        }
-        self.last = Some(tick.t);
-        self.expo
-            .update(target, tick.reading, tick.judging, self.limit);
-        if let Some(p) = &self.textfile {
-            textfile::write(p, &self.expo.render_classic())?;
-        }
-        Ok(())
     }
 }

@@ -45,9 +45,35 @@ pub struct SeriesVerdict {
     pub verdict: Verdict,
 }
 
+/// Every series a query returned, judged.
+#[derive(Debug, Clone)]
+pub struct PromOutcome {
+    /// Each series and its verdict, fastest growth first.
+    pub series: Vec<SeriesVerdict>,
+    /// The query judged.
+    pub query: String,
+    /// The server asked.
+    pub url: String,
+    /// Seconds of history read.
+    pub range_s: f64,
+    /// Growth slower than this is a plateau, bytes per second.
+    pub min_rate: f64,
+}
+
+/// Fetches every series of the query over the range and judges each.
+pub fn judge(cfg: &PromConfig) -> Result<PromOutcome> {
+    Ok(PromOutcome {
+        series: judge_series(cfg)?,
+        query: cfg.query.clone(),
+        url: cfg.url.clone(),
+        range_s: cfg.range_s,
+        min_rate: cfg.detector.min_rate,
+    })
+}
+
 /// Fetches every series of the query over the range and judges each; sorted
 /// by growth rate, fastest first.
-pub fn judge(cfg: &PromConfig) -> Result<Vec<SeriesVerdict>> {
+fn judge_series(cfg: &PromConfig) -> Result<Vec<SeriesVerdict>> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(60)))
         .http_status_as_error(false)

@@ -1,0 +1,222 @@
+//! The live views, as engine outputs: the status line a watch redraws on
+//! stderr, and the table a scan redraws on the terminal like `top`.
+
+use super::plural;
+use super::scan::{Frame as TableFrame, Row, Shown, table_lines};
+use crate::engine::{Frame, Output, Target, Tick};
+use crate::sys::terminal::Stream;
+use crate::units::format_secs;
+use anyhow::Result;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+/// The status line of a watch.
+pub struct Progress {
+    tty: bool,
+    last: Option<Instant>,
+    drawn: bool,
+    duration: Option<f64>,
+}
+
+impl Progress {
+    /// Progress on stderr, redrawn in place when it is a terminal, for a
+    /// watch of `duration` seconds if it has one.
+    pub fn new(duration: Option<f64>) -> Progress {
+        Progress {
+            tty: Stream::Stderr.is_terminal(),
+            last: None,
+            drawn: false,
+            duration,
+        }
+    }
+}
+
+/// The status line for `tick`: what is known now, and the verdict only once
+/// the detector stands by it.
+fn status(tick: &Tick, duration: Option<f64>) -> String {
+    let series = tick.target.judging.shown();
+    let q = series.quantity();
+    let name = series.metric.map_or(series.column.as_str(), |m| m.name());
+    let value = series.metric.map_or(0, |m| tick.reading.get(m));
+    // The verdict first (it matters most on a narrow terminal), and only
+    // once the detector stands by it.
+    let v = series.detector.verdict();
+    let judged = if v.finding.rate_known() {
+        format!(
+            "{} so far | {} | floor {}",
+            v.kind,
+            q.rate(v.rate, "min"),
+            q.value(v.baseline_end)
+        )
+    } else {
+        "judging…".to_string()
+    };
+    let mut line = format!(
+        "{} | PID {} | {judged} | {name} {} | {}",
+        format_secs(tick.t),
+        tick.pid,
+        q.value(value as f64),
+        plural(tick.target.samples, "sample")
+    );
+    if let Some(d) = duration {
+        line.push_str(&format!(" | {} left", format_secs((d - tick.t).max(0.0))));
+    }
+    line
+}
+
+impl Output for Progress {
+    fn sample(&mut self, tick: &Tick) -> Result<()> {
+        let every = if self.tty {
+            Duration::from_millis(250)
+        } else {
+            Duration::from_secs(10)
+        };
+        let now = Instant::now();
+        if self.last.is_some_and(|l| now - l < every) {
+            return Ok(());
+        }
+        if self.last.is_none() && !self.tty {
+            // Plain output: first line only after the first period.
+            self.last = Some(now);
+            return Ok(());
+        }
+        self.last = Some(now);
+        let mut line = status(tick, self.duration);
+        if self.tty
+            && let Some((w, _)) = Stream::Stderr.size()
+            && line.chars().count() >= w
+        {
+            // A line as wide as the terminal would wrap, and each redraw
+            // would leave a line behind.
+            line = line.chars().take(w.saturating_sub(1)).collect();
+        }
+        let mut err = std::io::stderr().lock();
+        if self.tty {
+            let _ = write!(err, "\r\x1b[K{line}");
+            self.drawn = true;
+        } else {
+            let _ = writeln!(err, "leakwatch: {line}");
+        }
+        let _ = err.flush();
+        Ok(())
+    }
+
+    fn finish(&mut self, _targets: &[Target]) {
+        if self.drawn {
+            let _ = write!(std::io::stderr(), "\r\x1b[K");
+        }
+    }
+}
+
+/// The live table of a scan on the terminal (standard output), in the
+/// alternate screen while the scan runs.
+pub struct LiveTable {
+    started: bool,
+    duration: Option<f64>,
+    interval: f64,
+    judge: String,
+    /// Each target's verdict as shown, judged now and then.
+    shown: Vec<Option<Shown>>,
+    /// The next target to judge.
+    cursor: usize,
+}
+
+impl LiveTable {
+    /// Switches to the alternate screen, for a scan of `duration` seconds
+    /// (if it has one) at `interval`, judging `judge`.
+    pub fn start(duration: Option<f64>, interval: f64, judge: &str) -> LiveTable {
+        emit("\x1b[?1049h\x1b[?25l");
+        LiveTable {
+            started: true,
+            duration,
+            interval,
+            judge: judge.to_string(),
+            shown: Vec::new(),
+            cursor: 0,
+        }
+    }
+
+    /// Judges the next share of targets: all of them within about eight ticks.
+    fn judge_some(&mut self, targets: &[Target]) {
+        let n = targets.len();
+        self.shown.resize(n, None);
+        if n == 0 {
+            return;
+        }
+        let share = n.div_ceil(8).max(64).min(n);
+        for _ in 0..share {
+            let i = self.cursor % n;
+            self.cursor = self.cursor.wrapping_add(1);
+            if self.shown[i].is_none() || !targets[i].gone {
+                self.shown[i] = Some(Shown::of(&targets[i].judging));
+            }
+        }
+    }
+
+    /// Leaves the alternate screen (the report is printed after).
+    fn leave(&mut self) {
+        if self.started {
+            emit("\x1b[?25h\x1b[?1049l");
+            self.started = false;
+        }
+    }
+}
+
+impl Output for LiveTable {
+    fn sample(&mut self, _tick: &Tick) -> Result<()> {
+        Ok(())
+    }
+
+    fn tick(&mut self, f: &Frame) -> Result<()> {
+        self.judge_some(f.targets);
+        let rows = f
+            .targets
+            .iter()
+            .filter(|t| t.samples > 0)
+            .map(|t| Row {
+                pid: t.label.pid,
+                label: t.label.cgroup.as_deref().unwrap_or(&t.label.command),
+                rss: t.last.rss(),
+                exited: t.gone,
+                shown: self.shown[t.id],
+            })
+            .collect();
+        let (w, h) = Stream::Stdout.size().unwrap_or((80, 24));
+        let lines = table_lines(
+            &TableFrame {
+                rows,
+                t: f.t,
+                duration: self.duration,
+                interval: self.interval,
+                scope: f.scope,
+                judge: &self.judge,
+            },
+            w,
+            h,
+        );
+        let mut out = String::from("\x1b[H");
+        for l in lines {
+            out.push_str(&l);
+            out.push_str("\x1b[K\n");
+        }
+        out.push_str("\x1b[J");
+        emit(&out);
+        Ok(())
+    }
+
+    fn finish(&mut self, _targets: &[Target]) {
+        self.leave();
+    }
+}
+
+impl Drop for LiveTable {
+    fn drop(&mut self) {
+        self.leave();
+    }
+}
+
+fn emit(s: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(s.as_bytes());
+    let _ = out.flush();
+}
