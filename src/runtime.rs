@@ -94,8 +94,27 @@ impl Runtime {
     }
 }
 
-/// The next step for `pid`, if its runtime can be read.
+/// The process to look at for `pid`'s runtime: `pid` itself, or, when it
+/// is a shell (`sh -c 'server …'`), the child of it that holds the most memory.
+fn subject(proc: &ProcFs, pid: u32) -> u32 {
+    let shell = proc
+        .exe(pid)
+        .and_then(|e| e.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .is_some_and(|n| matches!(n.as_str(), "sh" | "bash" | "dash" | "zsh" | "ash"));
+    if !shell {
+        return pid;
+    }
+    proc.process_table()
+        .into_iter()
+        .filter(|&(_, parent)| parent == pid)
+        .max_by_key(|&(child, _)| proc.resident_pages(child).unwrap_or(0))
+        .map_or(pid, |(child, _)| subject(proc, child))
+}
+
+/// The next step for `pid` (for a shell, the largest process it started),
+/// if its runtime can be read.
 pub fn next_step(proc: &ProcFs, pid: u32) -> Option<String> {
+    let pid = subject(proc, pid);
     detect(proc, pid).map(|r| r.next_step(pid))
 }
 

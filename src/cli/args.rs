@@ -258,6 +258,7 @@ pub(super) struct AnalyzeArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("interval", |a| a.default_value("100ms").help("Time between samples while a run goes on")))]
 pub(super) struct RepeatArgs {
     #[command(flatten)]
     pub target: TargetArgs,
@@ -278,9 +279,8 @@ pub(super) struct RepeatArgs {
     /// mean run, the longer]
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true, value_parser = values::duration)]
     pub cooldown: Option<Duration>,
-    /// Time between samples while a run goes on
-    #[arg(short, long, value_name = "DURATION", default_value = "100ms", allow_hyphen_values = true, value_parser = values::interval)]
-    pub interval: Duration,
+    #[command(flatten)]
+    pub interval: IntervalArg,
     /// What to sample, as for a watch (fds: a socket leak is +1.0 fds per run)
     #[arg(long, value_name = "LIST", default_value = "rss,vsz", value_parser = values::metric_list)]
     pub metrics: MetricList,
@@ -329,13 +329,13 @@ pub(super) struct ScanArgs {
 
 /// How to read a log, for analyze and plot.
 #[derive(Debug, Args)]
+#[command(mut_arg("interval", |a| a.help("Spacing of samples in a shell-loop log (which has no times)")))]
 pub(super) struct ReadArgs {
     /// The column to judge (and plot) [default: rss_bytes]
     #[arg(long, value_name = "NAME")]
     pub column: Option<String>,
-    /// Spacing of samples in a shell-loop log (which has no times)
-    #[arg(short, long, value_name = "DURATION", default_value = "1s", allow_hyphen_values = true, value_parser = values::interval)]
-    pub interval: Duration,
+    #[command(flatten)]
+    pub interval: IntervalArg,
 }
 
 #[derive(Debug, Args)]

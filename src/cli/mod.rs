@@ -205,7 +205,7 @@ fn validate(cli: Cli) -> Result<Config> {
             output: p.output,
             read: ReadOptions {
                 column: p.read.column,
-                interval_s: p.read.interval.as_secs_f64(),
+                interval_s: p.read.interval.interval.as_secs_f64(),
             },
             detector: detector_config(&p.judging),
             force: p.force,
@@ -299,7 +299,7 @@ fn validate_repeat(r: RepeatArgs) -> Result<Config> {
             start_wait: r.start_wait,
             command: r.command,
             runs: r.runs,
-            interval: r.interval,
+            interval: r.interval.interval,
             cooldown: r.cooldown,
             max_per_run: r.max_per_run,
             metrics,
@@ -340,7 +340,7 @@ fn validate_analyze(a: AnalyzeArgs) -> Result<Config> {
             path: a.file,
             read: ReadOptions {
                 column,
-                interval_s: a.read.interval.as_secs_f64(),
+                interval_s: a.read.interval.interval.as_secs_f64(),
             },
             detector: detector_config(&a.judging),
             judge,

@@ -147,6 +147,13 @@ impl ProcFs {
         head
     }
 
+    /// `pid`'s resident set size, in pages (from `statm`).
+    pub fn resident_pages(&self, pid: u32) -> Option<u64> {
+        let mut buf = [0u8; 256];
+        let text = self.head(pid, "statm", &mut buf)?;
+        text.split(|&b| b == b' ').nth(1).and_then(parse_u64)
+    }
+
     /// `pid`'s memory maps (`maps`), or `None` if they cannot be read.
     pub fn maps(&self, pid: u32) -> Option<String> {
         std::fs::read_to_string(self.path(pid, "maps")).ok()
