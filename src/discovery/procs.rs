@@ -22,8 +22,9 @@ pub struct ProcSelect {
     pub children_of: Option<u32>,
 }
 
-/// The longest command line kept for a report, in characters.
-const MAX_SHOWN: usize = 4096;
+/// The longest command line kept for a report, in characters (a JVM's
+/// main class may come after kilobytes of flags).
+const MAX_SHOWN: usize = 16 * 1024;
 
 /// Finds new processes, one listing a tick.
 pub struct Procs {

@@ -108,8 +108,8 @@ pub struct Ended {
     pub warnings: Vec<String>,
 }
 
-/// The loop's parts.
-pub struct Engine<'a> {
+/// The loop's parts (the outputs may live less long than the rest).
+pub struct Engine<'a, 'o> {
     /// When it stops by itself.
     pub limits: Limits,
     /// Its time.
@@ -119,7 +119,7 @@ pub struct Engine<'a> {
     /// The judging each new target starts with.
     pub judging: Judging,
     /// Where samples go.
-    pub outputs: Vec<&'a mut dyn Output>,
+    pub outputs: Vec<&'o mut dyn Output>,
     /// What the mode adds.
     pub driver: &'a mut dyn Driver,
 }
@@ -130,12 +130,14 @@ enum Next {
     End(String),
 }
 
-impl Engine<'_> {
+impl Engine<'_, '_> {
     /// Runs the loop until a limit, the targets' end, `stop`, the driver or
     /// an output error. A sampling error is returned as is.
     pub fn run(mut self, stop: Stop) -> Result<Ended> {
         let mut targets: Vec<Target> = Vec::new();
         let mut samples = 0u64;
+        // A tick not yet reached when the driver asked for a sample now.
+        let mut pending = None;
         let mut error = None;
         let ended_by = loop {
             let t = self.clock.now();
@@ -154,7 +156,7 @@ impl Engine<'_> {
             if let Next::End(why) = next {
                 break why;
             }
-            if let Some(why) = self.wait(stop) {
+            if let Some(why) = self.wait(stop, &mut pending) {
                 break why;
             }
         };
@@ -172,16 +174,24 @@ impl Engine<'_> {
         })
     }
 
-    /// Waits for the next tick; the reason to end, if the wait ended the loop.
-    fn wait(&mut self, stop: Stop) -> Option<String> {
-        let next = self.clock.next_tick(self.limits.interval);
+    /// Waits for the next tick (the `pending` one, if a wake came before
+    /// it); the reason to end, if the wait ended the loop.
+    fn wait(&mut self, stop: Stop, pending: &mut Option<f64>) -> Option<String> {
+        let next = match pending.take() {
+            Some(t) => t,
+            None => self.clock.next_tick(self.limits.interval),
+        };
         if self.limits.duration.is_some_and(|d| next > d + 1e-9) {
             return Some("duration".into());
         }
         let driver = &mut *self.driver;
         let mut poll = || stop().map(Wake::Stopped).or_else(|| driver.poll());
         match self.clock.wait_until(next, &mut poll) {
-            Wake::Tick | Wake::Woken => None,
+            Wake::Tick => None,
+            Wake::Woken => {
+                *pending = Some(next);
+                None
+            }
             Wake::Stopped(why) => Some(why),
         }
     }

@@ -185,7 +185,7 @@ fn scan_cgroups_judges_every_leaf_that_holds_processes() {
         "-i",
         "100ms",
         "-d",
-        "10s",
+        "7s",
         "--fail-on-leak",
     ]);
     assert_eq!(code, Some(1), "{err}");

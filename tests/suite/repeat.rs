@@ -350,3 +350,152 @@ fn ctrl_c_mid_run_ends_the_command_and_reports_the_runs_done() {
         },
     );
 }
+
+/// Fake runs against a fake target: each run adds `retain` bytes to the
+/// target and ends after `polls` polls, failing when `fails` says so.
+struct FakeRuns {
+    rss: std::rc::Rc<std::cell::Cell<u64>>,
+    gone: std::rc::Rc<std::cell::Cell<bool>>,
+    retain: u64,
+    fails: fn(u64) -> bool,
+    gone_in: Option<u64>,
+}
+
+struct FakeRun {
+    left: u32,
+    ok: bool,
+}
+
+impl leakwatch::repeat::Run for FakeRun {
+    fn poll(&mut self) -> Option<leakwatch::repeat::RunStatus> {
+        if self.left > 0 {
+            self.left -= 1;
+            return None;
+        }
+        Some(leakwatch::repeat::RunStatus {
+            ok: self.ok,
+            how: if self.ok {
+                "exited with status 0"
+            } else {
+                "exited with status 7"
+            }
+            .into(),
+            last_err: "no route to the server".into(),
+        })
+    }
+    fn stop(&mut self) {}
+}
+
+impl leakwatch::repeat::Runner for FakeRuns {
+    fn start(&mut self, run: u64) -> anyhow::Result<Box<dyn leakwatch::repeat::Run>> {
+        self.rss.set(self.rss.get() + self.retain);
+        if self.gone_in == Some(run) {
+            self.gone.set(true);
+        }
+        Ok(Box::new(FakeRun {
+            left: 2,
+            ok: !(self.fails)(run),
+        }))
+    }
+}
+
+/// A repeat of `runs` fake runs: the outcome, and the rows logged.
+fn fake_repeat(
+    runs: u64,
+    retain: u64,
+    fails: fn(u64) -> bool,
+    gone_in: Option<u64>,
+) -> (leakwatch::repeat::RepeatOutcome, Vec<String>) {
+    use leakwatch::repeat::{Parts, RepeatConfig, repeat};
+    let rss = std::rc::Rc::new(std::cell::Cell::new(50u64 << 20));
+    let gone = std::rc::Rc::new(std::cell::Cell::new(false));
+    let cfg = RepeatConfig {
+        target: leakwatch::watch::Target::Pid(9),
+        children: false,
+        start_wait: Duration::ZERO,
+        command: vec!["client".into()],
+        runs,
+        interval: Duration::from_millis(100),
+        cooldown: Some(Duration::from_secs(1)),
+        max_per_run: 4096.0,
+        metrics: vec![
+            leakwatch::metrics::Metric::Rss,
+            leakwatch::metrics::Metric::Vsz,
+        ],
+        output: None,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs.csv");
+    let mut log = leakwatch::log::LogWriter::open_with(&path, &cfg.metrics, true).unwrap();
+    let mut clock = leakwatch::sys::clock::FakeClock::new();
+    let mut runner = FakeRuns {
+        rss: rss.clone(),
+        gone: gone.clone(),
+        retain,
+        fails,
+        gone_in,
+    };
+    let parts = Parts {
+        clock: &mut clock,
+        sampler: Box::new(crate::fakes::Shared { rss, gone, pid: 9 }),
+        outputs: vec![&mut log],
+        stop: &mut || None,
+    };
+    let out = repeat(&cfg, parts, &mut runner).unwrap();
+    drop(log);
+    (out, rows(&path))
+}
+
+#[test]
+fn fake_runs_are_judged_per_run_exactly() {
+    let (out, rows) = fake_repeat(12, 65536, |_| false, None);
+    let r = leakwatch::report::repeat::RepeatReport::from(&out);
+    assert_eq!(
+        (out.runs, out.failed, out.ended_by.as_deref()),
+        (12, 0, None)
+    );
+    assert_eq!(r.verdict.as_str(), "leaking");
+    assert!(
+        (r.retained_bytes_per_run - 65536.0).abs() < 1.0,
+        "{}",
+        r.retained_bytes_per_run
+    );
+    assert_eq!(r.returned_to_baseline, Some(false));
+    // 5 baseline samples (run 0), each run sampled on its ticks and once
+    // the moment it ends, then a second of cool-down (run -1).
+    let run_of = |l: &String| l.rsplit(',').next().unwrap().to_string();
+    assert_eq!(rows.iter().filter(|l| run_of(l) == "0").count(), 5);
+    assert_eq!(run_of(rows.last().unwrap()), "-1");
+    assert!(rows.iter().any(|l| run_of(l) == "12"));
+    // Nothing retained: a plateau near zero that comes back.
+    let (out, _) = fake_repeat(12, 0, |_| false, None);
+    let r = leakwatch::report::repeat::RepeatReport::from(&out);
+    assert_eq!(
+        (r.verdict.as_str(), r.returned_to_baseline),
+        ("plateau", Some(true))
+    );
+}
+
+#[test]
+fn three_failed_runs_in_a_row_stop_it_and_a_target_gone_mid_run_is_an_error() {
+    let (out, _) = fake_repeat(12, 0, |run| run >= 4, None);
+    assert_eq!((out.runs, out.failed), (6, 3));
+    assert_eq!(out.ended_by.as_deref(), Some("the command failed"));
+    let e = out.error.unwrap().to_string();
+    assert!(
+        e.contains("failed 3 times in a row (exited with status 7)")
+            && e.contains("'no route to the server'"),
+        "{e}"
+    );
+    let (out, _) = fake_repeat(12, 0, |_| false, Some(3));
+    assert_eq!(
+        (out.runs, out.ended_by.as_deref()),
+        (2, Some("target exited"))
+    );
+    assert!(
+        out.error
+            .unwrap()
+            .to_string()
+            .contains("during run 3 of 12")
+    );
+}

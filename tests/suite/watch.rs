@@ -22,15 +22,55 @@ fn a_leaking_child_is_leaking_at_its_rate() {
         "--warmup-secs",
         "1",
     ]);
-    let (code, j) = watch_child(child, &["-i", "100ms", "-d", "10s"]);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("leak.csv");
+    let log_arg = log.to_str().unwrap();
+    let (code, j) = watch_child(
+        child,
+        &["-i", "100ms", "-d", "6s", "--metrics", "pss", "-o", log_arg],
+    );
     assert_eq!(code, Some(0));
     assert_eq!(j["verdict"], "leaking", "{j}");
-    let rate = j["growth_rate_bytes_per_s"].as_f64().unwrap();
-    assert!(
-        (rate - 2.0 * MIB).abs() < 0.25 * 2.0 * MIB,
-        "rate {rate} vs 2 MiB/s"
-    );
+    for (what, rate) in [
+        ("rss", j["growth_rate_bytes_per_s"].as_f64().unwrap()),
+        (
+            "pss",
+            j["metrics"]["pss_bytes"]["growth_rate_per_s"]
+                .as_f64()
+                .unwrap(),
+        ),
+    ] {
+        assert!(
+            (rate - 2.0 * MIB).abs() < 0.25 * 2.0 * MIB,
+            "{what} rate {rate} vs 2 MiB/s"
+        );
+    }
     assert_eq!(j["ended_by"], "duration");
+    // Live times and values reach the log as the loop saw them: analyze of
+    // the log gives the live verdict.
+    let offline = leakwatch()
+        .args(["analyze", "--format", "json", log_arg])
+        .output()
+        .unwrap();
+    let o = json(&offline.stdout);
+    for k in [
+        "verdict",
+        "samples",
+        "growth_rate_bytes_per_s",
+        "growth_rate_ci95",
+        "baseline_end_bytes",
+        "window_s",
+        "reason",
+    ] {
+        assert_eq!(j[k], o[k], "{k}: live {j} vs offline {o}");
+    }
+    // --judge pss fails on the same samples.
+    let (code, p) = run_json(&["--replay", log_arg, "--judge", "pss", "--fail-on-leak"]);
+    assert_eq!(
+        (code, p["column"].as_str()),
+        (Some(1), Some("pss_bytes")),
+        "{p}"
+    );
 }
 
 #[test]
@@ -247,7 +287,7 @@ fn a_started_command_that_exits_ends_the_watch_with_its_status() {
 fn spawn_mode_catches_a_leak_and_fails_the_build() {
     let leaky = leaky_path();
     leakwatch()
-        .args(["-d", "8s", "-i", "100ms", "-q", "--fail-on-leak", "--"])
+        .args(["-d", "5s", "-i", "100ms", "-q", "--fail-on-leak", "--"])
         .arg(&leaky)
         .args(["leak", "--rate", "4194304", "--warmup-secs", "0.5"])
         .timeout(Duration::from_secs(60))
@@ -346,50 +386,6 @@ fn a_closed_pipe_ends_the_watch_with_exit_2_after_the_verdict() {
 }
 
 #[test]
-fn live_verdict_equals_analyze_on_its_log() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("s.csv");
-    // The loop itself is checked against analyze by the replay tests; this
-    // checks that live times and values reach the log as the loop saw them.
-    let mut child = spawn_leaky(&["leak", "--rate", "1048576", "--warmup-secs", "0.2"]);
-    let live = leakwatch()
-        .args([
-            "--pid",
-            &child.id().to_string(),
-            "-i",
-            "20ms",
-            "-d",
-            "1500ms",
-            "--format",
-            "json",
-            "-q",
-            "-o",
-        ])
-        .arg(&log)
-        .output()
-        .unwrap();
-    child.kill().ok();
-    child.wait().ok();
-    let offline = leakwatch()
-        .args(["analyze", "--format", "json"])
-        .arg(&log)
-        .output()
-        .unwrap();
-    let (l, o) = (json(&live.stdout), json(&offline.stdout));
-    for k in [
-        "verdict",
-        "samples",
-        "growth_rate_bytes_per_s",
-        "growth_rate_ci95",
-        "baseline_end_bytes",
-        "window_s",
-        "reason",
-    ] {
-        assert_eq!(l[k], o[k], "{k}: live {l} vs offline {o}");
-    }
-}
-
-#[test]
 fn leakwatch_does_not_leak_itself() {
     // Soak: leakwatch samples every millisecond for 25 s; a second leakwatch
     // watches the first. Its own memory must be a plateau, and small.
@@ -403,7 +399,7 @@ fn leakwatch_does_not_leak_itself() {
             "-i",
             "1ms",
             "-d",
-            "25s",
+            "15s",
             "-q",
             "-o",
         ])
