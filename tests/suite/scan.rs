@@ -95,7 +95,7 @@ fn every_shape_at_once_gets_its_own_right_verdict() {
     text_report_lists_leaks_first(&String::from_utf8_lossy(&text.stdout));
     assert_eq!(code, Some(1), "{err}");
     // Each scan may also see the other, whose command line holds the tag.
-    let targets: Vec<&serde_json::Value> = r["targets"]
+    let targets: Vec<&Value> = r["targets"]
         .as_array()
         .unwrap()
         .iter()
