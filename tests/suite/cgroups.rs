@@ -121,7 +121,8 @@ fn limit_file() -> &'static str {
 }
 
 #[test]
-fn a_cgroup_watch_judges_its_anonymous_memory_and_logs_its_usage() {
+fn a_cgroup_watch_judges_its_memory_and_a_scan_every_leaf_with_processes() {
+    let side = std::thread::spawn(scan_cgroups_judges_every_leaf_that_holds_processes);
     let mut cg = TestCgroup::new("watch");
     let app = cg.child("app");
     std::fs::write(app.join(limit_file()), "1073741824").unwrap();
@@ -164,9 +165,11 @@ fn a_cgroup_watch_judges_its_anonymous_memory_and_logs_its_usage() {
         .output()
         .unwrap();
     assert_eq!(json(&a.stdout)["verdict"], "leaking");
+    side.join().unwrap();
 }
 
-#[test]
+/// A scan of cgroups judges every leaf that holds processes (run beside the
+/// cgroup watch).
 fn scan_cgroups_judges_every_leaf_that_holds_processes() {
     let mut cg = TestCgroup::new("scan");
     let (leaky, steady, idle, empty) = (
@@ -229,7 +232,8 @@ fn the_whole_memory_hierarchy_can_be_scanned() {
 }
 
 #[test]
-fn follow_goes_on_with_a_cgroups_next_process() {
+fn follow_goes_on_with_a_cgroups_or_a_names_next_process() {
+    let side = std::thread::spawn(follow_goes_on_with_the_next_process_of_the_name);
     let mut cg = TestCgroup::new("follow");
     let app = cg.child("app");
     let first = cg.start(&app, &["steady"]);
@@ -257,9 +261,11 @@ fn follow_goes_on_with_a_cgroups_next_process() {
         .map(|l| l.split(',').nth(2).unwrap().to_string())
         .collect();
     assert_eq!(pids.len(), 2, "two runs in the log: {pids:?}");
+    side.join().unwrap();
 }
 
-#[test]
+/// Follow by name goes on with the next process of the name (run beside the
+/// cgroup follow).
 fn follow_goes_on_with_the_next_process_of_the_name() {
     let tag = format!("lwfollow-{}", std::process::id());
     let start = |mode: &str| {

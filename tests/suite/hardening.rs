@@ -370,6 +370,7 @@ fn an_endless_line_is_an_error_in_bounded_memory() {
 
 #[test]
 fn a_target_that_execs_is_still_the_target() {
+    let tree = std::thread::spawn(a_child_that_execs_still_counts_in_the_tree);
     // smaps_rollup is bound to the memory of before the exec: the watch must
     // reopen it, not take the target for exited.
     let (code, j) = run_json(&[
@@ -387,7 +388,11 @@ fn a_target_that_execs_is_still_the_target() {
     assert_eq!(code, Some(0));
     assert_eq!(j["ended_by"], "duration", "{j}");
     assert!(j["samples"].as_u64().unwrap() >= 25, "{j}");
-    // A child that execs after it was found still counts in the tree's sum.
+    tree.join().unwrap();
+}
+
+/// A child that execs after it was found still counts in the tree's sum.
+fn a_child_that_execs_still_counts_in_the_tree() {
     let leaky = leaky_path();
     let script = format!(
         "(sleep 0.5; exec {} steady --warmup-bytes 33554432 --warmup-secs 0.2) & wait",
@@ -452,7 +457,7 @@ fn a_fifo_log_never_hangs_the_watch() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(3));
+    std::thread::sleep(Duration::from_millis(1500));
     signal(watch.id(), libc::SIGINT);
     let start = std::time::Instant::now();
     wait_until("the watch to end", Duration::from_secs(10), || {

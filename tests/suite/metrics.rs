@@ -18,7 +18,8 @@ fn watch(args: &[&str], child: &[&str]) -> (Option<i32>, serde_json::Value) {
 }
 
 #[test]
-fn an_fd_leak_with_flat_memory_is_leaking_on_fds_only() {
+fn an_fd_leak_with_flat_memory_is_leaking_on_fds_only_and_threads_on_threads() {
+    let threads = std::thread::spawn(threads_never_joined_are_leaking_on_threads);
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("fds.csv");
     let (code, j) = watch(
@@ -59,9 +60,10 @@ fn an_fd_leak_with_flat_memory_is_leaking_on_fds_only() {
         j["column"], "fds",
         "top-level fields are the leaking metric's"
     );
+    threads.join().unwrap();
 }
 
-#[test]
+/// `--judge threads`: threads never joined fail the build.
 fn threads_never_joined_are_leaking_on_threads() {
     let (code, j) = watch(
         &[
@@ -121,9 +123,9 @@ fn the_socket_leaking_server_is_caught_on_fds() {
     let out = leakwatch()
         .args([
             "-i",
-            "500ms",
+            "200ms",
             "-d",
-            "15s",
+            "6s",
             "--metrics",
             "fds",
             "--judge",

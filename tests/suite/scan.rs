@@ -83,13 +83,13 @@ fn every_shape_at_once_gets_its_own_right_verdict() {
         let t = t.clone();
         std::thread::spawn(move || {
             leakwatch()
-                .args(["scan", "--name", &t, "-i", "100ms", "-d", "12s"])
+                .args(["scan", "--name", &t, "-i", "100ms", "-d", "10s"])
                 .timeout(Duration::from_secs(60))
                 .output()
                 .unwrap()
         })
     };
-    let (code, r, err) = scan_json(&["--name", &t, "-i", "100ms", "-d", "12s", "--fail-on-leak"]);
+    let (code, r, err) = scan_json(&["--name", &t, "-i", "100ms", "-d", "10s", "--fail-on-leak"]);
     let text = text_scan.join().unwrap();
     end(kids);
     text_report_lists_leaks_first(&String::from_utf8_lossy(&text.stdout));
@@ -139,7 +139,8 @@ fn text_report_lists_leaks_first(text: &str) {
 }
 
 #[test]
-fn processes_that_start_join_and_those_that_exit_are_reported_as_exited() {
+fn joiners_and_exits_are_reported_and_each_target_gets_a_log() {
+    let side = std::thread::spawn(one_log_per_target_that_analyze_judges_alike);
     let t = tag("churn");
     let script = format!(
         "{leaky} steady --tag {t} & first=$!; sleep 1.5; {leaky} leak --rate 2097152 --tag {t}-late & \
@@ -167,9 +168,11 @@ fn processes_that_start_join_and_those_that_exit_are_reported_as_exited() {
             .iter()
             .all(|x| x["pid"].as_u64() != Some(parent.id() as u64))
     );
+    side.join().unwrap();
 }
 
-#[test]
+/// One log per target (`scan -o DIR`), that analyze judges alike (run beside
+/// the churn scan).
 fn one_log_per_target_that_analyze_judges_alike() {
     let t = tag("logs");
     let dir = tempfile::tempdir().unwrap();
@@ -284,7 +287,7 @@ fn the_live_table_is_redrawn_in_place_and_fits_the_terminal() {
     ];
     let name = format!("lw-scan-{}", std::process::id());
     let cmd = format!(
-        "{} scan --name {t} -i 200ms -d 5s; sleep 30",
+        "{} scan --name {t} -i 200ms -d 4s; sleep 30",
         leakwatch_path().display()
     );
     let st = Command::new("tmux")
@@ -387,6 +390,18 @@ fn bad_scan_input_is_one_clear_line_and_exit_2() {
 fn metrics_and_judge_work_as_for_a_watch() {
     let t = tag("fds");
     let kids = vec![leaky("fds", &["--rate", "20"], &t), leaky("idle", &[], &t)];
+    // A text report beside it, from a second scan.
+    let text = {
+        let t = t.clone();
+        std::thread::spawn(move || {
+            leakwatch()
+                .args(["scan", "--name", &t, "--metrics", "fds", "--judge", "fds"])
+                .args(["-i", "100ms", "-d", "2s"])
+                .timeout(Duration::from_secs(60))
+                .output()
+                .unwrap()
+        })
+    };
     let (code, r, err) = scan_json(&[
         "--name",
         &t,
@@ -400,13 +415,9 @@ fn metrics_and_judge_work_as_for_a_watch() {
         "4s",
         "--fail-on-leak",
     ]);
-    let text = leakwatch()
-        .args(["scan", "--name", &t, "--metrics", "fds", "--judge", "fds"])
-        .args(["-i", "100ms", "-d", "2s"])
-        .output()
-        .unwrap();
     end(kids);
     assert_eq!(code, Some(1), "{err}");
+    let text = text.join().unwrap();
     let fds = find(&r, "fds --rate");
     assert_eq!(fds["verdict"], "leaking", "{fds:#}");
     assert_eq!(fds["column"], "fds");

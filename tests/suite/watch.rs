@@ -12,6 +12,8 @@ const MIB: f64 = 1024.0 * 1024.0;
 
 #[test]
 fn a_leaking_child_is_leaking_at_its_rate() {
+    // Beside it, a leak that leakwatch starts itself fails the build.
+    let spawned = std::thread::spawn(spawn_mode_catches_a_leak_and_fails_the_build);
     // 2 MiB/s after a 1 s warm-up of 8 MiB.
     let child = spawn_leaky(&[
         "leak",
@@ -71,14 +73,20 @@ fn a_leaking_child_is_leaking_at_its_rate() {
         (Some(1), Some("pss_bytes")),
         "{p}"
     );
+    spawned.join().unwrap();
 }
 
-#[test]
-fn a_steady_child_is_a_plateau() {
-    let child = spawn_leaky(&["steady", "--warmup-bytes", "33554432", "--warmup-secs", "2"]);
-    let (code, j) = watch_child(child, &["-i", "100ms", "-d", "12s", "--fail-on-leak"]);
-    assert_eq!(j["verdict"], "plateau", "{j}");
-    assert_eq!(code, Some(0));
+/// `-- CMD`: a leak that leakwatch starts itself fails the build.
+fn spawn_mode_catches_a_leak_and_fails_the_build() {
+    let leaky = leaky_path();
+    leakwatch()
+        .args(["-d", "5s", "-i", "100ms", "-q", "--fail-on-leak", "--"])
+        .arg(&leaky)
+        .args(["leak", "--rate", "4194304", "--warmup-secs", "0.5"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(1)
+        .stdout(predicate::str::starts_with("leaking"));
 }
 
 #[test]
@@ -284,19 +292,6 @@ fn a_started_command_that_exits_ends_the_watch_with_its_status() {
 }
 
 #[test]
-fn spawn_mode_catches_a_leak_and_fails_the_build() {
-    let leaky = leaky_path();
-    leakwatch()
-        .args(["-d", "5s", "-i", "100ms", "-q", "--fail-on-leak", "--"])
-        .arg(&leaky)
-        .args(["leak", "--rate", "4194304", "--warmup-secs", "0.5"])
-        .timeout(Duration::from_secs(60))
-        .assert()
-        .code(1)
-        .stdout(predicate::str::starts_with("leaking"));
-}
-
-#[test]
 fn a_name_picks_the_one_matching_process() {
     let mut a = spawn_sleep("31.4159");
     let out = leakwatch()
@@ -386,25 +381,29 @@ fn a_closed_pipe_ends_the_watch_with_exit_2_after_the_verdict() {
 }
 
 #[test]
-fn leakwatch_does_not_leak_itself() {
-    // Soak: leakwatch samples every millisecond for 25 s; a second leakwatch
-    // watches the first. Its own memory must be a plateau, and small.
+fn leakwatch_does_not_leak_itself_and_a_steady_child_is_a_plateau() {
+    // Soak: leakwatch samples a steady child every millisecond for 10 s; a
+    // second leakwatch watches the first. The child is a plateau (exit 0
+    // with --fail-on-leak), and leakwatch's own memory a plateau, and small.
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("soak.csv");
-    let mut target = spawn_sleep("120");
-    let mut inner = Command::new(leakwatch_path())
+    let mut target = spawn_leaky(&["steady", "--warmup-bytes", "33554432", "--warmup-secs", "2"]);
+    let inner = Command::new(leakwatch_path())
         .args([
             "--pid",
             &target.id().to_string(),
             "-i",
             "1ms",
             "-d",
-            "15s",
+            "10s",
             "-q",
+            "--fail-on-leak",
+            "--format",
+            "json",
             "-o",
         ])
         .arg(&log)
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let out = leakwatch()
@@ -422,9 +421,12 @@ fn leakwatch_does_not_leak_itself() {
         .timeout(Duration::from_secs(120))
         .output()
         .unwrap();
-    inner.wait().ok();
+    let steady = inner.wait_with_output().unwrap();
     target.kill().ok();
     target.wait().ok();
+    let child = json(&steady.stdout);
+    assert_eq!(child["verdict"], "plateau", "{child}");
+    assert_eq!(steady.status.code(), Some(0));
     let j = json(&out.stdout);
     assert_eq!(j["verdict"], "plateau", "{j}");
     let rss = j["baseline_end_bytes"].as_f64().unwrap();
