@@ -296,9 +296,20 @@ fn verdict_color(kind: VerdictKind) -> RGBColor {
     }
 }
 
-/// Draws `c` as an SVG at `path`: the title, the judged panel, and VSZ below it.
+/// Draws `c` as an SVG and writes it to `path`, opened as every output is
+/// (never through a link planted in a shared directory).
 fn draw(path: &std::path::Path, c: &Chart) -> Result<()> {
-    let root = SVGBackend::new(path, (1100, 760)).into_drawing_area();
+    let mut svg = String::new();
+    render(&mut svg, c)?;
+    use crate::sys::files::{Write, open_output};
+    let mut f = open_output(path, Write::Truncate)?;
+    std::io::Write::write_all(&mut f, svg.as_bytes())?;
+    Ok(())
+}
+
+/// Draws `c` as an SVG into `svg`: the title, the judged panel, and VSZ below it.
+fn render(svg: &mut String, c: &Chart) -> Result<()> {
+    let root = SVGBackend::with_string(svg, (1100, 760)).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err)?;
     let color = verdict_color(c.verdict.kind);
     let root = root

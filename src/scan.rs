@@ -149,8 +149,8 @@ pub fn run(
     extra: &mut [&mut dyn Output],
 ) -> Result<ScanOutcome> {
     if let Some(dir) = &cfg.output_dir {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+        crate::sys::files::own_dir(dir)
+            .map_err(|e| anyhow::anyhow!("cannot write logs in {}: {e}", dir.display()))?;
     }
     let budget = FdBudget::new(crate::sys::process::raise_fd_limit().saturating_sub(RESERVED_FDS));
     let mut discovery = discovery(cfg, proc, &budget)?;

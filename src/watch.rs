@@ -188,8 +188,20 @@ fn outcome(cfg: &WatchConfig, judging: &Judging, ended: Ended) -> WatchOutcome {
 /// Watches a live process (by PID, by name, or a command started here) or
 /// a cgroup.
 fn live(cfg: &WatchConfig, env: &Env, extra: &mut [&mut dyn Output]) -> Result<WatchOutcome> {
-    // The log first: a refused log must not leave a started command behind.
-    let mut log = open_log(cfg, &cfg.metrics, env.signals)?;
+    // A log that exists is opened (and checked) first: a refused log must
+    // not leave a started command behind. A new one is made only once the
+    // target is found, so a failed start leaves no file.
+    let new_log = cfg
+        .output
+        .as_deref()
+        .is_some_and(|p| p.as_os_str() != "-" && std::fs::symlink_metadata(p).is_err());
+    let mut log = match new_log {
+        true => {
+            writable_dir(cfg.output.as_deref().unwrap_or(Path::new(".")))?;
+            None
+        }
+        false => open_log(cfg, &cfg.metrics, env.signals)?,
+    };
     let mut child: Option<Child> = None;
     let opened = match &cfg.target {
         Target::Command(argv) => {
@@ -210,6 +222,17 @@ fn live(cfg: &WatchConfig, env: &Env, extra: &mut [&mut dyn Output]) -> Result<W
         }
         _ => Some(open_target(cfg, env.proc)?),
     };
+    if new_log {
+        match open_log(cfg, &cfg.metrics, env.signals) {
+            Ok(l) => log = l,
+            Err(e) => {
+                if let Some(c) = child.as_mut() {
+                    process::stop_child(c, false);
+                }
+                return Err(e);
+            }
+        }
+    }
     let judging = Judging::new(cfg.detector, &cfg.metrics, None, cfg.judge.clone());
     let result = match opened {
         Some(o) => drive(cfg, env, o, child.as_mut(), log.as_mut(), extra, &judging),
@@ -228,6 +251,31 @@ fn live(cfg: &WatchConfig, env: &Env, extra: &mut [&mut dyn Output]) -> Result<W
     let mut out = result?;
     out.target_exit = target_exit;
     Ok(out)
+}
+
+/// Refuses a new log at `path` whose directory is missing or not writable,
+/// before anything is started.
+fn writable_dir(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => {}
+        _ => bail!(
+            "cannot open log file {}: there is no directory {}",
+            path.display(),
+            dir.display()
+        ),
+    }
+    if !crate::sys::users::can_write(dir) {
+        bail!(
+            "cannot open log file {}: the directory {} is not writable by leakwatch's user",
+            path.display(),
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// A loop end with no sample: the target was gone before the first.

@@ -389,8 +389,33 @@ fn target(w: &mut WatchArgs) -> Result<Target> {
     running(t).ok_or_else(|| anyhow::anyhow!(ONE))
 }
 
+/// Refuses two of `files` (flag, path) that name the same file: one would
+/// overwrite or feed on the other.
+fn distinct(files: &[(&str, Option<&std::path::Path>)]) -> Result<()> {
+    let given: Vec<(&str, &std::path::Path)> = files
+        .iter()
+        .filter_map(|(f, p)| p.map(|p| (*f, p)))
+        .collect();
+    for (i, (fa, a)) in given.iter().enumerate() {
+        for (fb, b) in &given[i + 1..] {
+            if crate::sys::files::same_file(a, b) {
+                bail!(
+                    "{fa} and {fb} name the same file ({}); give each its own file",
+                    quoted(&a.display().to_string())
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 fn validate_watch(mut w: WatchArgs) -> Result<Config> {
     let target = target(&mut w)?;
+    // (A replay into its own log is refused where the replay opens it.)
+    distinct(&[
+        ("-o", w.output.as_deref().filter(|p| p.as_os_str() != "-")),
+        ("--textfile", w.export.textfile.as_deref()),
+    ])?;
     if w.follow && !matches!(target, Target::Name(_) | Target::Cgroup(_)) {
         bail!("--follow: give it with --name PATTERN or --cgroup PATH, whose target can restart");
     }

@@ -126,6 +126,12 @@ impl LogWriter {
             });
         }
         use std::os::unix::fs::FileTypeExt;
+        if let Ok(m) = std::fs::symlink_metadata(path)
+            && m.file_type().is_symlink()
+        {
+            crate::sys::files::check_link(path, &m)
+                .with_context(|| format!("cannot open log file {}", path.display()))?;
+        }
         if std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo()) {
             let give_up = Arc::<OnceLock<GiveUp>>::default();
             let out = Fifo {
@@ -202,11 +208,7 @@ impl LogWriter {
 fn prepare_file(path: &Path, header: &str) -> Result<(File, Vec<String>)> {
     let shown = path.display();
     let mut warnings = Vec::new();
-    let mut file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .open(path)
+    let mut file = crate::sys::files::open_output(path, crate::sys::files::Write::Append)
         .with_context(|| format!("cannot open log file {shown} for writing"))?;
     lock(&file, path)?;
     let len = file

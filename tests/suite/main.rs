@@ -17,5 +17,6 @@ mod procfs;
 mod prometheus;
 mod repeat;
 mod replay;
+mod safety;
 mod scan;
 mod watch;
