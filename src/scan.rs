@@ -178,6 +178,11 @@ pub fn run(
     };
     let mut stop = || signals.received().map(str::to_string);
     let ended = engine.run(&mut stop)?;
+    if ended.targets.iter().all(|t| t.samples == 0)
+        && let Some(why) = discovery.denied()
+    {
+        bail!(why);
+    }
     let scope = discovery.scope().to_string();
     let log_of = |id: usize| logs.as_ref().and_then(|l| l.path_of(id)).map(PathBuf::from);
     let targets = ended

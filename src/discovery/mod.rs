@@ -74,6 +74,11 @@ pub trait Discovery {
     /// What is watched, in words (`processes`, `cgroups below /sys/fs/cgroup`).
     fn scope(&self) -> &str;
 
+    /// Why some targets could not be read, if any were refused: one line.
+    fn denied(&self) -> Option<String> {
+        None
+    }
+
     /// Warnings met on the way, for the report.
     fn warnings(&self) -> Vec<String> {
         Vec::new()

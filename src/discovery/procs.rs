@@ -8,7 +8,7 @@ use crate::metrics::Metric;
 use crate::sampler::Sampled;
 use crate::sampler::process::FilesSampler;
 use crate::sys::files::FdBudget;
-use crate::sys::procfs::{ProcFiles, ProcFs, Stat, page_size};
+use crate::sys::procfs::{ProcError, ProcFiles, ProcFs, Stat, page_size};
 use std::collections::{HashMap, HashSet};
 
 /// Which processes a scan watches.
@@ -51,6 +51,10 @@ pub struct Procs {
     pending: HashSet<u32>,
     /// Targets read by open/read/close for want of descriptors.
     unkept: u64,
+    /// Processes skipped because this user may not read a file they need:
+    /// how many, and the last such file with the metric that needs it.
+    denied: u64,
+    denied_file: Option<(String, Option<Metric>)>,
     scope: String,
 }
 
@@ -78,6 +82,8 @@ impl Procs {
             last_pid: None,
             pending: HashSet::new(),
             unkept: 0,
+            denied: 0,
+            denied_file: None,
             scope: "processes".into(),
         }
     }
@@ -157,7 +163,16 @@ impl Procs {
         let start = st.as_ref().map(|s| s.start);
         // The first read tells a user process from a kernel thread or a
         // zombie (no memory), which never join.
-        let mut files = ProcFiles::open(&self.fs, pid, &self.metrics, start, keep).ok()?;
+        let mut files = match ProcFiles::open(&self.fs, pid, &self.metrics, start, keep) {
+            Ok(f) => f,
+            Err((ProcError::Denied(path), needed)) => {
+                self.denied += 1;
+                let file = path.file_name().unwrap_or_default().to_string_lossy();
+                self.denied_file = Some((file.into_owned(), needed));
+                return None;
+            }
+            Err(_) => return None,
+        };
         let first = files.read(&mut self.buf, self.page).ok()??;
         let mut command = self.fs.cmdline(pid, super::MAX_CMDLINE)?;
         // Forked and not yet exec'd, a process has its parent's command
@@ -245,14 +260,34 @@ impl Discovery for Procs {
         &self.scope
     }
 
+    fn denied(&self) -> Option<String> {
+        let (file, needed) = self.denied_file.as_ref()?;
+        let what = match needed {
+            Some(m) => format!("their {file}, which the {} metric needs", m.name()),
+            None => format!("their {file}"),
+        };
+        Some(format!(
+            "{} {} skipped: leakwatch's user (uid {}) may not read {what}; run it as root or as their user",
+            self.denied,
+            if self.denied == 1 {
+                "process was"
+            } else {
+                "processes were"
+            },
+            crate::sys::users::current_uid(),
+        ))
+    }
+
     fn warnings(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.denied().into_iter().collect();
         if self.unkept == 0 {
-            return Vec::new();
+            return out;
         }
-        vec![format!(
+        out.push(format!(
             "{} targets were read by open/read/close, not through descriptors kept open: the open-file limit ({}) is too low for them; raise it (`ulimit -n`) for a cheaper scan",
             self.unkept,
             self.budget.limit()
-        )]
+        ));
+        out
     }
 }

@@ -218,3 +218,61 @@ fn a_full_disk_ends_a_scan_and_a_watch_with_exit_2_after_the_report() {
         k.wait().ok();
     }
 }
+
+/// leakwatch, run as the unprivileged user `nobody` (uid 65534).
+fn as_nobody() -> std::process::Command {
+    let mut c = std::process::Command::new("setpriv");
+    c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(leakwatch_path());
+    c
+}
+
+#[test]
+fn processes_a_user_may_not_read_are_counted_and_none_left_is_exit_2() {
+    let mut root_owned = spawn_sleep("30");
+    let mut own = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "sleep",
+            "30",
+        ])
+        .spawn()
+        .unwrap();
+    let me = std::process::id().to_string();
+    let scan = |extra: &[&str]| {
+        as_nobody()
+            .args(["scan", "--children-of", &me, "--metrics", "pss", "-d", "1s"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // Only its own sleep is readable: it is watched, the rest are counted.
+    let out = scan(&["--format", "json"]);
+    let r = json(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{r}");
+    let targets = r["targets"].as_array().unwrap();
+    assert!(targets.iter().all(|t| t["pid"] == own.id()), "{r}");
+    let warned = r["warnings"].as_array().unwrap();
+    assert!(
+        warned.iter().any(|w| w
+            .as_str()
+            .unwrap()
+            .contains("may not read their smaps_rollup, which the pss metric needs")),
+        "{r}"
+    );
+    own.kill().ok();
+    own.wait().ok();
+    // None readable: one line, exit 2.
+    let out = scan(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("skipped: leakwatch's user (uid 65534) may not read"),
+        "{err}"
+    );
+    root_owned.kill().ok();
+    root_owned.wait().ok();
+}
