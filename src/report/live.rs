@@ -4,7 +4,7 @@
 use super::plural;
 use super::scan::{Frame as TableFrame, Row, Shown, table_lines};
 use crate::engine::{Frame, Output, Target, Tick};
-use crate::sys::terminal::Stream;
+use crate::sys::terminal::{FullScreen, Stream};
 use crate::units::format_secs;
 use anyhow::Result;
 use std::io::Write;
@@ -111,7 +111,7 @@ impl Output for Progress {
 /// The live table of a scan on the terminal (standard output), in the
 /// alternate screen while the scan runs.
 pub struct LiveTable {
-    started: bool,
+    screen: Option<FullScreen>,
     duration: Option<f64>,
     interval: f64,
     judge: String,
@@ -125,9 +125,8 @@ impl LiveTable {
     /// Switches to the alternate screen, for a scan of `duration` seconds
     /// (if it has one) at `interval`, judging `judge`.
     pub fn start(duration: Option<f64>, interval: f64, judge: &str) -> LiveTable {
-        emit("\x1b[?1049h\x1b[?25l");
         LiveTable {
-            started: true,
+            screen: Some(FullScreen::enter()),
             duration,
             interval,
             judge: judge.to_string(),
@@ -155,10 +154,7 @@ impl LiveTable {
 
     /// Leaves the alternate screen (the report is printed after).
     fn leave(&mut self) {
-        if self.started {
-            emit("\x1b[?25h\x1b[?1049l");
-            self.started = false;
-        }
+        self.screen = None;
     }
 }
 
@@ -194,7 +190,9 @@ impl Output for LiveTable {
             w,
             h,
         );
-        let mut out = String::from("\x1b[H");
+        // Back from Ctrl-Z: the screen was given back, draw it whole.
+        let resumed = self.screen.as_ref().is_some_and(FullScreen::resumed);
+        let mut out = String::from(if resumed { "\x1b[2J\x1b[H" } else { "\x1b[H" });
         for l in lines {
             out.push_str(&l);
             out.push_str("\x1b[K\n");
@@ -205,12 +203,6 @@ impl Output for LiveTable {
     }
 
     fn finish(&mut self, _targets: &[Target]) {
-        self.leave();
-    }
-}
-
-impl Drop for LiveTable {
-    fn drop(&mut self) {
         self.leave();
     }
 }

@@ -488,3 +488,52 @@ fn a_fork_that_never_execs_joins_under_its_parents_command() {
     );
     assert_ne!(worker["pid"].as_u64(), Some(u64::from(parent.id())));
 }
+
+#[test]
+fn ctrl_z_gives_the_terminal_back_and_fg_redraws_the_table() {
+    let t = tag("ctrlz");
+    let kids = vec![leaky("idle", &[], &t)];
+    let name = format!("lw-ctrlz-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        let out = Command::new("tmux").args(args).output().expect("tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    tmux(&["new-session", "-d", "-s", &name, "-x", "80", "-y", "20"]);
+    tmux(&[
+        "send-keys",
+        "-t",
+        &name,
+        "exec bash --norc --noprofile",
+        "Enter",
+    ]);
+    let scan = format!(
+        "{} scan --name {t} -i 200ms -d 30s",
+        leakwatch_path().display()
+    );
+    tmux(&["send-keys", "-t", &name, &scan, "Enter"]);
+    let state = || {
+        tmux(&[
+            "display-message",
+            "-p",
+            "-t",
+            &name,
+            "#{alternate_on} #{cursor_flag}",
+        ])
+    };
+    let table = || tmux(&["capture-pane", "-p", "-t", &name]).contains("leakwatch scan:");
+    let wait = |what: &str, ok: &dyn Fn() -> bool| {
+        wait_until(what, Duration::from_secs(20), ok);
+    };
+    wait("the live table", &|| state().trim() == "1 0" && table());
+    tmux(&["send-keys", "-t", &name, "C-z"]);
+    // Stopped: the normal screen and a visible cursor, the shell usable.
+    wait("the terminal back", &|| state().trim() == "0 1");
+    tmux(&["send-keys", "-t", &name, "echo shell-$((6*7))", "Enter"]);
+    wait("the shell", &|| {
+        tmux(&["capture-pane", "-p", "-t", &name]).contains("shell-42")
+    });
+    tmux(&["send-keys", "-t", &name, "fg", "Enter"]);
+    wait("the table again", &|| state().trim() == "1 0" && table());
+    tmux(&["kill-session", "-t", &name]);
+    end(kids);
+}
