@@ -53,6 +53,8 @@ pub struct Target {
     sampler: Option<Box<dyn Sampler>>,
     /// The reason its sampler gives for being gone.
     gone_why: &'static str,
+    /// Its sampler's note, kept when the sampler is closed.
+    note: Option<String>,
 }
 
 impl Target {
@@ -161,6 +163,11 @@ impl Engine<'_, '_> {
             }
         };
         let mut warnings = self.discovery.warnings();
+        // Samplers that read a metric less often than the interval say so.
+        warnings.extend(targets.iter().filter_map(|t| match &t.sampler {
+            Some(s) => s.note(),
+            None => t.note.clone(),
+        }));
         for o in self.outputs.iter_mut() {
             o.finish(&targets);
             warnings.extend(o.warnings());
@@ -221,6 +228,7 @@ impl Engine<'_, '_> {
                 samples: 0,
                 gone: false,
                 gone_why: nt.sampler.gone(),
+                note: None,
                 sampler: Some(nt.sampler),
             };
             for o in self.outputs.iter_mut() {
@@ -251,6 +259,7 @@ impl Engine<'_, '_> {
                     tg.gone = true;
                     tg.gone_why = sampler.gone();
                     let held = sampler.held();
+                    tg.note = sampler.note();
                     tg.sampler = None;
                     self.discovery.forget(&tg.label, held);
                     for o in self.outputs.iter_mut() {

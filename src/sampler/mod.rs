@@ -133,6 +133,12 @@ pub trait Sampler {
     fn held(&self) -> u64 {
         0
     }
+
+    /// How it sampled, where the report should know (a metric read less
+    /// often than every sample); one line.
+    fn note(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A sampler of `metrics` for `pid` (summed over its descendants with

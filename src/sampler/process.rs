@@ -123,6 +123,10 @@ impl Sampler for ProcSampler {
             fresh: false,
         }))
     }
+
+    fn note(&self) -> Option<String> {
+        rollup_note(&self.own)
+    }
 }
 
 /// A sampler of a process `ProcFiles` the caller opened (a scan's
@@ -163,6 +167,34 @@ impl Sampler for FilesSampler {
     fn held(&self) -> u64 {
         self.files.held() as u64
     }
+
+    fn note(&self) -> Option<String> {
+        rollup_note(&self.files)
+    }
+}
+
+/// `secs` in milliseconds below a second, else as durations are shown.
+fn short_secs(secs: f64) -> String {
+    if secs < 1.0 {
+        format!("{:.1} ms", secs * 1e3)
+    } else {
+        crate::units::format_secs(secs)
+    }
+}
+
+/// Says how `files`' `smaps_rollup` reads were spaced, if some samples kept
+/// the last values.
+fn rollup_note(files: &ProcFiles) -> Option<String> {
+    let p = files.rollup_pacing().filter(|p| p.held > 0)?;
+    Some(format!(
+        "PID {}: pss, uss and swap were read {} times in {} samples, at most every {}: one read of its smaps_rollup took up to {} (it stalls the process's allocations), and leakwatch holds a process there at most {}% of the time; between reads the samples and the log repeat the last values",
+        files.pid(),
+        p.reads,
+        p.reads + p.held,
+        short_secs(p.max_spacing_s),
+        short_secs(p.max_cost_s),
+        crate::sys::procfs::ROLLUP_SHARE * 100.0,
+    ))
 }
 
 #[cfg(test)]
