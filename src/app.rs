@@ -62,13 +62,15 @@ pub fn run(cfg: &Config, color: ColorChoice) -> ExitCode {
 
 /// Prints `e` as one error line; exit code 2.
 fn fail(e: &anyhow::Error) -> ExitCode {
-    let _ = writeln!(std::io::stderr(), "leakwatch: {}", cli::explain(e));
+    let line = crate::units::escape_controls(&cli::explain(e));
+    let _ = writeln!(std::io::stderr(), "leakwatch: {line}");
     ExitCode::Error
 }
 
 fn warn(warnings: &[String]) {
     let mut err = std::io::stderr().lock();
     for w in warnings {
+        let w = crate::units::escape_controls(w);
         let _ = writeln!(err, "leakwatch: warning: {w}");
     }
 }

@@ -184,9 +184,32 @@ pub fn quoted(text: &str) -> String {
     out
 }
 
+/// `text` with every control character (newline, ESC, …) escaped as
+/// `\n`, `\u{1b}`: safe to print on a terminal as one line.
+pub fn escape_controls(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape_controls("a\x1b[2Jb\nc"), "a\\u{1b}[2Jb\\nc");
+        assert_eq!(escape_controls("plain ü"), "plain ü");
+    }
 
     #[test]
     fn sizes() {

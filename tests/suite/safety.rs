@@ -276,3 +276,18 @@ fn processes_a_user_may_not_read_are_counted_and_none_left_is_exit_2() {
     root_owned.kill().ok();
     root_owned.wait().ok();
 }
+
+#[test]
+fn an_error_naming_a_hostile_file_name_is_one_escaped_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = dir.path().join("x\u{1b}[2J\nleaking: fake row");
+    std::fs::write(&name, "not a log\n").unwrap();
+    let out = leakwatch().arg("analyze").arg(&name).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        !err.contains('\u{1b}') && err.contains("\\u{1b}[2J\\nleaking"),
+        "{err}"
+    );
+}
