@@ -15,6 +15,7 @@ mod plot;
 mod polish;
 mod procfs;
 mod prometheus;
+mod recordings;
 mod repeat;
 mod replay;
 mod safety;
