@@ -31,37 +31,51 @@ impl Progress {
     }
 }
 
-/// The status line for `tick`: what is known now, and the verdict only once
-/// the detector stands by it.
-fn status(tick: &Tick, duration: Option<f64>) -> String {
+/// The status line for `tick`, at most `width` characters (unbounded:
+/// `None`): what is known now, and the verdict only once the detector
+/// stands by it. On a narrow terminal whole fields are dropped, least
+/// useful first, never a part of one.
+fn status(tick: &Tick, duration: Option<f64>, width: Option<usize>) -> String {
     let series = tick.target.judging.shown();
     let q = series.quantity();
     let name = series.metric.map_or(series.column.as_str(), |m| m.name());
     let value = series.metric.map_or(0, |m| tick.reading.get(m));
-    // The verdict first (it matters most on a narrow terminal), and only
-    // once the detector stands by it.
     let v = series.detector.verdict();
-    let judged = if v.finding.rate_known() {
-        format!(
-            "{} so far | {} | floor {}",
-            v.kind,
-            q.rate(v.rate, "min"),
-            q.value(v.baseline_end)
-        )
+    // (field, rank): the lower the rank, the longer it stays.
+    let mut fields: Vec<(String, u8)> = vec![(format_secs(tick.t), 2)];
+    fields.push((format!("PID {}", tick.pid), 6));
+    if v.finding.rate_known() {
+        fields.push((format!("{} so far", v.kind), 0));
+        fields.push((q.rate(v.rate, "min"), 1));
+        fields.push((format!("floor {}", q.value(v.baseline_end)), 4));
     } else {
-        "judging…".to_string()
-    };
-    let mut line = format!(
-        "{} | PID {} | {judged} | {name} {} | {}",
-        format_secs(tick.t),
-        tick.pid,
-        q.value(value as f64),
-        plural(tick.target.samples, "sample")
-    );
-    if let Some(d) = duration {
-        line.push_str(&format!(" | {} left", format_secs((d - tick.t).max(0.0))));
+        fields.push(("judging…".to_string(), 0));
     }
-    line
+    fields.push((format!("{name} {}", q.value(value as f64)), 3));
+    fields.push((plural(tick.target.samples, "sample"), 7));
+    if let Some(d) = duration {
+        fields.push((format!("{} left", format_secs((d - tick.t).max(0.0))), 5));
+    }
+    let join = |f: &[(String, u8)]| {
+        f.iter()
+            .map(|(s, _)| s.as_str())
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    let mut line = join(&fields);
+    while let Some(w) = width
+        && line.chars().count() >= w
+        && fields.len() > 1
+    {
+        let worst = (0..fields.len()).max_by_key(|&i| fields[i].1).unwrap_or(0);
+        fields.remove(worst);
+        line = join(&fields);
+    }
+    match width {
+        // The last field alone still too wide: cut it rather than wrap.
+        Some(w) if line.chars().count() >= w => line.chars().take(w.saturating_sub(1)).collect(),
+        _ => line,
+    }
 }
 
 impl Output for Progress {
@@ -81,15 +95,13 @@ impl Output for Progress {
             return Ok(());
         }
         self.last = Some(now);
-        let mut line = status(tick, self.duration);
-        if self.tty
-            && let Some((w, _)) = Stream::Stderr.size()
-            && line.chars().count() >= w
-        {
-            // A line as wide as the terminal would wrap, and each redraw
-            // would leave a line behind.
-            line = line.chars().take(w.saturating_sub(1)).collect();
-        }
+        // A line as wide as the terminal would wrap, and each redraw would
+        // leave a line behind.
+        let width = self
+            .tty
+            .then(|| Stream::Stderr.size().map(|(w, _)| w))
+            .flatten();
+        let line = status(tick, self.duration, width);
         let mut err = std::io::stderr().lock();
         if self.tty {
             let _ = write!(err, "\r\x1b[K{line}");
@@ -193,10 +205,15 @@ impl Output for LiveTable {
         // Back from Ctrl-Z: the screen was given back, draw it whole.
         let resumed = self.screen.as_ref().is_some_and(FullScreen::resumed);
         let mut out = String::from(if resumed { "\x1b[2J\x1b[H" } else { "\x1b[H" });
-        for l in lines {
-            out.push_str(&l);
-            out.push_str("\x1b[K\n");
+        // No newline after the last line: on the bottom row it would scroll
+        // the title off the screen.
+        for (i, l) in lines.iter().enumerate() {
+            if i > 0 {
+                out.push_str("\x1b[K\n");
+            }
+            out.push_str(l);
         }
+        out.push_str("\x1b[K");
         out.push_str("\x1b[J");
         emit(&out);
         Ok(())
