@@ -62,7 +62,11 @@ pub fn run(cfg: &Config, color: ColorChoice) -> ExitCode {
 
 /// Prints `e` as one error line; exit code 2.
 fn fail(e: &anyhow::Error) -> ExitCode {
-    let line = crate::units::escape_controls(&cli::explain(e));
+    let text = cli::explain(e);
+    let line = match e.downcast_ref::<crate::units::Escaped>() {
+        Some(_) => text,
+        None => crate::units::escape_controls(&text),
+    };
     let _ = writeln!(std::io::stderr(), "leakwatch: {line}");
     ExitCode::Error
 }

@@ -184,6 +184,19 @@ pub fn quoted(text: &str) -> String {
     out
 }
 
+/// A message of several lines whose every part was escaped already
+/// (with [`quoted`]): its newlines are its own, printed as they are.
+#[derive(Debug)]
+pub struct Escaped(pub String);
+
+impl std::fmt::Display for Escaped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Escaped {}
+
 /// `text` with every control character (newline, ESC, …) escaped as
 /// `\n`, `\u{1b}`: safe to print on a terminal as one line.
 pub fn escape_controls(text: &str) -> String {

@@ -189,12 +189,13 @@ pub fn resolve_name(fs: &ProcFs, pattern: &str) -> Result<u32> {
                 .take(20)
                 .map(|f| format!("  {:>7}  {}", f.pid, quoted(&f.cmdline)))
                 .collect();
-            bail!(
+            Err(crate::units::Escaped(format!(
                 "{} processes match {}; choose one by its PID:\n{}",
                 found.len(),
                 quoted(pattern),
                 list.join("\n")
-            )
+            ))
+            .into())
         }
     }
 }
