@@ -231,8 +231,8 @@ fn the_whole_memory_hierarchy_can_be_scanned() {
     );
 }
 
-#[test]
-fn follow_goes_on_with_a_cgroups_or_a_names_next_process() {
+/// Run by `side_by_side` (it waits on real seconds).
+pub fn follow_goes_on_with_a_cgroups_or_a_names_next_process() {
     let side = std::thread::spawn(follow_goes_on_with_the_next_process_of_the_name);
     let mut cg = TestCgroup::new("follow");
     let app = cg.child("app");

@@ -20,4 +20,5 @@ mod repeat;
 mod replay;
 mod safety;
 mod scan;
+mod side_by_side;
 mod watch;

@@ -294,8 +294,8 @@ fn another_users_process_is_a_clear_error_for_pss_and_fds() {
     }
 }
 
-#[test]
-fn pss_of_a_large_process_is_read_at_most_one_percent_of_the_time() {
+/// Run by `side_by_side` (it waits on real seconds).
+pub fn pss_of_a_large_process_is_read_at_most_one_percent_of_the_time() {
     // smaps_rollup walks the page tables under the target's mmap lock: on
     // a few GiB one read takes milliseconds, and stalls the target.
     let big = spawn_leaky(&[

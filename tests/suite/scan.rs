@@ -63,8 +63,8 @@ fn end(mut kids: Vec<Child>) {
     }
 }
 
-#[test]
-fn every_shape_at_once_gets_its_own_right_verdict() {
+/// Run by `side_by_side` (it waits on real seconds).
+pub fn every_shape_at_once_gets_its_own_right_verdict() {
     let t = tag("shapes");
     let kids = vec![
         leaky("leak", &["--rate", "1048576"], &t),

@@ -380,8 +380,8 @@ fn a_closed_pipe_ends_the_watch_with_exit_2_after_the_verdict() {
     );
 }
 
-#[test]
-fn leakwatch_does_not_leak_itself_and_a_steady_child_is_a_plateau() {
+/// Run by `side_by_side` (it waits on real seconds).
+pub fn leakwatch_does_not_leak_itself_and_a_steady_child_is_a_plateau() {
     // Soak: leakwatch samples a steady child every millisecond for 10 s; a
     // second leakwatch watches the first. The child is a plateau (exit 0
     // with --fail-on-leak), and leakwatch's own memory a plateau, and small.

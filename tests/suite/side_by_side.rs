@@ -1,0 +1,50 @@
+//! The longest real scenarios, each a function of its own module, run at
+//! once in two groups: each waits on real seconds (a watch of 10 s, a
+//! server under load), so side by side they cost the suite the time of the
+//! longest, also when the tests run one at a time. A failed scenario names
+//! itself; its own panic message is printed above.
+
+/// Runs every scenario in a thread of its own; fails naming those that did.
+fn together(scenarios: &[(&'static str, fn())]) {
+    let running: Vec<_> = scenarios
+        .iter()
+        .map(|(name, f)| (*name, std::thread::spawn(*f)))
+        .collect();
+    let failed: Vec<&str> = running
+        .into_iter()
+        .filter_map(|(name, h)| h.join().is_err().then_some(name))
+        .collect();
+    assert!(failed.is_empty(), "failed: {failed:?}");
+}
+
+#[test]
+fn the_ci_smoke_check_the_soak_and_pss_of_a_large_process() {
+    together(&[
+        (
+            "examples::ci_smoke",
+            crate::examples::ci_smoke_fails_on_the_leaking_server_and_passes_on_the_fixed_one,
+        ),
+        (
+            "watch::soak",
+            crate::watch::leakwatch_does_not_leak_itself_and_a_steady_child_is_a_plateau,
+        ),
+        (
+            "metrics::large_pss",
+            crate::metrics::pss_of_a_large_process_is_read_at_most_one_percent_of_the_time,
+        ),
+    ]);
+}
+
+#[test]
+fn a_scan_of_every_shape_and_a_follow_by_cgroup_and_by_name() {
+    together(&[
+        (
+            "scan::every_shape",
+            crate::scan::every_shape_at_once_gets_its_own_right_verdict,
+        ),
+        (
+            "cgroups::follow",
+            crate::cgroups::follow_goes_on_with_a_cgroups_or_a_names_next_process,
+        ),
+    ]);
+}
