@@ -414,6 +414,9 @@ struct CommandRun {
 impl Run for CommandRun {
     fn poll(&mut self) -> Option<RunStatus> {
         let st = self.child.try_wait().ok()??;
+        // What the run started in its group (`cmd &`, a daemon) ends with
+        // it, so runs never overlap (and its stderr pipe closes).
+        process::stop_child(&mut self.child, false);
         Some(RunStatus {
             ok: st.success(),
             how: process::describe_exit(st),

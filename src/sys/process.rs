@@ -119,12 +119,32 @@ pub fn stop_child(c: &mut Child, exiting: bool) -> String {
 fn end_group(pgid: u32) {
     let deadline = Instant::now() + KILL_GRACE;
     while Instant::now() < deadline {
-        if !signal_group(pgid, 0) {
+        if !signal_group(pgid, 0) || only_zombies(pgid) {
             return;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     signal_group(pgid, libc::SIGKILL);
+}
+
+/// Whether every process left in group `pgid` has exited (zombies whose
+/// parent, often init in a container, has not reaped them yet).
+fn only_zombies(pgid: u32) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        let fs = ProcFs::host();
+        let (mut buf, mut pids) = (vec![0u8; 64 * 1024], Vec::new());
+        fs.list_pids(&mut buf, &mut pids);
+        !pids
+            .iter()
+            .filter_map(|&p| fs.stat(p))
+            .any(|s| s.pgrp == pgid && !s.zombie)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pgid;
+        false
+    }
 }
 
 /// How a process ended, in words.

@@ -53,6 +53,10 @@ pub struct Stat {
     pub kernel: bool,
     /// Threads.
     pub threads: u64,
+    /// Its process group.
+    pub pgrp: u32,
+    /// Exited, not yet reaped by its parent.
+    pub zombie: bool,
 }
 
 impl ProcFs {
@@ -300,8 +304,10 @@ pub fn parse_stat(stat: &[u8]) -> Option<Stat> {
         .filter(|f| !f.is_empty());
     // Fields after the name: state (3), ppid (4), ..., flags (9), ...,
     // num_threads (20), ..., starttime (22).
-    let ppid = f.nth(1).and_then(parse_u64)?;
-    let flags = f.nth(4).and_then(parse_u64)?;
+    let state = f.next()?;
+    let ppid = f.next().and_then(parse_u64)?;
+    let pgrp = f.next().and_then(parse_u64)?;
+    let flags = f.nth(3).and_then(parse_u64)?;
     let threads = f.nth(10).and_then(parse_u64)?;
     let start = f.nth(1).and_then(parse_u64)?;
     Some(Stat {
@@ -310,6 +316,8 @@ pub fn parse_stat(stat: &[u8]) -> Option<Stat> {
         start,
         kernel: flags & PF_KTHREAD != 0,
         threads,
+        pgrp: pgrp as u32,
+        zombie: state == b"Z",
     })
 }
 
@@ -588,6 +596,7 @@ mod tests {
             (info.ppid, info.start, info.kernel, info.threads),
             (1, 12345, false, 7)
         );
+        assert_eq!((info.pgrp, info.zombie), (42, false));
         let rollup = b"00-ff ---p 0 00:00 0 [rollup]\nRss: 100 kB\nPss: 60 kB\nPrivate_Clean: 4 kB\nPrivate_Dirty: 40 kB\nSwap: 8 kB\nSwapPss: 8 kB\n";
         assert_eq!(parse_rollup(rollup), (60 * 1024, 44 * 1024, 8 * 1024));
         assert_eq!(join_args(b"a\0b c\0\x1b[2J\0"), "a b c  [2J");

@@ -499,3 +499,23 @@ fn three_failed_runs_in_a_row_stop_it_and_a_target_gone_mid_run_is_an_error() {
             .contains("during run 3 of 12")
     );
 }
+
+#[test]
+fn what_a_run_starts_in_the_background_ends_with_the_run() {
+    let (mut server, _) = leaky_server(0);
+    let marker = "sleep 9797";
+    let out = leakwatch()
+        .args(["repeat", "-p", &server.id().to_string(), "-n", "10"])
+        .args(["--", "sh", "-c"])
+        .arg(format!("{marker} & true"))
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    server.kill().ok();
+    server.wait().ok();
+    let left = Command::new("pgrep").args(["-fc", marker]).output().unwrap();
+    let left = String::from_utf8_lossy(&left.stdout).trim().to_string();
+    Command::new("pkill").args(["-f", marker]).status().ok();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(left, "0", "runs left {left} background sleeps running");
+}
