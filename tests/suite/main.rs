@@ -10,6 +10,7 @@ mod examples;
 mod fakes;
 mod fuzz;
 mod hardening;
+mod listen;
 mod metrics;
 mod plot;
 mod polish;
