@@ -127,6 +127,12 @@ impl Served {
         assert_eq!(status, 200, "{head}");
         String::from_utf8(body).unwrap()
     }
+
+    /// Ends it with SIGINT; its exit code.
+    pub fn stop(&mut self) -> Option<i32> {
+        signal(self.child.id(), libc::SIGINT);
+        self.child.wait().unwrap().code()
+    }
 }
 
 /// Sends `request` to `addr` and reads the answer until the server closes:
