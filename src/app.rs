@@ -123,6 +123,9 @@ fn exporter(export: &Export) -> Result<Option<Exporter>> {
     if export.listen.is_none() && export.textfile.is_none() {
         return Ok(None);
     }
+    if let Some(p) = &export.textfile {
+        crate::prometheus::textfile::check(p)?;
+    }
     let expo = Arc::new(Exposition::new());
     if let Some(addr) = export.listen {
         let bound = crate::prometheus::listen::serve(addr, expo.clone())?;
