@@ -313,3 +313,81 @@ impl Exposition {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detector::DetectorConfig;
+    use crate::judging::Judge;
+
+    /// An exposition of `targets`, each judged on every metric over an hour
+    /// of a steady climb, with a limit.
+    fn exposed(targets: &[&TargetLabels]) -> Exposition {
+        let expo = Exposition::new();
+        let mut judging = Judging::new(DetectorConfig::default(), &Metric::ALL, None, Judge::Any);
+        let mut r = Reading::default();
+        for i in 0..3600 {
+            for m in Metric::ALL {
+                r.values[m.index()] = 50_000_000 + i * 1000 + m.index() as u64;
+            }
+            judging.push_reading(i as f64, &r);
+        }
+        for t in targets {
+            expo.set_up(t, true);
+            expo.count(t, 3600);
+            expo.update(t, &r, &judging, Some(2e9));
+        }
+        expo
+    }
+
+    fn target(pid: u32) -> TargetLabels {
+        TargetLabels {
+            pid,
+            command: "api".into(),
+        }
+    }
+
+    #[test]
+    fn forget_removes_every_series_of_one_target() {
+        let (a, b) = (target(41), target(42));
+        let expo = exposed(&[&a, &b]);
+        let before = expo.render_classic();
+        for family in [
+            "up",
+            "memory_bytes",
+            "floor_bytes",
+            "growth_bytes_per_second",
+            "fds",
+            "threads",
+            "fds_growth_per_second",
+            "threads_growth_per_second",
+            "verdict",
+            "time_to_limit_seconds",
+            "samples_total",
+        ] {
+            let series = format!("\nleakwatch_{family}{{pid=\"41\"");
+            assert!(before.contains(&series), "{family}: {before}");
+        }
+        expo.forget(&a);
+        let after = expo.render_classic();
+        assert!(!after.contains("pid=\"41\""), "{after}");
+        let kept = |text: &str| text.lines().filter(|l| l.contains("pid=\"42\"")).count();
+        assert_eq!(kept(&after), kept(&before));
+    }
+
+    #[test]
+    fn a_finished_file_holds_leakwatch_up_0_alone() {
+        let t = target(7);
+        let text = Exposition::finished(Some(&t));
+        let samples: Vec<_> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            samples,
+            ["leakwatch_up{pid=\"7\",command=\"api\"} 0.0"],
+            "{text}"
+        );
+        let text = Exposition::finished(None);
+        let samples: Vec<_> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(samples, ["leakwatch_up 0.0"], "{text}");
+        assert!(text.starts_with("# HELP leakwatch_up "), "{text}");
+    }
+}
