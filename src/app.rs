@@ -129,9 +129,19 @@ fn exporter(export: &Export) -> Result<Option<Exporter>> {
     if export.listen.is_none() && export.textfile.is_none() {
         return Ok(None);
     }
+    if let Some(p) = &export.textfile {
+        crate::prometheus::textfile::check(p)?;
+    }
     let expo = Arc::new(Exposition::new());
-    if let Some(addr) = &export.listen {
-        crate::prometheus::listen::serve(&addr.to_string(), expo.clone())?;
+    if let Some(addr) = export.listen {
+        let bound = crate::prometheus::listen::serve(addr, expo.clone())?;
+        let _ = writeln!(
+            std::io::stderr(),
+            "leakwatch: serving http://{bound}/metrics"
+        );
+        if let Some(w) = crate::prometheus::listen::exposure(bound) {
+            warn(&[w]);
+        }
     }
     Ok(Some(Exporter::new(expo, export.textfile.clone())))
 }

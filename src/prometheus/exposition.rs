@@ -1,9 +1,12 @@
 //! The exposition: the metrics leakwatch exposes for its targets, kept
-//! current and rendered in the OpenMetrics or the classic text format.
+//! current and rendered in the OpenMetrics or the classic text format. Every
+//! family has a HELP line and a name `promtool check metrics` accepts; a
+//! target's series go away together ([`Exposition::forget`]) when another
+//! process takes its place.
 
 use crate::detector::VerdictKind;
 use crate::judging::{Judged, Judging};
-use crate::metrics::Reading;
+use crate::metrics::{Metric, Reading};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -15,6 +18,26 @@ use std::sync::atomic::AtomicU64;
 type Labels = Vec<(String, String)>;
 /// A family of float gauges.
 type Gauges = Family<Labels, Gauge<f64, AtomicU64>>;
+
+/// The `bound` label of a growth series: the estimate and its 95% interval.
+const BOUNDS: [&str; 3] = ["estimate", "lower", "upper"];
+/// The `verdict` label of a verdict series.
+const VERDICTS: [VerdictKind; 3] = [
+    VerdictKind::Leaking,
+    VerdictKind::Plateau,
+    VerdictKind::Inconclusive,
+];
+
+/// The HELP of `leakwatch_up`.
+const UP_HELP: &str =
+    "1 while leakwatch watches the target; 0 in the textfile a finished watch leaves";
+
+/// `base` with the `extra` labels after it.
+fn with(base: &Labels, extra: &[(&str, &str)]) -> Labels {
+    let mut l = base.clone();
+    l.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    l
+}
 
 /// Who is watched: the labels on every series.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,10 +66,13 @@ pub struct Exposition {
     memory: Gauges,
     floor: Gauges,
     growth: Gauges,
-    count: Gauges,
-    count_growth: Gauges,
+    fds: Gauges,
+    fds_growth: Gauges,
+    threads: Gauges,
+    threads_growth: Gauges,
     verdict: Gauges,
     time_to_limit: Gauges,
+    up: Gauges,
     samples: Family<Labels, Counter>,
 }
 
@@ -77,10 +103,15 @@ impl Exposition {
             "growth_bytes_per_second",
             "Growth of the floor over the judged window, with its 95% interval (bound=lower|upper)",
         );
-        let count = gauges("count", "Counts of the target now (fds, threads)");
-        let count_growth = gauges(
-            "count_growth_per_second",
-            "Growth of a count over the judged window, with its 95% interval",
+        let fds = gauges("fds", "Open file descriptors of the target now");
+        let fds_growth = gauges(
+            "fds_growth_per_second",
+            "Growth of the open file descriptors over the judged window, with its 95% interval (bound=lower|upper)",
+        );
+        let threads = gauges("threads", "Threads of the target now");
+        let threads_growth = gauges(
+            "threads_growth_per_second",
+            "Growth of the threads over the judged window, with its 95% interval (bound=lower|upper)",
         );
         let verdict = gauges(
             "verdict",
@@ -90,6 +121,7 @@ impl Exposition {
             "time_to_limit_seconds",
             "Seconds until the judged floor reaches the memory limit at its current rate",
         );
+        let up = gauges("up", UP_HELP);
         let build = gauges(
             "build_info",
             "The leakwatch build: 1, labelled with its version",
@@ -104,12 +136,76 @@ impl Exposition {
             memory,
             floor,
             growth,
-            count,
-            count_growth,
+            fds,
+            fds_growth,
+            threads,
+            threads_growth,
             verdict,
             time_to_limit,
+            up,
             samples,
         }
+    }
+
+    /// What a finished watch leaves in the textfile: `leakwatch_up 0` (for
+    /// `target`, if it had one) and nothing else, in the classic format.
+    pub fn finished(target: Option<&TargetLabels>) -> String {
+        let mut registry = Registry::with_prefix("leakwatch");
+        let up = Gauges::default();
+        registry.register("up", UP_HELP, up.clone());
+        up.get_or_create(&target.map(TargetLabels::labels).unwrap_or_default())
+            .set(0.0);
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut out, &registry);
+        out.lines()
+            .filter(|l| *l != "# EOF")
+            .map(|l| l.to_string() + "\n")
+            .collect()
+    }
+
+    /// The gauges of count metric `m` (fds, threads): now, and its growth.
+    fn count_gauges(&self, m: Metric) -> Option<(&Gauges, &Gauges)> {
+        match m {
+            Metric::Fds => Some((&self.fds, &self.fds_growth)),
+            Metric::Threads => Some((&self.threads, &self.threads_growth)),
+            _ => None,
+        }
+    }
+
+    /// Says whether `target` is watched now (`leakwatch_up` 1 or 0).
+    pub fn set_up(&self, target: &TargetLabels, up: bool) {
+        self.up
+            .get_or_create(&target.labels())
+            .set(if up { 1.0 } else { 0.0 });
+    }
+
+    /// Removes every series of `target` (a process another one replaced).
+    pub fn forget(&self, target: &TargetLabels) {
+        let base = target.labels();
+        for m in Metric::ALL {
+            let name = m.name();
+            let lm = with(&base, &[("metric", name)]);
+            self.memory.remove(&lm);
+            self.floor.remove(&lm);
+            for b in BOUNDS {
+                self.growth
+                    .remove(&with(&base, &[("metric", name), ("bound", b)]));
+            }
+            for k in VERDICTS {
+                self.verdict
+                    .remove(&with(&base, &[("metric", name), ("verdict", k.as_str())]));
+            }
+            if let Some((now, growth)) = self.count_gauges(m) {
+                now.remove(&base);
+                for b in BOUNDS {
+                    growth.remove(&with(&base, &[("bound", b)]));
+                }
+            }
+        }
+        self.time_to_limit.remove(&base);
+        self.up.remove(&base);
+        self.samples.remove(&base);
     }
 
     /// The exposition now, in the OpenMetrics text format (what `/metrics`
@@ -157,47 +253,39 @@ impl Exposition {
         limit: Option<f64>,
     ) {
         let base = target.labels();
-        let with = |extra: &[(&str, &str)]| -> Labels {
-            let mut l = base.clone();
-            l.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-            l
-        };
         // Each series' verdict, judged once for every metric and the limit.
         let judged = judging.judged();
         for (s, j) in judging.series().iter().zip(&judged) {
             let Some(m) = s.metric else { continue };
             let v = &j.verdict;
             let name = m.name();
-            let (now, floor_or_count, growth) = if m.is_bytes() {
-                (&self.memory, Some(&self.floor), &self.growth)
-            } else {
-                (&self.count, None, &self.count_growth)
-            };
-            now.get_or_create(&with(&[("metric", name)]))
-                .set(reading.get(m) as f64);
-            if v.finding.rate_known() {
-                if let Some(f) = floor_or_count {
-                    f.get_or_create(&with(&[("metric", name)]))
-                        .set(v.baseline_end);
-                }
-                for (bound, x) in [
-                    ("estimate", v.rate),
-                    ("lower", v.rate_ci95[0]),
-                    ("upper", v.rate_ci95[1]),
-                ] {
+            let rate_known = v.finding.rate_known();
+            let bounds = BOUNDS
+                .into_iter()
+                .zip([v.rate, v.rate_ci95[0], v.rate_ci95[1]]);
+            if let Some((now, growth)) = self.count_gauges(m) {
+                now.get_or_create(&base).set(reading.get(m) as f64);
+                for (bound, x) in bounds.filter(|_| rate_known) {
                     growth
-                        .get_or_create(&with(&[("metric", name), ("bound", bound)]))
+                        .get_or_create(&with(&base, &[("bound", bound)]))
+                        .set(x);
+                }
+            } else {
+                let lm = with(&base, &[("metric", name)]);
+                self.memory.get_or_create(&lm).set(reading.get(m) as f64);
+                if rate_known {
+                    self.floor.get_or_create(&lm).set(v.baseline_end);
+                }
+                for (bound, x) in bounds.filter(|_| rate_known) {
+                    self.growth
+                        .get_or_create(&with(&base, &[("metric", name), ("bound", bound)]))
                         .set(x);
                 }
             }
-            for k in [
-                VerdictKind::Leaking,
-                VerdictKind::Plateau,
-                VerdictKind::Inconclusive,
-            ] {
+            for k in VERDICTS {
                 let on = if k == v.kind { 1.0 } else { 0.0 };
                 self.verdict
-                    .get_or_create(&with(&[("metric", name), ("verdict", k.as_str())]))
+                    .get_or_create(&with(&base, &[("metric", name), ("verdict", k.as_str())]))
                     .set(on);
             }
         }
@@ -223,5 +311,83 @@ impl Exposition {
                 self.time_to_limit.remove(base);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detector::DetectorConfig;
+    use crate::judging::Judge;
+
+    /// An exposition of `targets`, each judged on every metric over an hour
+    /// of a steady climb, with a limit.
+    fn exposed(targets: &[&TargetLabels]) -> Exposition {
+        let expo = Exposition::new();
+        let mut judging = Judging::new(DetectorConfig::default(), &Metric::ALL, None, Judge::Any);
+        let mut r = Reading::default();
+        for i in 0..3600 {
+            for m in Metric::ALL {
+                r.values[m.index()] = 50_000_000 + i * 1000 + m.index() as u64;
+            }
+            judging.push_reading(i as f64, &r);
+        }
+        for t in targets {
+            expo.set_up(t, true);
+            expo.count(t, 3600);
+            expo.update(t, &r, &judging, Some(2e9));
+        }
+        expo
+    }
+
+    fn target(pid: u32) -> TargetLabels {
+        TargetLabels {
+            pid,
+            command: "api".into(),
+        }
+    }
+
+    #[test]
+    fn forget_removes_every_series_of_one_target() {
+        let (a, b) = (target(41), target(42));
+        let expo = exposed(&[&a, &b]);
+        let before = expo.render_classic();
+        for family in [
+            "up",
+            "memory_bytes",
+            "floor_bytes",
+            "growth_bytes_per_second",
+            "fds",
+            "threads",
+            "fds_growth_per_second",
+            "threads_growth_per_second",
+            "verdict",
+            "time_to_limit_seconds",
+            "samples_total",
+        ] {
+            let series = format!("\nleakwatch_{family}{{pid=\"41\"");
+            assert!(before.contains(&series), "{family}: {before}");
+        }
+        expo.forget(&a);
+        let after = expo.render_classic();
+        assert!(!after.contains("pid=\"41\""), "{after}");
+        let kept = |text: &str| text.lines().filter(|l| l.contains("pid=\"42\"")).count();
+        assert_eq!(kept(&after), kept(&before));
+    }
+
+    #[test]
+    fn a_finished_file_holds_leakwatch_up_0_alone() {
+        let t = target(7);
+        let text = Exposition::finished(Some(&t));
+        let samples: Vec<_> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            samples,
+            ["leakwatch_up{pid=\"7\",command=\"api\"} 0.0"],
+            "{text}"
+        );
+        let text = Exposition::finished(None);
+        let samples: Vec<_> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(samples, ["leakwatch_up 0.0"], "{text}");
+        assert!(text.starts_with("# HELP leakwatch_up "), "{text}");
     }
 }
