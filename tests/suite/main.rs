@@ -14,6 +14,7 @@ mod metrics;
 mod plot;
 mod polish;
 mod procfs;
+mod prom_hostile;
 mod prometheus;
 mod repeat;
 mod replay;
