@@ -104,6 +104,8 @@ fn fleet() {
         end: None,
         step_s: 15.0,
         detector: DetectorConfig::default(),
+        max_series: leakwatch::prometheus::query::DEFAULT_MAX_SERIES,
+        timeout: leakwatch::prometheus::query::DEFAULT_TIMEOUT,
     };
     let (c0, w0) = (cpu(), Instant::now());
     let all = judge(&cfg).expect("judging the fleet").series;

@@ -50,7 +50,7 @@ pub fn run(cfg: &Config, color: ColorChoice) -> ExitCode {
         Config::Plot(p) => run_plot(p, color),
         Config::Prometheus { prom, show } => crate::prometheus::query::judge(prom).and_then(|o| {
             let r = crate::prometheus::report::FleetReport::from(&o);
-            finish(&r, *show, color, Stream::Stdout, &[])
+            finish(&r, *show, color, Stream::Stdout, &o.warnings)
         }),
         Config::Repeat { repeat, show } => run_repeat(repeat, *show, color),
         Config::Scan { scan, show } => run_scan(scan, *show, color),

@@ -237,12 +237,18 @@ pub(super) struct AnalyzeArgs {
     #[arg(long, value_name = "DURATION", default_value = "6h", allow_hyphen_values = true, value_parser = values::positive_duration)]
     pub range: Duration,
     /// With --prometheus and an expression that is not a plain selector: its
-    /// resolution (no coarser than the scrape interval)
-    #[arg(long, value_name = "DURATION", default_value = "15s", allow_hyphen_values = true, value_parser = values::positive_duration)]
+    /// resolution (no coarser than the scrape interval; 1s or more)
+    #[arg(long, value_name = "DURATION", default_value = "15s", allow_hyphen_values = true, value_parser = values::step)]
     pub step: Duration,
     /// With --prometheus: a file holding a bearer token for the server
     #[arg(long, value_name = "FILE")]
     pub bearer_token_file: Option<PathBuf>,
+    /// With --prometheus: judge at most N series; more is an error
+    #[arg(long, value_name = "N", default_value_t = crate::prometheus::query::DEFAULT_MAX_SERIES as u64, requires = "prometheus", allow_hyphen_values = true, value_parser = values::count)]
+    pub max_series: u64,
+    /// With --prometheus: the most the whole read may take
+    #[arg(long, value_name = "DURATION", default_value = "5m", requires = "prometheus", allow_hyphen_values = true, value_parser = values::positive_duration)]
+    pub timeout: Duration,
     #[command(flatten)]
     pub read: ReadArgs,
     /// The metric behind the exit code (like --column), or any: fail on any

@@ -319,6 +319,8 @@ fn validate_prometheus(a: AnalyzeArgs, url: String) -> Result<Config> {
             end: None,
             step_s: a.step.as_secs_f64(),
             detector: detector_config(&a.judging),
+            max_series: usize::try_from(a.max_series).unwrap_or(usize::MAX),
+            timeout: a.timeout,
         },
         show: show(&a.show, false),
     })

@@ -42,6 +42,20 @@ pub fn positive_duration(text: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// The step of a `query_range` evaluation: at least 1 s (Prometheus answers
+/// at most 11,000 points a series per request; a finer step would take
+/// thousands of them).
+pub fn step(text: &str) -> Result<Duration, String> {
+    let d = duration(text)?;
+    if d < Duration::from_secs(1) {
+        return Err(format!(
+            "{} is finer than the 1s minimum; give the scrape interval, e.g. 15s",
+            quoted(text)
+        ));
+    }
+    Ok(d)
+}
+
 /// A time between samples: at least 1 ms.
 pub fn interval(text: &str) -> Result<Duration, String> {
     let d = duration(text)?;

@@ -5,7 +5,7 @@ use super::query::PromOutcome;
 use crate::detector::VerdictKind;
 use crate::judging::{Judge, Judged};
 use crate::report::{Render, Report, Style, VerdictReport, verdict_word};
-use crate::units::Quantity;
+use crate::units::{Quantity, quoted};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -84,7 +84,7 @@ impl Render for FleetReport {
             s,
             "  {} series of {} over the last {}, fastest growth first:",
             self.series.len(),
-            self.query,
+            quoted(&self.query),
             crate::units::format_secs(self.range_s)
         );
         for r in &self.series {
@@ -102,7 +102,7 @@ impl Render for FleetReport {
             let labels: Vec<String> = r
                 .labels
                 .iter()
-                .map(|(k, v)| format!("{k}=\"{v}\""))
+                .map(|(k, v)| format!("{}=\"{}\"", escaped(k), escaped(v)))
                 .collect();
             let word = verdict_word(v.verdict, color);
             let pad = 13usize.saturating_sub(v.verdict.as_str().len());
@@ -115,5 +115,55 @@ impl Render for FleetReport {
             );
         }
         s
+    }
+}
+
+/// Characters of a label name or value shown at most.
+const LABEL_CHARS: usize = 80;
+
+/// A label's name or value for a terminal, as in a PromQL string: `"` and
+/// `\` escaped, control and invisible characters (an ESC that would clear
+/// the screen, a newline that would fake a row) as `\x1b`, `\n`, `\u202e`;
+/// cut to [`LABEL_CHARS`] characters.
+fn escaped(text: &str) -> String {
+    let mut out = String::new();
+    for (n, c) in text.chars().enumerate() {
+        if n == LABEL_CHARS {
+            out.push('…');
+            break;
+        }
+        let _ = match c {
+            '"' => write!(out, "\\\""),
+            '\\' => write!(out, "\\\\"),
+            '\n' => write!(out, "\\n"),
+            '\r' => write!(out, "\\r"),
+            '\t' => write!(out, "\\t"),
+            c if (c as u32) < 0x80 && c.is_control() => write!(out, "\\x{:02x}", c as u32),
+            // What Rust would not print as it is: C1 controls, bidi overrides,
+            // zero-width and unassigned characters.
+            c if c != '\'' && c.escape_debug().nth(1).is_some() => {
+                if (c as u32) > 0xffff {
+                    write!(out, "\\U{:08x}", c as u32)
+                } else {
+                    write!(out, "\\u{:04x}", c as u32)
+                }
+            }
+            c => write!(out, "{c}"),
+        };
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escaped;
+
+    #[test]
+    fn labels_are_escaped_for_a_terminal() {
+        assert_eq!(escaped("api-1"), "api-1");
+        assert_eq!(escaped("a\x1b[2Jb\nc"), "a\\x1b[2Jb\\nc");
+        assert_eq!(escaped("q\"\\'"), "q\\\"\\\\'");
+        assert_eq!(escaped("\u{202e}é"), "\\u202eé");
+        assert_eq!(escaped(&"x".repeat(500)).chars().count(), 81);
     }
 }

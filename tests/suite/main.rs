@@ -16,6 +16,7 @@ mod metrics;
 mod plot;
 mod polish;
 mod procfs;
+mod prom_hostile;
 mod prometheus;
 mod recordings;
 mod repeat;

@@ -10,9 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// A Prometheus server for one test, ended when dropped.
-struct Prometheus {
+pub(crate) struct Prometheus {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -24,7 +24,7 @@ impl Drop for Prometheus {
 }
 
 /// Starts Prometheus with `config` (YAML) on `tsdb` (else a fresh one).
-fn prometheus(config: &str, tsdb: Option<&Path>) -> Prometheus {
+pub(crate) fn prometheus(config: &str, tsdb: Option<&Path>) -> Prometheus {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("prometheus.yml");
     std::fs::write(&cfg, config).unwrap();
@@ -52,7 +52,7 @@ fn prometheus(config: &str, tsdb: Option<&Path>) -> Prometheus {
 }
 
 /// The value of the first series of an instant query, if any.
-fn query_value(url: &str, q: &str) -> Option<String> {
+pub(crate) fn query_value(url: &str, q: &str) -> Option<String> {
     let body = ureq::get(format!("{url}/api/v1/query"))
         .query("query", q)
         .call()
