@@ -188,8 +188,31 @@ pub fn man_page(page: Option<&str>) -> Result<Vec<u8>> {
     };
     let mut out = Vec::new();
     clap_mangen::Man::new(cmd).render(&mut out)?;
+    out.extend_from_slice(MAN_TAIL.as_bytes());
     Ok(out)
 }
+
+/// The sections every page ends with: exit status and environment.
+const MAN_TAIL: &str = r#".SH "EXIT STATUS"
+.TP
+\fB0\fR
+Success; without \fB\-\-fail\-on\-leak\fR, whatever the verdict.
+.TP
+\fB1\fR
+With \fB\-\-fail\-on\-leak\fR: the verdict is \fIleaking\fR.
+.TP
+\fB2\fR
+An error: bad input, a missing process, an unwritable log (one line on stderr).
+.TP
+\fB3\fR
+With \fB\-\-fail\-on\-leak\fR: the verdict is \fIinconclusive\fR (watch longer, or set \fB\-\-min\-rate\fR).
+.SH ENVIRONMENT
+.TP
+\fBNO_COLOR\fR
+When set (to anything), the verdict is not coloured unless \fB\-\-color always\fR is given.
+.SH "SEE ALSO"
+\fBleakwatch\fR(1): \fBleakwatch man PAGE\fR prints the page of a subcommand (analyze, plot, scan, repeat, completions, man).
+"#;
 
 /// `leakwatch-NAME`, as a man page's name, for the life of the program
 /// (clap names are static; a page is rendered once a run).
@@ -587,7 +610,12 @@ mod tests {
         for page in [None, Some("scan"), Some("repeat"), Some("analyze")] {
             let roff = String::from_utf8(man_page(page).unwrap()).unwrap();
             assert!(roff.contains(".TH"), "{page:?}");
+            assert!(roff.contains(".SH \"EXIT STATUS\"") && roff.contains(".SH ENVIRONMENT"));
+            assert!(roff.contains("NO_COLOR"), "{page:?}");
         }
+        // A subcommand's page has its own options.
+        let scan = String::from_utf8(man_page(Some("scan")).unwrap()).unwrap();
+        assert!(scan.contains("children\\-of"), "{scan}");
         assert!(man_page(Some("nope")).is_err());
     }
 }
