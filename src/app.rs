@@ -53,7 +53,12 @@ pub fn run(cfg: &Config, color: ColorChoice) -> ExitCode {
             finish(&r, *show, color, Stream::Stdout, &o.warnings)
         }),
         Config::Repeat { repeat, show } => run_repeat(repeat, *show, color),
-        Config::Scan { scan, show } => run_scan(scan, *show, color),
+        Config::Scan {
+            scan,
+            show,
+            export,
+            max_targets,
+        } => run_scan(scan, *show, export, *max_targets, color),
         Config::Completions(shell) => print_bytes(&cli::completions(*shell)),
         Config::Man(page) => cli::man_page(page.as_deref()).and_then(|m| print_bytes(&m)),
     };
@@ -126,6 +131,12 @@ fn finish<R: Render>(
 
 /// The exporter for `export`, serving `/metrics` already if asked to.
 fn exporter(export: &Export) -> Result<Option<Exporter>> {
+    Ok(exposition(export)?.map(|expo| Exporter::new(expo, export.textfile.clone())))
+}
+
+/// The exposition to export to, serving it on `/metrics` if asked; `None`
+/// when nothing is exported.
+fn exposition(export: &Export) -> Result<Option<Arc<Exposition>>> {
     if export.listen.is_none() && export.textfile.is_none() {
         return Ok(None);
     }
@@ -143,7 +154,7 @@ fn exporter(export: &Export) -> Result<Option<Exporter>> {
             warn(&[w]);
         }
     }
-    Ok(Some(Exporter::new(expo, export.textfile.clone())))
+    Ok(Some(expo))
 }
 
 fn run_watch(
@@ -202,8 +213,17 @@ fn run_repeat(
     }
 }
 
-fn run_scan(cfg: &crate::scan::ScanConfig, show: Show, color: ColorChoice) -> Result<ExitCode> {
+fn run_scan(
+    cfg: &crate::scan::ScanConfig,
+    show: Show,
+    export: &Export,
+    max_targets: usize,
+    color: ColorChoice,
+) -> Result<ExitCode> {
     let signals = Signals::install()?;
+    let mut exporter = exposition(export)?.map(|expo| {
+        crate::prometheus::exporter::ScanExporter::new(expo, export.textfile.clone(), max_targets)
+    });
     let live = !show.quiet && show.format == Format::Text && Stream::Stdout.is_terminal();
     let mut table = live.then(|| {
         LiveTable::start(
@@ -215,6 +235,9 @@ fn run_scan(cfg: &crate::scan::ScanConfig, show: Show, color: ColorChoice) -> Re
     let mut extra: Vec<&mut dyn Output> = Vec::new();
     if let Some(t) = table.as_mut() {
         extra.push(t);
+    }
+    if let Some(e) = exporter.as_mut() {
+        extra.push(e);
     }
     let out = crate::scan::run(cfg, &ProcFs::host(), &signals, &mut extra);
     drop(table);

@@ -331,6 +331,12 @@ pub(super) struct ScanArgs {
     pub judging: JudgeArgs,
     #[command(flatten)]
     pub show: ShowArgs,
+    #[command(flatten)]
+    pub export: ExportArgs,
+    /// Export the series of at most N targets at once (--listen, --textfile);
+    /// the rest are counted in a warning
+    #[arg(long, value_name = "N", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_targets: u64,
 }
 
 /// How to read a log, for analyze and plot.

@@ -85,6 +85,10 @@ pub enum Config {
         /// How to show it (exit 1 when any target leaks, 3 when one watched
         /// throughout is inconclusive).
         show: Show,
+        /// Where to export every target's series, if anywhere.
+        export: Export,
+        /// The most targets exported at once.
+        max_targets: usize,
     },
     /// `repeat`.
     Repeat {
@@ -300,6 +304,8 @@ fn validate_scan(a: ScanArgs) -> Result<Config> {
             output_dir: a.output,
         },
         show: show(&a.show, a.quiet),
+        max_targets: a.max_targets as usize,
+        export: export(a.export),
     })
 }
 

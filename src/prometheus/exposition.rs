@@ -46,11 +46,16 @@ pub struct TargetLabels {
     pub pid: u32,
     /// Its command, short.
     pub command: String,
+    /// For a cgroup target, its path: labelled `cgroup`, without pid and command.
+    pub cgroup: Option<String>,
 }
 
 impl TargetLabels {
     /// The labels on every series of this target.
     fn labels(&self) -> Labels {
+        if let Some(c) = &self.cgroup {
+            return vec![("cgroup".into(), c.clone())];
+        }
         vec![
             ("pid".into(), self.pid.to_string()),
             ("command".into(), self.command.clone()),
@@ -344,6 +349,7 @@ mod tests {
         TargetLabels {
             pid,
             command: "api".into(),
+            cgroup: None,
         }
     }
 

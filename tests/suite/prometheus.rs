@@ -65,7 +65,28 @@ pub(crate) fn query_value(url: &str, q: &str) -> Option<String> {
 }
 
 #[test]
-fn prometheus_scrapes_the_verdict_of_a_listen_watch() {
+fn prometheus_scrapes_the_verdict_of_a_listen_watch_and_of_every_target_of_a_scan() {
+    // A scan of a leaking and a steady child, exported as a watch is.
+    let tag = format!("lwpromscan-{}", std::process::id());
+    let kid = |mode: &str| {
+        Command::new(leaky_path())
+            .args([mode, "--rate", "2097152", "--tag", &tag])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let (mut leak, mut steady) = (kid("leak"), kid("steady"));
+    let (scan_port, dir) = (free_port(), tempfile::tempdir().unwrap());
+    let prom_file = dir.path().join("scan.prom");
+    let mut scan = Command::new(leakwatch_path())
+        .args(["scan", "-q", "--name", &tag, "-i", "100ms", "-d", "90s"])
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{scan_port}"))
+        .arg("--textfile")
+        .arg(&prom_file)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
     let port = free_port();
     let mut watch = Command::new(leakwatch_path())
         .args(["-q", "-i", "100ms", "-d", "90s", "--listen"])
@@ -77,7 +98,7 @@ fn prometheus_scrapes_the_verdict_of_a_listen_watch() {
         .spawn()
         .unwrap();
     let config = format!(
-        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: leakwatch\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: leakwatch\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n  - job_name: scan\n    static_configs:\n      - targets: ['127.0.0.1:{scan_port}']\n"
     );
     let prom = prometheus(&config, None);
     let q = r#"leakwatch_verdict{metric="rss",verdict="leaking",command="leaky"}"#;
@@ -92,6 +113,34 @@ fn prometheus_scrapes_the_verdict_of_a_listen_watch() {
     assert!((rate - 2097152.0).abs() < 0.3 * 2097152.0, "{rate}");
     signal(watch.id(), libc::SIGINT);
     watch.wait().unwrap();
+    // Each target of the scan, by PID, with its own verdict.
+    for (pid, verdict) in [(leak.id(), "leaking"), (steady.id(), "plateau")] {
+        let q = format!(
+            r#"leakwatch_verdict{{job="scan",pid="{pid}",metric="rss",verdict="{verdict}"}}"#
+        );
+        wait_until(&q, Duration::from_secs(60), || {
+            query_value(&prom.url, &q).as_deref() == Some("1")
+        });
+    }
+    let check = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(&prom_file).unwrap())
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{check:?}");
+    // An exited target shows up = 0 (its final state), not its verdict alone.
+    leak.kill().ok();
+    leak.wait().ok();
+    let q = format!(r#"leakwatch_up{{job="scan",pid="{}"}}"#, leak.id());
+    wait_until("the exited target's up 0", Duration::from_secs(30), || {
+        query_value(&prom.url, &q).as_deref() == Some("0")
+    });
+    signal(scan.id(), libc::SIGINT);
+    scan.wait().unwrap();
+    steady.kill().ok();
+    steady.wait().ok();
+    let left = std::fs::read_to_string(&prom_file).unwrap();
+    assert!(!left.contains("leakwatch_verdict"), "{left}");
 }
 
 /// OpenMetrics text of seeded series of `shapes`, 6 hours every 30 s, ending

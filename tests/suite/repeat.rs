@@ -513,7 +513,10 @@ fn what_a_run_starts_in_the_background_ends_with_the_run() {
         .unwrap();
     server.kill().ok();
     server.wait().ok();
-    let left = Command::new("pgrep").args(["-fc", marker]).output().unwrap();
+    let left = Command::new("pgrep")
+        .args(["-fc", marker])
+        .output()
+        .unwrap();
     let left = String::from_utf8_lossy(&left.stdout).trim().to_string();
     Command::new("pkill").args(["-f", marker]).status().ok();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
