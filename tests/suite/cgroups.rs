@@ -120,8 +120,8 @@ fn limit_file() -> &'static str {
     }
 }
 
-#[test]
-fn a_cgroup_watch_judges_its_memory_and_a_scan_every_leaf_with_processes() {
+/// Run by `side_by_side` (it waits on real seconds).
+pub fn a_cgroup_watch_judges_its_memory_and_a_scan_every_leaf_with_processes() {
     let side = std::thread::spawn(scan_cgroups_judges_every_leaf_that_holds_processes);
     let mut cg = TestCgroup::new("watch");
     let app = cg.child("app");

@@ -441,7 +441,18 @@ fn a_fifo_log_never_hangs_the_watch() {
         .unwrap();
     let out = leakwatch()
         .args([
-            "--pid", &pid, "-i", "1ms", "-d", "2s", "-q", "--format", "json", "-o",
+            "--pid",
+            &pid,
+            "-i",
+            "1ms",
+            "-d",
+            "4s",
+            "-q",
+            "--format",
+            "json",
+            "--metrics",
+            "fds,threads",
+            "-o",
         ])
         .arg(&fifo)
         .timeout(Duration::from_secs(30))

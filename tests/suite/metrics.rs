@@ -118,14 +118,14 @@ fn pss_sums_shared_pages_once_over_a_forked_tree() {
     );
 }
 
-#[test]
-fn the_socket_leaking_server_is_caught_on_fds() {
+/// Run by `side_by_side` (it waits on real seconds).
+pub fn the_socket_leaking_server_is_caught_on_fds() {
     let out = leakwatch()
         .args([
             "-i",
-            "200ms",
+            "250ms",
             "-d",
-            "6s",
+            "10s",
             "--metrics",
             "fds",
             "--judge",

@@ -501,8 +501,8 @@ fn prom_hostile_query_range_asks_for_at_most_11000_points() {
     }
 }
 
-#[test]
-fn prom_hostile_step_1ns_against_a_real_prometheus_ends_at_once() {
+/// Run by `side_by_side` (it waits on real seconds).
+pub fn prom_hostile_step_1ns_against_a_real_prometheus_ends_at_once() {
     // Prometheus scrapes a fake target every second, so `up` has points.
     let target = Fake::new("127.0.0.1", |_, w| {
         w.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nConnection: close\r\n\r\nfake_memory_bytes 1e6\n")

@@ -64,8 +64,8 @@ pub(crate) fn query_value(url: &str, q: &str) -> Option<String> {
     Some(j["data"]["result"][0]["value"][1].as_str()?.to_string())
 }
 
-#[test]
-fn prometheus_scrapes_the_verdict_of_a_listen_watch_and_of_every_target_of_a_scan() {
+/// Run by `side_by_side` (it waits on real seconds).
+pub fn prometheus_scrapes_the_verdict_of_a_listen_watch_and_of_every_target_of_a_scan() {
     // A scan of a leaking and a steady child, exported as a watch is.
     let tag = format!("lwpromscan-{}", std::process::id());
     let kid = |mode: &str| {

@@ -152,8 +152,8 @@ fn article_repeat(mode: &str, metrics: &str) -> (serde_json::Value, f64) {
     (j, measured)
 }
 
-#[test]
-fn the_articles_server_leaks_per_connection_and_the_fixed_one_does_not() {
+/// Run by `side_by_side` (it waits on real seconds).
+pub fn the_articles_server_leaks_per_connection_and_the_fixed_one_does_not() {
     let leak = std::thread::spawn(|| article_repeat("leak", "rss,vsz"));
     let fixed = std::thread::spawn(|| article_repeat("fixed", "rss,vsz"));
     let sockets = std::thread::spawn(|| article_repeat("sockets", "fds"));

@@ -396,7 +396,7 @@ fn metrics_and_judge_work_as_for_a_watch() {
         std::thread::spawn(move || {
             leakwatch()
                 .args(["scan", "--name", &t, "--metrics", "fds", "--judge", "fds"])
-                .args(["-i", "100ms", "-d", "2s"])
+                .args(["-i", "100ms", "-d", "4s"])
                 .timeout(Duration::from_secs(60))
                 .output()
                 .unwrap()

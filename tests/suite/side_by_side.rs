@@ -32,11 +32,19 @@ fn the_ci_smoke_check_the_soak_and_pss_of_a_large_process() {
             "metrics::large_pss",
             crate::metrics::pss_of_a_large_process_is_read_at_most_one_percent_of_the_time,
         ),
+        (
+            "metrics::socket_server",
+            crate::metrics::the_socket_leaking_server_is_caught_on_fds,
+        ),
+        (
+            "watch::leaking_child",
+            crate::watch::a_leaking_child_is_leaking_at_its_rate,
+        ),
     ]);
 }
 
 #[test]
-fn a_scan_of_every_shape_and_a_follow_by_cgroup_and_by_name() {
+fn a_scan_of_every_shape_follows_cgroups_and_the_articles_repeat() {
     together(&[
         (
             "scan::every_shape",
@@ -45,6 +53,28 @@ fn a_scan_of_every_shape_and_a_follow_by_cgroup_and_by_name() {
         (
             "cgroups::follow",
             crate::cgroups::follow_goes_on_with_a_cgroups_or_a_names_next_process,
+        ),
+        (
+            "cgroups::watch_and_scan",
+            crate::cgroups::a_cgroup_watch_judges_its_memory_and_a_scan_every_leaf_with_processes,
+        ),
+        (
+            "repeat::article",
+            crate::repeat::the_articles_server_leaks_per_connection_and_the_fixed_one_does_not,
+        ),
+    ]);
+}
+
+#[test]
+fn a_real_prometheus_scrapes_a_watch_and_a_scan_and_refuses_a_1ns_step() {
+    together(&[
+        (
+            "prometheus::scrapes",
+            crate::prometheus::prometheus_scrapes_the_verdict_of_a_listen_watch_and_of_every_target_of_a_scan,
+        ),
+        (
+            "prom_hostile::step_1ns",
+            crate::prom_hostile::prom_hostile_step_1ns_against_a_real_prometheus_ends_at_once,
         ),
     ]);
 }
