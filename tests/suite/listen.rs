@@ -296,8 +296,8 @@ fn a_head_over_8_kib_is_431_and_a_huge_one_costs_no_memory() {
     assert!(w.scrape().contains("leakwatch_verdict{"));
 }
 
-#[test]
-fn a_client_that_never_reads_or_never_sends_delays_no_other_scrape() {
+/// Run by `side_by_side` (it waits on real seconds).
+pub fn a_client_that_never_reads_or_never_sends_delays_no_other_scrape() {
     let target = Reaped(spawn_sleep("300"));
     let w = Served::watch(target.0.id(), &[]);
     let addr = w.connect_addr();
@@ -397,8 +397,8 @@ fn flood(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
         .collect()
 }
 
-#[test]
-fn out_of_descriptors_is_said_once_and_serving_resumes() {
+/// Run by `side_by_side` (it waits on real seconds).
+pub fn out_of_descriptors_is_said_once_and_serving_resumes() {
     let target = Reaped(spawn_sleep("300"));
     let w = Served::watch(target.0.id(), &[]);
     let pid = w.child.id();

@@ -17,8 +17,8 @@ fn watch(args: &[&str], child: &[&str]) -> (Option<i32>, serde_json::Value) {
     run_json(&all)
 }
 
-#[test]
-fn an_fd_leak_with_flat_memory_is_leaking_on_fds_only_and_threads_on_threads() {
+/// Run by `side_by_side` (it waits on real seconds).
+pub fn an_fd_leak_with_flat_memory_is_leaking_on_fds_only_and_threads_on_threads() {
     let threads = std::thread::spawn(threads_never_joined_are_leaking_on_threads);
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("fds.csv");

@@ -500,8 +500,8 @@ fn three_failed_runs_in_a_row_stop_it_and_a_target_gone_mid_run_is_an_error() {
     );
 }
 
-#[test]
-fn what_a_run_starts_in_the_background_ends_with_the_run() {
+/// Run by `side_by_side` (it waits on real seconds).
+pub fn what_a_run_starts_in_the_background_ends_with_the_run() {
     let (mut server, _) = leaky_server(0);
     let marker = "sleep 9797";
     let out = leakwatch()

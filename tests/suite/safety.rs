@@ -240,6 +240,12 @@ fn processes_a_user_may_not_read_are_counted_and_none_left_is_exit_2() {
         ])
         .spawn()
         .unwrap();
+    // Seen before setpriv drops to nobody, it would be a root process.
+    let status = format!("/proc/{}/status", own.id());
+    wait_until("sleep as nobody", Duration::from_secs(20), || {
+        let s = std::fs::read_to_string(&status).unwrap_or_default();
+        s.contains("Name:\tsleep") && s.contains("Uid:\t65534")
+    });
     let me = std::process::id().to_string();
     let scan = |extra: &[&str]| {
         as_nobody()

@@ -138,8 +138,8 @@ fn text_report_lists_leaks_first(text: &str) {
     assert!(idle.contains("plateau"), "{text}");
 }
 
-#[test]
-fn joiners_and_exits_are_reported_and_each_target_gets_a_log() {
+/// Run by `side_by_side` (it waits on real seconds).
+pub fn joiners_and_exits_are_reported_and_each_target_gets_a_log() {
     let side = std::thread::spawn(one_log_per_target_that_analyze_judges_alike);
     let t = tag("churn");
     let script = format!(

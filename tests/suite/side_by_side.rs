@@ -1,5 +1,5 @@
 //! The longest real scenarios, each a function of its own module, run at
-//! once in two groups: each waits on real seconds (a watch of 10 s, a
+//! once in groups: each waits on real seconds (a watch of 10 s, a
 //! server under load), so side by side they cost the suite the time of the
 //! longest, also when the tests run one at a time. A failed scenario names
 //! itself; its own panic message is printed above.
@@ -75,6 +75,37 @@ fn a_real_prometheus_scrapes_a_watch_and_a_scan_and_refuses_a_1ns_step() {
         (
             "prom_hostile::step_1ns",
             crate::prom_hostile::prom_hostile_step_1ns_against_a_real_prometheus_ends_at_once,
+        ),
+    ]);
+}
+
+#[test]
+fn metrics_endpoints_textfiles_fifos_fds_churn_and_background_runs() {
+    together(&[
+        (
+            "listen::slow_clients",
+            crate::listen::a_client_that_never_reads_or_never_sends_delays_no_other_scrape,
+        ),
+        (
+            "listen::out_of_descriptors",
+            crate::listen::out_of_descriptors_is_said_once_and_serving_resumes,
+        ),
+        (
+            "textfile::planted",
+            crate::textfile::a_fifo_or_symlink_planted_at_the_old_temporary_name_is_harmless,
+        ),
+        (
+            "metrics::fds_and_threads",
+            crate::metrics::an_fd_leak_with_flat_memory_is_leaking_on_fds_only_and_threads_on_threads,
+        ),
+        ("hardening::fifo", crate::hardening::a_fifo_log_never_hangs_the_watch),
+        (
+            "scan::churn_and_logs",
+            crate::scan::joiners_and_exits_are_reported_and_each_target_gets_a_log,
+        ),
+        (
+            "repeat::background",
+            crate::repeat::what_a_run_starts_in_the_background_ends_with_the_run,
         ),
     ]);
 }
