@@ -191,4 +191,3 @@ fn scrape_scan() {
         bytes / n
     );
 }
-
