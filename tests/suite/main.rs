@@ -11,6 +11,7 @@ mod fakes;
 mod fuzz;
 mod hardening;
 mod metrics;
+mod newcomer;
 mod plot;
 mod polish;
 mod procfs;

@@ -1,0 +1,223 @@
+//! A newcomer's first ten minutes (issue 24): which process grows, on any
+//! terminal; targets found by any part of their command line; verdicts
+//! that name their target; unknown rates that read as unknown.
+
+use crate::common::{json, leakwatch, leakwatch_path, wait_until};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A tag no other test's processes carry.
+fn tag(name: &str) -> String {
+    format!("lwnc-{name}-{}", std::process::id())
+}
+
+/// The python3 interpreter by its whole path, as `sys.executable` names it
+/// (a command line that starts with a long directory, as a pyenv or venv
+/// python's does).
+fn python() -> String {
+    let out = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("python3 (the test command installs it)");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn end(mut kids: Vec<Child>) {
+    for k in &mut kids {
+        k.kill().ok();
+    }
+    for k in &mut kids {
+        k.wait().ok();
+    }
+}
+
+/// A tmux session `name` of `cols` × 24 running `cmd`.
+struct Tmux(String);
+
+impl Tmux {
+    fn start(name: &str, cols: u32, cmd: &str) -> Tmux {
+        let st = Command::new("tmux")
+            .args(["new-session", "-d", "-s", name, "-x", &cols.to_string()])
+            .args(["-y", "24", cmd])
+            .status()
+            .expect("tmux (the test command installs it)");
+        assert!(st.success());
+        Tmux(name.to_string())
+    }
+
+    fn capture(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.0])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The screen once it shows `needle` (waiting up to a minute).
+    fn screen_with(&self, needle: &str) -> String {
+        let mut screen = String::new();
+        wait_until(needle, Duration::from_secs(60), || {
+            screen = self.capture();
+            screen.contains(needle)
+        });
+        screen
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        Command::new("tmux")
+            .args(["kill-session", "-t", &self.0])
+            .status()
+            .ok();
+    }
+}
+
+/// A shell that starts the article's server, leaking and fixed, under a
+/// python3 named by its whole path, with the script's whole path.
+fn leak_and_fixed_servers() -> Child {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/leaky_server.py");
+    let py = python();
+    let sh = format!(
+        "{py} {script} --load 40 --mode leak & {py} {script} --load 40 --mode fixed & wait"
+    );
+    Command::new("sh")
+        .args(["-c", &sh])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Item 1: at 100 and at 60 columns, scan's table (live and at the end)
+/// shows each server's program and the arguments that tell them apart.
+#[test]
+fn scan_shows_which_process_grows_at_100_and_60_columns() {
+    let servers = leak_and_fixed_servers();
+    let pid = servers.id();
+    wait_until("both servers", Duration::from_secs(30), || {
+        let kids =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        kids.split_whitespace().count() >= 2
+    });
+    let sessions: Vec<(u32, Tmux)> = [100, 60]
+        .into_iter()
+        .map(|cols| {
+            let cmd = format!(
+                "{} scan --children-of {pid} -i 200ms -d 6s; sleep 60",
+                leakwatch_path().display()
+            );
+            (cols, Tmux::start(&tag(&format!("scan{cols}")), cols, &cmd))
+        })
+        .collect();
+    let live: Vec<String> = sessions
+        .iter()
+        .map(|(_, t)| t.screen_with("leakwatch scan:"))
+        .collect();
+    let report: Vec<String> = sessions
+        .iter()
+        .map(|(_, t)| t.screen_with("watched for"))
+        .collect();
+    end(vec![servers]);
+    for (((cols, _), live), report) in sessions.iter().zip(&live).zip(&report) {
+        for screen in [live, report] {
+            let cols = *cols as usize;
+            assert!(
+                screen.lines().all(|l| l.chars().count() <= cols),
+                "{screen}"
+            );
+            for mode in ["--mode leak", "--mode fixed"] {
+                let row = screen
+                    .lines()
+                    .find(|l| l.ends_with(mode))
+                    .unwrap_or_else(|| panic!("{cols} columns: no row of {mode}:\n{screen}"));
+                // The program's base name, not the start of its directory.
+                assert!(row.contains(" python3"), "{row}");
+                assert!(!row.contains("/bin/python3"), "{row}");
+            }
+        }
+    }
+    // The leaking one is first, its rate known, at either width.
+    for r in &report {
+        let mut rows = r
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with("PID "));
+        let first = rows.nth(1).unwrap_or("");
+        assert!(
+            first.contains("leaking") && first.ends_with("--mode leak"),
+            "{r}"
+        );
+    }
+    // Room at 100 columns: the end of the script's name too.
+    assert!(
+        report[0].contains(".py --load 40 --mode leak"),
+        "{}",
+        report[0]
+    );
+}
+
+/// Idle python processes whose command lines are 4 KiB long, `tag-a` and
+/// `tag-b` at their very end.
+fn long_command_lines(tag: &str) -> Vec<Child> {
+    let kids: Vec<Child> = ["a", "b"]
+        .iter()
+        .map(|which| {
+            Command::new(python())
+                .args(["-c", "import time; time.sleep(120)"])
+                .args(std::iter::repeat_n("x".repeat(63), 64))
+                .arg(format!("{tag}-{which}"))
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for k in &kids {
+        let f = format!("/proc/{}/cmdline", k.id());
+        wait_until("python to start", Duration::from_secs(30), || {
+            std::fs::read(&f).is_ok_and(|c| c.len() > 4096)
+        });
+    }
+    kids
+}
+
+/// Items 1 and 2: `scan --name` finds processes by the end of a 4 KiB
+/// command line, and `--name`'s list of matches shows each one's program
+/// and the end that tells them apart.
+#[test]
+fn a_name_at_the_end_of_a_4_kib_command_line_is_found() {
+    let t = tag("long");
+    let kids = long_command_lines(&t);
+    let out = leakwatch()
+        .args([
+            "scan", "--name", &t, "-i", "100ms", "-d", "1s", "--format", "json",
+        ])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let listed = leakwatch()
+        .args(["--name", &t, "-d", "1s"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let ids: Vec<u64> = kids.iter().map(|k| u64::from(k.id())).collect();
+    end(kids);
+    let r = json(&out.stdout);
+    let mut pids: Vec<u64> = r["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["samples"].as_u64().unwrap() > 0)
+        .map(|x| x["pid"].as_u64().unwrap())
+        .collect();
+    pids.sort();
+    assert_eq!(pids, ids, "{r:#}");
+    let err = String::from_utf8_lossy(&listed.stderr);
+    assert_eq!(listed.status.code(), Some(2), "{err}");
+    for which in ["a", "b"] {
+        let line = err
+            .lines()
+            .find(|l| l.ends_with(&format!("{t}-{which}'")))
+            .unwrap_or_else(|| panic!("no line for {which}: {err}"));
+        assert!(line.contains("'python3 -c import time"), "{line}");
+        assert!(line.chars().count() < 100, "{line}");
+    }
+}
