@@ -221,3 +221,65 @@ fn a_name_at_the_end_of_a_4_kib_command_line_is_found() {
         assert!(line.chars().count() < 100, "{line}");
     }
 }
+
+/// Item 6: the forked workers a scan of `--children-of` finds at its first
+/// listing (forks that never exec join a listing later) were watched for
+/// the whole scan: an inconclusive one makes the scan inconclusive, exit 3
+/// with --fail-on-leak, as it does by --name.
+#[test]
+fn children_seen_at_the_first_listing_are_no_late_joiners() {
+    let t = tag("forked");
+    let parent = crate::common::spawn_leaky(&["forked", "--tag", &t]);
+    let pid = parent.id();
+    wait_until("the workers", Duration::from_secs(30), || {
+        let kids =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        kids.split_whitespace().count() >= 3
+    });
+    let scan = |select: &[&str]| {
+        leakwatch()
+            .arg("scan")
+            .args(select)
+            .args([
+                "-i",
+                "200ms",
+                "-d",
+                "2s",
+                "--fail-on-leak",
+                "--format",
+                "json",
+            ])
+            .timeout(Duration::from_secs(60))
+            .output()
+            .unwrap()
+    };
+    let by_name = {
+        let t = t.clone();
+        std::thread::spawn(move || scan(&["--name", &t]))
+    };
+    let out = scan(&["--children-of", &pid.to_string()]);
+    let by_name = by_name.join().unwrap();
+    end(vec![parent]);
+    for (out, kids) in [(&out, 3), (&by_name, 4)] {
+        let r = json(&out.stdout);
+        let targets = r["targets"].as_array().unwrap();
+        let mine: Vec<&serde_json::Value> = targets
+            .iter()
+            .filter(|x| !x["command"].as_str().unwrap().contains("leakwatch"))
+            .collect();
+        assert_eq!(mine.len(), kids, "{r:#}");
+        for x in &mine {
+            assert_eq!(x["first_seen_s"], 0.0, "{x:#}");
+        }
+        let c = &r["counts"];
+        let (verdict, code) = if c["leaking"].as_u64() > Some(0) {
+            ("leaking", 1)
+        } else if c["inconclusive"].as_u64() > Some(0) {
+            ("inconclusive", 3)
+        } else {
+            ("plateau", 0)
+        };
+        assert_eq!(r["verdict"], verdict, "{r:#}");
+        assert_eq!(out.status.code(), Some(code), "{r:#}");
+    }
+}
