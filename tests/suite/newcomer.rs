@@ -283,3 +283,55 @@ fn children_seen_at_the_first_listing_are_no_late_joiners() {
         assert_eq!(out.status.code(), Some(code), "{r:#}");
     }
 }
+
+/// Item 7: `repeat -n` below 10 is refused before any run; a repeat the
+/// command's failures stop says so, not that it needs 10 runs.
+#[test]
+fn too_few_runs_are_refused_before_any_and_failures_are_the_reason() {
+    let mut target = crate::common::spawn_sleep("60");
+    let pid = target.id().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let run = format!("touch {}", marker.display());
+    let out = leakwatch()
+        .args(["repeat", "-p", &pid, "-n", "5", "--", "sh", "-c", &run])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("-n 5: repeat needs at least 10 runs"), "{err}");
+    assert!(out.stdout.is_empty());
+    assert!(!marker.exists(), "a run was started");
+    let out = leakwatch()
+        .args(["repeat", "-p", &pid, "-n", "10", "--", "sh", "-c", "exit 7"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let json_out = leakwatch()
+        .args(["repeat", "-p", &pid, "-n", "12", "--format", "json"])
+        .args(["--", "sh", "-c", "exit 7"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    target.kill().ok();
+    target.wait().ok();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("runs:      3 done, 3 failed"), "{text}");
+    assert!(
+        text.contains("reason:    the repeat stopped after 3 of 10 runs (the command failed)"),
+        "{text}"
+    );
+    assert!(!text.contains("at least 10"), "{text}");
+    let j = json(&json_out.stdout);
+    assert_eq!(
+        (j["runs"].as_u64(), j["runs_asked"].as_u64()),
+        (Some(3), Some(12))
+    );
+    assert!(
+        !j["reason"].as_str().unwrap().contains("at least 10"),
+        "{j}"
+    );
+}
