@@ -170,10 +170,10 @@ impl From<&ScanOutcome> for ScanReport {
             let (va, vb) = (&a.report.verdict, &b.report.verdict);
             (a.exited, rank(va.verdict))
                 .cmp(&(b.exited, rank(vb.verdict)))
-                .then(
-                    vb.growth_rate_bytes_per_s
-                        .total_cmp(&va.growth_rate_bytes_per_s),
-                )
+                .then({
+                    let rate = |v: &VerdictReport| v.growth_rate_bytes_per_s.unwrap_or(0.0);
+                    rate(vb).total_cmp(&rate(va))
+                })
         });
         let verdict = if counts.leaking > 0 {
             VerdictKind::Leaking
@@ -292,8 +292,8 @@ fn row_of(t: &TargetReport) -> Row<'_> {
         shown: Some(Shown {
             kind: v.verdict,
             rate_known: v.rate_known,
-            rate: v.growth_rate_bytes_per_s,
-            ci: v.growth_rate_ci95,
+            rate: v.growth_rate_bytes_per_s.unwrap_or(0.0),
+            ci: v.growth_rate_ci95.unwrap_or_default(),
             quantity: v.quantity,
         }),
     }

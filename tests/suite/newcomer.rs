@@ -335,3 +335,54 @@ fn too_few_runs_are_refused_before_any_and_failures_are_the_reason() {
         "{j}"
     );
 }
+
+/// Item 8: an inconclusive with no rate yet says the rate is unknown
+/// (`null`, `rate_known: false`), not 0, which a pipeline reads as no
+/// growth; once known, it is a number.
+#[test]
+fn an_unknown_rate_is_null_not_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = dir.path().join("short.csv");
+    let long = dir.path().join("long.csv");
+    let flat = |n: usize| crate::common::log_text((0..n).map(|i| (i as f64, 5e6)), 7);
+    std::fs::write(&short, flat(4)).unwrap();
+    std::fs::write(&long, flat(120)).unwrap();
+    let report = |log: &std::path::Path| {
+        let out = leakwatch()
+            .args(["analyze", "--format", "json"])
+            .arg(log)
+            .output()
+            .unwrap();
+        json(&out.stdout)
+    };
+    let j = report(&short);
+    assert_eq!(j["verdict"], "inconclusive", "{j:#}");
+    assert_eq!(j["rate_known"], false, "{j:#}");
+    assert!(j["growth_rate_bytes_per_s"].is_null(), "{j:#}");
+    assert!(j["growth_rate_ci95"].is_null(), "{j:#}");
+    let rss = &j["metrics"]["rss_bytes"];
+    assert!(rss["growth_rate_per_s"].is_null() && rss["growth_rate_ci95"].is_null());
+    let j = report(&long);
+    assert_eq!(j["rate_known"], true, "{j:#}");
+    assert_eq!(j["growth_rate_bytes_per_s"], 0.0, "{j:#}");
+    assert_eq!(j["growth_rate_ci95"].as_array().map(Vec::len), Some(2));
+    // In a scan's targets too, beside its text table's "not yet known".
+    let mut idle = crate::common::spawn_sleep("30");
+    let pid = idle.id().to_string();
+    let out = leakwatch()
+        .args(["scan", "--children-of", &std::process::id().to_string()])
+        .args(["-i", "100ms", "-d", "300ms", "--format", "json"])
+        .output()
+        .unwrap();
+    idle.kill().ok();
+    idle.wait().ok();
+    let r = json(&out.stdout);
+    let t = r["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["pid"].as_u64().map(|p| p.to_string()) == Some(pid.clone()))
+        .unwrap_or_else(|| panic!("{r:#}"));
+    assert_eq!(t["rate_known"], false, "{t:#}");
+    assert!(t["growth_rate_bytes_per_s"].is_null(), "{t:#}");
+}
