@@ -194,7 +194,8 @@ pub fn run(
             label: t.label.clone(),
             judged: t.judged(),
             last: t.last,
-            first_s: t.first_s,
+            // A fork joins a listing after it was first seen.
+            first_s: t.origin.min(t.first_s),
             last_s: t.last_s,
             exited: t.gone,
             limit: t.limit,

@@ -168,6 +168,42 @@ pub fn format_secs(secs: f64) -> String {
     }
 }
 
+/// A command line as a table shows it, in at most `max` characters: the
+/// program's base name and its arguments (`python3 server.py --mode leak`
+/// for `/usr/bin/python3 server.py --mode leak`), cut in the middle so both
+/// the program and the last arguments, which tell processes apart, stay.
+pub fn short_command(command: &str, max: usize) -> String {
+    let (program, args) = command.split_once(' ').unwrap_or((command, ""));
+    let base = program
+        .rsplit('/')
+        .find(|s| !s.is_empty())
+        .unwrap_or(program);
+    let shown = if args.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base} {args}")
+    };
+    cut_middle(&shown, max)
+}
+
+/// `text` in at most `max` characters: whole, or its start and end with `…`
+/// between them.
+pub fn cut_middle(text: &str, max: usize) -> String {
+    let n = text.chars().count();
+    if n <= max {
+        return text.to_string();
+    }
+    if max <= 1 {
+        return "…".chars().take(max).collect();
+    }
+    let head = (max - 1) / 2;
+    let tail = max - 1 - head;
+    let mut s: String = text.chars().take(head).collect();
+    s.push('…');
+    s.extend(text.chars().skip(n - tail));
+    s
+}
+
 /// `text` quoted for a one-line message: escaped (no control characters or
 /// newlines) and cut to about 80 characters.
 pub fn quoted(text: &str) -> String {
@@ -263,5 +299,19 @@ mod tests {
         assert_eq!(Quantity::Count.value(37.0), "37");
         assert_eq!(format_secs(3725.0), "1h 2m");
         assert_eq!(format_secs(65.0), "1m 5s");
+    }
+
+    #[test]
+    fn commands_keep_their_program_and_last_arguments() {
+        let cmd = "/root/.pyenv/versions/3.11.7/bin/python3 examples/leaky_server.py --mode leak";
+        assert_eq!(
+            short_command(cmd, 80),
+            "python3 examples/leaky_server.py --mode leak"
+        );
+        assert_eq!(short_command(cmd, 21), "python3 ex…-mode leak");
+        assert_eq!(short_command("[kthreadd]", 20), "[kthreadd]");
+        assert_eq!(short_command("/usr/bin/", 20), "bin");
+        assert_eq!(cut_middle("abcdef", 1), "…");
+        assert_eq!(cut_middle("abcdef", 0), "");
     }
 }

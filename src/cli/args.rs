@@ -275,7 +275,7 @@ pub(super) struct RepeatArgs {
     /// With --start: how long the started target is given before the first sample
     #[arg(long, value_name = "DURATION", default_value = "1s", requires = "start", value_parser = values::duration)]
     pub start_wait: Duration,
-    /// How many times to run the command (at least 10 for a verdict)
+    /// How many times to run the command (at least 10: fewer cannot tell a leak from noise)
     #[arg(short = 'n', long, value_name = "N", allow_hyphen_values = true, value_parser = values::count)]
     pub runs: u64,
     /// Growth per run below which it is a plateau

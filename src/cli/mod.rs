@@ -317,6 +317,13 @@ fn validate_repeat(r: RepeatArgs) -> Result<Config> {
             "repeat: give the target with --pid PID, --name PATTERN, --cgroup PATH or --start CMD"
         ),
     };
+    let min = crate::detector::MIN_SAMPLES;
+    if r.runs < min {
+        bail!(
+            "-n {}: repeat needs at least {min} runs to tell a leak from noise; give -n {min} or more",
+            r.runs
+        );
+    }
     let metrics = r.metrics.0;
     if metrics.contains(&Metric::Usage) {
         bail!("--metrics usage: only a cgroup has it; leave usage out");

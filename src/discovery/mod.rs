@@ -9,7 +9,7 @@ pub mod procs;
 
 use crate::sampler::{Sampled, Sampler};
 use crate::sys::procfs::ProcFs;
-use crate::units::quoted;
+use crate::units::{quoted, short_command};
 use anyhow::{Result, bail};
 
 /// Who a target is, as reports and labels name it.
@@ -187,7 +187,7 @@ pub fn resolve_name(fs: &ProcFs, pattern: &str) -> Result<u32> {
             let list: Vec<String> = found
                 .iter()
                 .take(20)
-                .map(|f| format!("  {:>7}  {}", f.pid, quoted(&f.cmdline)))
+                .map(|f| format!("  {:>7}  {}", f.pid, quoted(&short_command(&f.cmdline, 76))))
                 .collect();
             Err(crate::units::Escaped(format!(
                 "{} processes match {}; choose one by its PID:\n{}",

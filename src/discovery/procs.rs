@@ -47,8 +47,9 @@ pub struct Procs {
     /// The last PID given out at the last listing.
     last_pid: Option<u32>,
     /// New processes that still had their parent's command line (forked,
-    /// not yet exec'd): looked at again at the next listing.
-    pending: HashSet<u32>,
+    /// not yet exec'd): looked at again at the next listing; with the time
+    /// they were first listed, which their own time counts from.
+    pending: HashMap<u32, f64>,
     /// Targets read by open/read/close for want of descriptors.
     unkept: u64,
     /// Processes skipped because this user may not read a file they need:
@@ -80,7 +81,7 @@ impl Procs {
             buf: vec![0; 4096],
             page: page_size(),
             last_pid: None,
-            pending: HashSet::new(),
+            pending: HashMap::new(),
             unkept: 0,
             denied: 0,
             denied_file: None,
@@ -114,7 +115,7 @@ impl Procs {
         // A PID no longer listed is gone: if it comes back, it is new.
         self.known.retain(|_, seen| *seen == listing);
         let listed = &self.pids;
-        self.pending.retain(|p| listed.contains(p));
+        self.pending.retain(|p, _| listed.contains(p));
         fresh
     }
 
@@ -156,9 +157,9 @@ impl Procs {
         true
     }
 
-    /// Opens a new process `pid` and takes its first reading; `None` when
-    /// it is not to join (yet).
-    fn open(&mut self, pid: u32, st: Option<Stat>) -> Option<NewTarget> {
+    /// Opens a new process `pid`, listed at `t`, and takes its first
+    /// reading; `None` when it is not to join (yet).
+    fn open(&mut self, pid: u32, st: Option<Stat>, t: f64) -> Option<NewTarget> {
         let keep = self.budget.room(3);
         let start = st.as_ref().map(|s| s.start);
         // The first read tells a user process from a kernel thread or a
@@ -178,7 +179,8 @@ impl Procs {
         // Forked and not yet exec'd, a process has its parent's command
         // line for a moment: it joins at the next listing, under the
         // command it has then (a fork that never execs, as it is).
-        if !self.pending.remove(&pid) {
+        let listed = self.pending.remove(&pid);
+        if listed.is_none() {
             let ppid = st
                 .as_ref()
                 .map(|s| s.ppid)
@@ -187,7 +189,7 @@ impl Procs {
                 .and_then(|pp| self.fs.cmdline(pp, super::MAX_CMDLINE))
                 .is_some_and(|c| c == command)
             {
-                self.pending.insert(pid);
+                self.pending.insert(pid, t);
                 self.known.remove(&pid);
                 return None;
             }
@@ -220,13 +222,15 @@ impl Procs {
                 pid,
                 fresh: false,
             }),
-            origin: None,
+            // Seen since it was first listed (a fork at the scan's first
+            // listing is no late joiner).
+            origin: listed,
         })
     }
 }
 
 impl Discovery for Procs {
-    fn discover(&mut self, _t: f64) -> Vec<NewTarget> {
+    fn discover(&mut self, t: f64) -> Vec<NewTarget> {
         // The last PID the kernel gave out: unchanged, no process (or
         // thread) was created since the last listing, so none is needed.
         let last = self.fs.last_pid();
@@ -239,9 +243,9 @@ impl Discovery for Procs {
         let mut out = Vec::new();
         for (pid, st) in fresh {
             if self.wanted(pid, st.as_ref())
-                && let Some(t) = self.open(pid, st)
+                && let Some(nt) = self.open(pid, st, t)
             {
-                out.push(t);
+                out.push(nt);
             }
         }
         out

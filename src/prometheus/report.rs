@@ -92,9 +92,9 @@ impl Render for FleetReport {
             let rate = if v.rate_known {
                 format!(
                     "{} (95% {} to {})",
-                    q.rate(v.growth_rate_bytes_per_s, "h"),
-                    q.rate(v.growth_rate_ci95[0], "h"),
-                    q.rate(v.growth_rate_ci95[1], "h")
+                    q.rate(v.growth_rate_bytes_per_s.unwrap_or(0.0), "h"),
+                    q.rate(v.growth_rate_ci95.unwrap_or_default()[0], "h"),
+                    q.rate(v.growth_rate_ci95.unwrap_or_default()[1], "h")
                 )
             } else {
                 "rate not yet known".to_string()

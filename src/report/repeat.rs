@@ -30,6 +30,8 @@ pub struct RepeatReport {
     pub verdict: VerdictKind,
     /// Runs done.
     pub runs: u64,
+    /// Runs asked for (`-n`).
+    pub runs_asked: u64,
     /// One sentence a person can check against a plot.
     pub reason: String,
     /// Runs whose command failed.
@@ -62,6 +64,18 @@ pub struct RepeatReport {
     pub next_step: Option<String>,
 }
 
+/// Why a repeat stopped before its runs were done, in words, if it did:
+/// `the repeat stopped after 3 of 10 runs (the command failed)`.
+fn stopped(o: &RepeatOutcome) -> Option<String> {
+    (o.runs < o.runs_asked).then(|| {
+        let why = o.ended_by.as_deref().unwrap_or("stopped");
+        format!(
+            "the repeat stopped after {} of {} runs ({why})",
+            o.runs, o.runs_asked
+        )
+    })
+}
+
 /// Memory back within this much of its level counts as returned: twice the
 /// plateau threshold per run, or 64 KiB (a page or two of allocator slack).
 fn returned(held: f64, max_per_run: f64) -> bool {
@@ -90,7 +104,11 @@ impl From<&RepeatOutcome> for RepeatReport {
         RepeatReport {
             verdict: rss.kind,
             runs: o.runs,
-            reason: reason(rss, max_per_run),
+            runs_asked: o.runs_asked,
+            reason: match stopped(o) {
+                Some(why) if !rss.finding.rate_known() => format!("{why}: too few runs to judge"),
+                _ => reason(rss, max_per_run),
+            },
             failed_runs: o.failed,
             retained_bytes_per_run: rss.rate,
             retained_bytes_per_run_ci95: rss.rate_ci95,
@@ -133,7 +151,15 @@ impl Render for RepeatReport {
                 signed(b, hi)
             );
         } else {
-            let _ = writeln!(s, "  per run:   not yet known: at least 10 runs are needed");
+            let why = if self.runs < self.runs_asked {
+                format!(
+                    "the repeat stopped after {} of {} runs",
+                    self.runs, self.runs_asked
+                )
+            } else {
+                "at least 10 runs are needed".to_string()
+            };
+            let _ = writeln!(s, "  per run:   not known: {why}");
         }
         let _ = writeln!(
             s,

@@ -6,7 +6,7 @@ use super::{Render, Style, round3, verdict_word};
 use crate::detector::VerdictKind;
 use crate::judging::{Judge, Judging};
 use crate::scan::{ScanOutcome, Seen};
-use crate::units::{Quantity, format_bytes, format_secs};
+use crate::units::{Quantity, cut_middle, format_bytes, format_secs, short_command};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -170,10 +170,10 @@ impl From<&ScanOutcome> for ScanReport {
             let (va, vb) = (&a.report.verdict, &b.report.verdict);
             (a.exited, rank(va.verdict))
                 .cmp(&(b.exited, rank(vb.verdict)))
-                .then(
-                    vb.growth_rate_bytes_per_s
-                        .total_cmp(&va.growth_rate_bytes_per_s),
-                )
+                .then({
+                    let rate = |v: &VerdictReport| v.growth_rate_bytes_per_s.unwrap_or(0.0);
+                    rate(vb).total_cmp(&rate(va))
+                })
         });
         let verdict = if counts.leaking > 0 {
             VerdictKind::Leaking
@@ -226,7 +226,13 @@ impl Render for ScanReport {
             self.ended_by
         );
         let rows: Vec<Row> = self.targets.iter().map(row_of).collect();
-        for line in rows_lines(&rows, width, true, usize::MAX) {
+        for line in rows_lines(
+            &rows,
+            width,
+            true,
+            usize::MAX,
+            self.scope.starts_with("cgroups"),
+        ) {
             let _ = writeln!(s, "{line}");
         }
         for t in self.targets.iter().filter(|t| t.report.source.is_some()) {
@@ -241,6 +247,11 @@ impl Render for ScanReport {
 /// "2 leaking, 120 plateau, 15 inconclusive of 137 processes (6 exited)".
 fn summary(c: &Counts, scope: &str) -> String {
     let what = scope.split(' ').next().unwrap_or(scope);
+    let what = match (c.targets, what) {
+        (1, "processes") => "process",
+        (1, w) => w.strip_suffix('s').unwrap_or(w),
+        (_, w) => w,
+    };
     let mut s = format!(
         "{} leaking, {} plateau, {} inconclusive of {} {what}",
         c.leaking, c.plateau, c.inconclusive, c.targets
@@ -281,8 +292,8 @@ fn row_of(t: &TargetReport) -> Row<'_> {
         shown: Some(Shown {
             kind: v.verdict,
             rate_known: v.rate_known,
-            rate: v.growth_rate_bytes_per_s,
-            ci: v.growth_rate_ci95,
+            rate: v.growth_rate_bytes_per_s.unwrap_or(0.0),
+            ci: v.growth_rate_ci95.unwrap_or_default(),
             quantity: v.quantity,
         }),
     }
@@ -313,43 +324,127 @@ fn verdict_cell(r: &Row) -> String {
     }
 }
 
+/// The command column gets at least this many characters before the RSS
+/// column gives way to it.
+const MIN_COMMAND: usize = 32;
+
+/// Which columns a table shows, and how wide.
+struct Layout {
+    pid: usize,
+    rss: Option<usize>,
+    /// The rate with its 95% interval, or alone.
+    full: bool,
+    rate: usize,
+    verdict: usize,
+    /// Room left for the command.
+    command: usize,
+}
+
+impl Layout {
+    /// The widest layout that shows the longest of `commands` whole in
+    /// `width`: the 95% interval goes first, then (if the command would be
+    /// left fewer than [`MIN_COMMAND`] characters) the RSS column.
+    fn fit(rows: &[Row], commands: &[String], width: usize, full: bool) -> Layout {
+        let widest = |cells: &mut dyn Iterator<Item = usize>, header: &str| {
+            cells.max().unwrap_or(0).max(header.chars().count())
+        };
+        let pid = widest(&mut rows.iter().map(|r| r.pid.to_string().len()), "PID");
+        let rss = widest(
+            &mut rows
+                .iter()
+                .map(|r| format_bytes(r.rss as f64).chars().count()),
+            "RSS",
+        );
+        let verdict = widest(
+            &mut rows.iter().map(|r| verdict_cell(r).chars().count()),
+            "VERDICT",
+        );
+        let rate = |full: bool| {
+            let header = if full { "RATE (95% INTERVAL)" } else { "RATE" };
+            widest(
+                &mut rows
+                    .iter()
+                    .map(|r| rate_cell(r.shown, full).chars().count()),
+                header,
+            )
+        };
+        let need = widest(&mut commands.iter().map(|c| c.chars().count()), "COMMAND");
+        let layout = |full: bool, rss: Option<usize>| {
+            let rate = rate(full);
+            let used = pid + 2 + rss.map_or(0, |w| w + 2) + rate + 2 + verdict + 2;
+            Layout {
+                pid,
+                rss,
+                full,
+                rate,
+                verdict,
+                command: width.saturating_sub(used),
+            }
+        };
+        if full {
+            let l = layout(true, Some(rss));
+            if l.command >= need {
+                return l;
+            }
+        }
+        let l = layout(false, Some(rss));
+        if l.command >= need.min(MIN_COMMAND) {
+            return l;
+        }
+        layout(false, None)
+    }
+
+    /// One line of the table.
+    fn line(&self, pid: &str, rss: &str, rate: &str, verdict: &str, command: &str) -> String {
+        let (pw, rw, vw) = (self.pid, self.rate, self.verdict);
+        let rss = match self.rss {
+            Some(w) => format!("{rss:<w$}  "),
+            None => String::new(),
+        };
+        format!("{pid:>pw$}  {rss}{rate:<rw$}  {verdict:<vw$}  {command}")
+            .trim_end()
+            .to_string()
+    }
+}
+
 /// The table's lines, `width` columns wide, with at most `max_rows` rows (a
-/// last line says how many more there are).
-fn rows_lines(rows: &[Row], width: usize, full: bool, max_rows: usize) -> Vec<String> {
+/// last line says how many more there are); the labels are cgroups' paths
+/// when `cgroups`, else command lines.
+fn rows_lines(
+    rows: &[Row],
+    width: usize,
+    full: bool,
+    max_rows: usize,
+    cgroups: bool,
+) -> Vec<String> {
     let shown = &rows[..rows.len().min(max_rows)];
-    let rate_w = shown
+    let commands: Vec<String> = shown
         .iter()
-        .map(|r| rate_cell(r.shown, full).chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(19);
-    let fixed = 8 + 11 + rate_w + 2 + 22;
-    let (full, rate_w) = if full && width < fixed + 12 {
-        (false, 19)
+        .map(|r| match cgroups {
+            true => r.label.to_string(),
+            false => short_command(r.label, usize::MAX),
+        })
+        .collect();
+    let l = Layout::fit(shown, &commands, width, full);
+    let rate = if l.full {
+        "RATE (95% INTERVAL)"
     } else {
-        (full, rate_w)
+        "RATE"
     };
-    let mut out = vec![format!(
-        "{:>7}  {:<9}  {:<rate_w$}  {:<20}  COMMAND",
-        "PID",
-        "RSS",
-        if full { "RATE (95% INTERVAL)" } else { "RATE" },
-        "VERDICT"
-    )];
-    for r in shown {
-        out.push(format!(
-            "{:>7}  {:<9}  {:<rate_w$}  {:<20}  {}",
-            r.pid,
-            format_bytes(r.rss as f64),
-            rate_cell(r.shown, full),
-            verdict_cell(r),
-            r.label
+    let mut out = vec![l.line("PID", "RSS", rate, "VERDICT", "COMMAND")];
+    for (r, c) in shown.iter().zip(&commands) {
+        out.push(l.line(
+            &r.pid.to_string(),
+            &format_bytes(r.rss as f64),
+            &rate_cell(r.shown, l.full),
+            &verdict_cell(r),
+            &cut_middle(c, l.command.max(1)),
         ));
     }
     if rows.len() > shown.len() {
         out.push(format!("  … {} more", rows.len() - shown.len()));
     }
-    out.into_iter().map(|l| clip(&l, width)).collect()
+    out.into_iter().map(|line| clip(&line, width)).collect()
 }
 
 /// `line` cut to `width` characters.
@@ -405,7 +500,13 @@ pub fn table_lines(f: &Frame, width: usize, height: usize) -> Vec<String> {
         String::new(),
     ];
     let room = height.saturating_sub(out.len() + 2).max(1);
-    out.extend(rows_lines(&rows, width, true, room));
+    out.extend(rows_lines(
+        &rows,
+        width,
+        true,
+        room,
+        f.scope.starts_with("cgroups"),
+    ));
     out
 }
 

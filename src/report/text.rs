@@ -48,13 +48,11 @@ pub(super) fn text(report: &Report, color: bool) -> String {
 
 /// The rate, baseline and window lines, when a window was judged.
 fn window_lines(r: &VerdictReport, s: &mut String) {
-    if !r.rate_known {
+    let (Some(g), Some([lo, hi])) = (r.growth_rate_bytes_per_s, r.growth_rate_ci95) else {
         let _ = writeln!(s, "  rate:      not yet known");
         return;
-    }
+    };
     let q = r.quantity;
-    let g = r.growth_rate_bytes_per_s;
-    let [lo, hi] = r.growth_rate_ci95;
     let _ = writeln!(
         s,
         "  rate:      {} ({}); 95% interval {} to {}",
@@ -114,10 +112,9 @@ fn metrics_table(r: &VerdictReport, s: &mut String) {
     let _ = writeln!(s, "  metrics:   (judged: {})", r.judge);
     for (col, m) in &r.metrics {
         let q = m.unit;
-        let rate = if m.rate_known {
-            q.rate(m.growth_rate_per_s, "h")
-        } else {
-            "rate not known".to_string()
+        let rate = match m.growth_rate_per_s {
+            Some(g) => q.rate(g, "h"),
+            None => "rate not known".to_string(),
         };
         let _ = writeln!(
             s,

@@ -4,7 +4,7 @@
 
 use super::{Render, Style, reason, round3, text};
 use crate::analyze::Analysis;
-use crate::detector::VerdictKind;
+use crate::detector::{Verdict, VerdictKind};
 use crate::discovery::{Limit, LimitSource};
 use crate::judging::{Judge, Judged};
 use crate::metrics;
@@ -35,13 +35,15 @@ pub struct VerdictReport {
     pub samples: u64,
     /// Seconds from first to last sample of the judged watch.
     pub duration_s: f64,
-    /// Whether a window was judged: else the rate and its interval are 0
-    /// and mean nothing yet.
+    /// Whether a window was judged: else the rate and its interval are
+    /// not known yet (`null`).
     pub rate_known: bool,
-    /// Growth rate of the floor over the judged window, bytes per second.
-    pub growth_rate_bytes_per_s: f64,
-    /// 95% interval of the growth rate, bytes per second.
-    pub growth_rate_ci95: [f64; 2],
+    /// Growth rate of the floor over the judged window, bytes per second;
+    /// `None` (`null`) while it is not known.
+    pub growth_rate_bytes_per_s: Option<f64>,
+    /// 95% interval of the growth rate, bytes per second; `None` while the
+    /// rate is not known.
+    pub growth_rate_ci95: Option<[f64; 2]>,
     /// Fitted floor at the start of the judged window, bytes.
     pub baseline_start_bytes: f64,
     /// Fitted floor at the end of the judged window, bytes.
@@ -95,12 +97,12 @@ pub struct MetricReport {
     pub verdict: VerdictKind,
     /// `bytes` or `count`.
     pub unit: Quantity,
-    /// Whether a window was judged (else the rate is 0 and means nothing yet).
+    /// Whether a window was judged (else the rate is not known yet: `null`).
     pub rate_known: bool,
-    /// Growth rate of the floor, units per second.
-    pub growth_rate_per_s: f64,
-    /// 95% interval of the growth rate.
-    pub growth_rate_ci95: [f64; 2],
+    /// Growth rate of the floor, units per second; `None` while not known.
+    pub growth_rate_per_s: Option<f64>,
+    /// 95% interval of the growth rate; `None` while the rate is not known.
+    pub growth_rate_ci95: Option<[f64; 2]>,
     /// Fitted floor at the start of the judged window.
     pub baseline_start: f64,
     /// Fitted floor at the end of the judged window.
@@ -119,6 +121,18 @@ fn limit_source(s: LimitSource) -> String {
     }
 }
 
+/// The verdict's rate, once a window was judged (else it is not known).
+fn known_rate(v: &Verdict) -> Option<f64> {
+    v.finding.rate_known().then(|| round3(v.rate))
+}
+
+/// The rate's 95% interval, once a window was judged.
+fn known_ci(v: &Verdict) -> Option<[f64; 2]> {
+    v.finding
+        .rate_known()
+        .then(|| [round3(v.rate_ci95[0]), round3(v.rate_ci95[1])])
+}
+
 impl MetricReport {
     /// The report on one judged series.
     fn of(j: &Judged) -> MetricReport {
@@ -127,8 +141,8 @@ impl MetricReport {
             verdict: v.kind,
             unit: j.quantity,
             rate_known: v.finding.rate_known(),
-            growth_rate_per_s: round3(v.rate),
-            growth_rate_ci95: [round3(v.rate_ci95[0]), round3(v.rate_ci95[1])],
+            growth_rate_per_s: known_rate(v),
+            growth_rate_ci95: known_ci(v),
             baseline_start: v.baseline_start.round(),
             baseline_end: v.baseline_end.round(),
             window_s: round3(v.window_s()),
@@ -159,8 +173,8 @@ impl VerdictReport {
             samples: v.samples,
             duration_s: round3(v.duration_s),
             rate_known: v.finding.rate_known(),
-            growth_rate_bytes_per_s: round3(v.rate),
-            growth_rate_ci95: [round3(v.rate_ci95[0]), round3(v.rate_ci95[1])],
+            growth_rate_bytes_per_s: known_rate(v),
+            growth_rate_ci95: known_ci(v),
             baseline_start_bytes: v.baseline_start.round(),
             baseline_end_bytes: v.baseline_end.round(),
             window_s: round3(v.window_s()),

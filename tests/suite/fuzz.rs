@@ -125,9 +125,9 @@ fn numbers_are_numbers(r: &Report, json: &serde_json::Value, case: u64) {
     let r = &r.verdict;
     let f = [
         r.duration_s,
-        r.growth_rate_bytes_per_s,
-        r.growth_rate_ci95[0],
-        r.growth_rate_ci95[1],
+        r.growth_rate_bytes_per_s.unwrap_or(0.0),
+        r.growth_rate_ci95.unwrap_or_default()[0],
+        r.growth_rate_ci95.unwrap_or_default()[1],
         r.baseline_start_bytes,
         r.baseline_end_bytes,
         r.window_s,
@@ -141,12 +141,18 @@ fn numbers_are_numbers(r: &Report, json: &serde_json::Value, case: u64) {
     for k in ["watch_more_s", "gc_period_s"] {
         assert!(json[k].is_null() || json[k].is_f64(), "case {case}: {k}");
     }
-    for k in [
-        "duration_s",
-        "growth_rate_bytes_per_s",
-        "baseline_end_bytes",
-        "window_s",
-    ] {
+    // A rate not known yet is null, never a 0 that reads as no growth.
+    assert_eq!(
+        json["growth_rate_bytes_per_s"].is_number(),
+        r.rate_known,
+        "case {case}: {json}"
+    );
+    assert_eq!(
+        json["growth_rate_ci95"].is_array(),
+        r.rate_known,
+        "case {case}"
+    );
+    for k in ["duration_s", "baseline_end_bytes", "window_s"] {
         assert!(json[k].is_number(), "case {case}: {k} in {json}");
     }
 }

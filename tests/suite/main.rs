@@ -13,6 +13,7 @@ mod fuzz;
 mod hardening;
 mod listen;
 mod metrics;
+mod newcomer;
 mod plot;
 mod polish;
 mod procfs;

@@ -182,7 +182,15 @@ fn repeat_errors_are_one_clear_line() {
     let (mut server, _) = leaky_server(0);
     let pid = server.id().to_string();
     fails_with(
-        &["repeat", "-p", &pid, "-n", "3", "--", "/nonexistent/client"],
+        &[
+            "repeat",
+            "-p",
+            &pid,
+            "-n",
+            "10",
+            "--",
+            "/nonexistent/client",
+        ],
         "cannot start",
     );
     fails_with(&["repeat", "-p", &pid, "-n", "0", "--", "true"], "above 0");
@@ -226,7 +234,7 @@ fn the_log_has_a_run_column_that_analyze_reads() {
             "-p",
             &server.id().to_string(),
             "-n",
-            "3",
+            "10",
             "--cooldown",
             "300ms",
             "-o",
@@ -262,7 +270,7 @@ fn the_log_has_a_run_column_that_analyze_reads() {
         .success();
     let svg = std::fs::read_to_string(&svg).unwrap();
     assert!(
-        svg.contains("runs (3;") && svg.contains("cool-down"),
+        svg.contains("runs (10;") && svg.contains("cool-down"),
         "{svg}"
     );
 }
@@ -310,7 +318,7 @@ fn ctrl_c_mid_run_ends_the_command_and_reports_the_runs_done() {
             "-p",
             &server.id().to_string(),
             "-n",
-            "5",
+            "10",
             "--",
             "sh",
             "-c",

@@ -1,0 +1,388 @@
+//! A newcomer's first ten minutes (issue 24): which process grows, on any
+//! terminal; targets found by any part of their command line; verdicts
+//! that name their target; unknown rates that read as unknown.
+
+use crate::common::{json, leakwatch, leakwatch_path, wait_until};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A tag no other test's processes carry.
+fn tag(name: &str) -> String {
+    format!("lwnc-{name}-{}", std::process::id())
+}
+
+/// The python3 interpreter by its whole path, as `sys.executable` names it
+/// (a command line that starts with a long directory, as a pyenv or venv
+/// python's does).
+fn python() -> String {
+    let out = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("python3 (the test command installs it)");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn end(mut kids: Vec<Child>) {
+    for k in &mut kids {
+        k.kill().ok();
+    }
+    for k in &mut kids {
+        k.wait().ok();
+    }
+}
+
+/// A tmux session `name` of `cols` × 24 running `cmd`.
+struct Tmux(String);
+
+impl Tmux {
+    fn start(name: &str, cols: u32, cmd: &str) -> Tmux {
+        let st = Command::new("tmux")
+            .args(["new-session", "-d", "-s", name, "-x", &cols.to_string()])
+            .args(["-y", "24", cmd])
+            .status()
+            .expect("tmux (the test command installs it)");
+        assert!(st.success());
+        Tmux(name.to_string())
+    }
+
+    fn capture(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.0])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The screen once it shows `needle` (waiting up to a minute).
+    fn screen_with(&self, needle: &str) -> String {
+        let mut screen = String::new();
+        wait_until(needle, Duration::from_secs(60), || {
+            screen = self.capture();
+            screen.contains(needle)
+        });
+        screen
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        Command::new("tmux")
+            .args(["kill-session", "-t", &self.0])
+            .status()
+            .ok();
+    }
+}
+
+/// A shell that starts the article's server, leaking and fixed, under a
+/// python3 named by its whole path, with the script's whole path.
+fn leak_and_fixed_servers() -> Child {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/leaky_server.py");
+    let py = python();
+    let sh = format!(
+        "{py} {script} --load 40 --mode leak & {py} {script} --load 40 --mode fixed & wait"
+    );
+    Command::new("sh")
+        .args(["-c", &sh])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Item 1: at 100 and at 60 columns, scan's table (live and at the end)
+/// shows each server's program and the arguments that tell them apart.
+#[test]
+fn scan_shows_which_process_grows_at_100_and_60_columns() {
+    let servers = leak_and_fixed_servers();
+    let pid = servers.id();
+    wait_until("both servers", Duration::from_secs(30), || {
+        let kids =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        kids.split_whitespace().count() >= 2
+    });
+    let sessions: Vec<(u32, Tmux)> = [100, 60]
+        .into_iter()
+        .map(|cols| {
+            let cmd = format!(
+                "{} scan --children-of {pid} -i 200ms -d 6s; sleep 60",
+                leakwatch_path().display()
+            );
+            (cols, Tmux::start(&tag(&format!("scan{cols}")), cols, &cmd))
+        })
+        .collect();
+    let live: Vec<String> = sessions
+        .iter()
+        .map(|(_, t)| t.screen_with("leakwatch scan:"))
+        .collect();
+    let report: Vec<String> = sessions
+        .iter()
+        .map(|(_, t)| t.screen_with("watched for"))
+        .collect();
+    end(vec![servers]);
+    for (((cols, _), live), report) in sessions.iter().zip(&live).zip(&report) {
+        for screen in [live, report] {
+            let cols = *cols as usize;
+            assert!(
+                screen.lines().all(|l| l.chars().count() <= cols),
+                "{screen}"
+            );
+            for mode in ["--mode leak", "--mode fixed"] {
+                let row = screen
+                    .lines()
+                    .find(|l| l.ends_with(mode))
+                    .unwrap_or_else(|| panic!("{cols} columns: no row of {mode}:\n{screen}"));
+                // The program's base name, not the start of its directory.
+                assert!(row.contains(" python3"), "{row}");
+                assert!(!row.contains("/bin/python3"), "{row}");
+            }
+        }
+    }
+    // The leaking one is first, its rate known, at either width.
+    for r in &report {
+        let mut rows = r
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with("PID "));
+        let first = rows.nth(1).unwrap_or("");
+        assert!(
+            first.contains("leaking") && first.ends_with("--mode leak"),
+            "{r}"
+        );
+    }
+    // Room at 100 columns: the end of the script's name too.
+    assert!(
+        report[0].contains(".py --load 40 --mode leak"),
+        "{}",
+        report[0]
+    );
+}
+
+/// Idle python processes whose command lines are 4 KiB long, `tag-a` and
+/// `tag-b` at their very end.
+fn long_command_lines(tag: &str) -> Vec<Child> {
+    let kids: Vec<Child> = ["a", "b"]
+        .iter()
+        .map(|which| {
+            Command::new(python())
+                .args(["-c", "import time; time.sleep(120)"])
+                .args(std::iter::repeat_n("x".repeat(63), 64))
+                .arg(format!("{tag}-{which}"))
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for k in &kids {
+        let f = format!("/proc/{}/cmdline", k.id());
+        wait_until("python to start", Duration::from_secs(30), || {
+            std::fs::read(&f).is_ok_and(|c| c.len() > 4096)
+        });
+    }
+    kids
+}
+
+/// Items 1 and 2: `scan --name` finds processes by the end of a 4 KiB
+/// command line, and `--name`'s list of matches shows each one's program
+/// and the end that tells them apart.
+#[test]
+fn a_name_at_the_end_of_a_4_kib_command_line_is_found() {
+    let t = tag("long");
+    let kids = long_command_lines(&t);
+    let out = leakwatch()
+        .args([
+            "scan", "--name", &t, "-i", "100ms", "-d", "1s", "--format", "json",
+        ])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let listed = leakwatch()
+        .args(["--name", &t, "-d", "1s"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let ids: Vec<u64> = kids.iter().map(|k| u64::from(k.id())).collect();
+    end(kids);
+    let r = json(&out.stdout);
+    let mut pids: Vec<u64> = r["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["samples"].as_u64().unwrap() > 0)
+        .map(|x| x["pid"].as_u64().unwrap())
+        .collect();
+    pids.sort();
+    assert_eq!(pids, ids, "{r:#}");
+    let err = String::from_utf8_lossy(&listed.stderr);
+    assert_eq!(listed.status.code(), Some(2), "{err}");
+    for which in ["a", "b"] {
+        let line = err
+            .lines()
+            .find(|l| l.ends_with(&format!("{t}-{which}'")))
+            .unwrap_or_else(|| panic!("no line for {which}: {err}"));
+        assert!(line.contains("'python3 -c import time"), "{line}");
+        assert!(line.chars().count() < 100, "{line}");
+    }
+}
+
+/// Item 6: the forked workers a scan of `--children-of` finds at its first
+/// listing (forks that never exec join a listing later) were watched for
+/// the whole scan: an inconclusive one makes the scan inconclusive, exit 3
+/// with --fail-on-leak, as it does by --name.
+#[test]
+fn children_seen_at_the_first_listing_are_no_late_joiners() {
+    let t = tag("forked");
+    let parent = crate::common::spawn_leaky(&["forked", "--tag", &t]);
+    let pid = parent.id();
+    wait_until("the workers", Duration::from_secs(30), || {
+        let kids =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        kids.split_whitespace().count() >= 3
+    });
+    let scan = |select: &[&str]| {
+        leakwatch()
+            .arg("scan")
+            .args(select)
+            .args([
+                "-i",
+                "200ms",
+                "-d",
+                "2s",
+                "--fail-on-leak",
+                "--format",
+                "json",
+            ])
+            .timeout(Duration::from_secs(60))
+            .output()
+            .unwrap()
+    };
+    let by_name = {
+        let t = t.clone();
+        std::thread::spawn(move || scan(&["--name", &t]))
+    };
+    let out = scan(&["--children-of", &pid.to_string()]);
+    let by_name = by_name.join().unwrap();
+    end(vec![parent]);
+    for (out, kids) in [(&out, 3), (&by_name, 4)] {
+        let r = json(&out.stdout);
+        let targets = r["targets"].as_array().unwrap();
+        let mine: Vec<&serde_json::Value> = targets
+            .iter()
+            .filter(|x| !x["command"].as_str().unwrap().contains("leakwatch"))
+            .collect();
+        assert_eq!(mine.len(), kids, "{r:#}");
+        for x in &mine {
+            assert_eq!(x["first_seen_s"], 0.0, "{x:#}");
+        }
+        let c = &r["counts"];
+        let (verdict, code) = if c["leaking"].as_u64() > Some(0) {
+            ("leaking", 1)
+        } else if c["inconclusive"].as_u64() > Some(0) {
+            ("inconclusive", 3)
+        } else {
+            ("plateau", 0)
+        };
+        assert_eq!(r["verdict"], verdict, "{r:#}");
+        assert_eq!(out.status.code(), Some(code), "{r:#}");
+    }
+}
+
+/// Item 7: `repeat -n` below 10 is refused before any run; a repeat the
+/// command's failures stop says so, not that it needs 10 runs.
+#[test]
+fn too_few_runs_are_refused_before_any_and_failures_are_the_reason() {
+    let mut target = crate::common::spawn_sleep("60");
+    let pid = target.id().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let run = format!("touch {}", marker.display());
+    let out = leakwatch()
+        .args(["repeat", "-p", &pid, "-n", "5", "--", "sh", "-c", &run])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("-n 5: repeat needs at least 10 runs"), "{err}");
+    assert!(out.stdout.is_empty());
+    assert!(!marker.exists(), "a run was started");
+    let out = leakwatch()
+        .args(["repeat", "-p", &pid, "-n", "10", "--", "sh", "-c", "exit 7"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let json_out = leakwatch()
+        .args(["repeat", "-p", &pid, "-n", "12", "--format", "json"])
+        .args(["--", "sh", "-c", "exit 7"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    target.kill().ok();
+    target.wait().ok();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("runs:      3 done, 3 failed"), "{text}");
+    assert!(
+        text.contains("reason:    the repeat stopped after 3 of 10 runs (the command failed)"),
+        "{text}"
+    );
+    assert!(!text.contains("at least 10"), "{text}");
+    let j = json(&json_out.stdout);
+    assert_eq!(
+        (j["runs"].as_u64(), j["runs_asked"].as_u64()),
+        (Some(3), Some(12))
+    );
+    assert!(
+        !j["reason"].as_str().unwrap().contains("at least 10"),
+        "{j}"
+    );
+}
+
+/// Item 8: an inconclusive with no rate yet says the rate is unknown
+/// (`null`, `rate_known: false`), not 0, which a pipeline reads as no
+/// growth; once known, it is a number.
+#[test]
+fn an_unknown_rate_is_null_not_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = dir.path().join("short.csv");
+    let long = dir.path().join("long.csv");
+    let flat = |n: usize| crate::common::log_text((0..n).map(|i| (i as f64, 5e6)), 7);
+    std::fs::write(&short, flat(4)).unwrap();
+    std::fs::write(&long, flat(120)).unwrap();
+    let report = |log: &std::path::Path| {
+        let out = leakwatch()
+            .args(["analyze", "--format", "json"])
+            .arg(log)
+            .output()
+            .unwrap();
+        json(&out.stdout)
+    };
+    let j = report(&short);
+    assert_eq!(j["verdict"], "inconclusive", "{j:#}");
+    assert_eq!(j["rate_known"], false, "{j:#}");
+    assert!(j["growth_rate_bytes_per_s"].is_null(), "{j:#}");
+    assert!(j["growth_rate_ci95"].is_null(), "{j:#}");
+    let rss = &j["metrics"]["rss_bytes"];
+    assert!(rss["growth_rate_per_s"].is_null() && rss["growth_rate_ci95"].is_null());
+    let j = report(&long);
+    assert_eq!(j["rate_known"], true, "{j:#}");
+    assert_eq!(j["growth_rate_bytes_per_s"], 0.0, "{j:#}");
+    assert_eq!(j["growth_rate_ci95"].as_array().map(Vec::len), Some(2));
+    // In a scan's targets too, beside its text table's "not yet known".
+    let mut idle = crate::common::spawn_sleep("30");
+    let pid = idle.id().to_string();
+    let out = leakwatch()
+        .args(["scan", "--children-of", &std::process::id().to_string()])
+        .args(["-i", "100ms", "-d", "300ms", "--format", "json"])
+        .output()
+        .unwrap();
+    idle.kill().ok();
+    idle.wait().ok();
+    let r = json(&out.stdout);
+    let t = r["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["pid"].as_u64().map(|p| p.to_string()) == Some(pid.clone()))
+        .unwrap_or_else(|| panic!("{r:#}"));
+    assert_eq!(t["rate_known"], false, "{t:#}");
+    assert!(t["growth_rate_bytes_per_s"].is_null(), "{t:#}");
+}
