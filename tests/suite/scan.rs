@@ -287,7 +287,7 @@ fn the_live_table_is_redrawn_in_place_and_fits_the_terminal() {
     ];
     let name = format!("lw-scan-{}", std::process::id());
     let cmd = format!(
-        "{} scan --name {t} -i 200ms -d 4s; sleep 30",
+        "{} scan --name {t} -i 200ms -d 6s; sleep 30",
         leakwatch_path().display()
     );
     let st = Command::new("tmux")
