@@ -131,13 +131,18 @@ fn discovery(cfg: &ScanConfig, proc: &ProcFs, budget: &FdBudget) -> Result<Box<d
 }
 
 /// The judging every target starts with: the judged metric, or every one
-/// for `any`, with the scan's coarser detectors.
+/// for `any`, with the scan's coarser detectors; with logs, a watch's (and
+/// `analyze`'s), so a log judged by `analyze` gives the scan's verdict.
 fn judging(cfg: &ScanConfig) -> Judging {
     let judged: Vec<Metric> = match &cfg.judge {
         Judge::Column(c) => Metric::from_column(c).into_iter().collect(),
         Judge::Any => cfg.metrics.clone(),
     };
-    Judging::new(cfg.detector, &judged, None, cfg.judge.clone()).with_buckets(SCAN_BUCKETS)
+    let judging = Judging::new(cfg.detector, &judged, None, cfg.judge.clone());
+    match cfg.output_dir {
+        Some(_) => judging,
+        None => judging.with_buckets(SCAN_BUCKETS),
+    }
 }
 
 /// Runs a scan of `proc` to its end, with `extra` outputs (a live table,

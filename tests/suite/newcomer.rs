@@ -22,6 +22,23 @@ fn python() -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Children ended when it goes, a failed assertion or not; and a cgroup
+/// of theirs removed.
+struct Kids(Vec<Child>, Option<std::path::PathBuf>);
+
+impl Drop for Kids {
+    fn drop(&mut self) {
+        end(std::mem::take(&mut self.0));
+        if let Some(cg) = &self.1 {
+            let gone = |d: &std::path::Path| std::fs::remove_dir(d).is_ok() || !d.exists();
+            wait_until("the cgroup to empty", Duration::from_secs(10), || {
+                gone(&cg.join("app"))
+            });
+            std::fs::remove_dir(cg).ok();
+        }
+    }
+}
+
 fn end(mut kids: Vec<Child>) {
     for k in &mut kids {
         k.kill().ok();
@@ -385,4 +402,106 @@ fn an_unknown_rate_is_null_not_zero() {
         .unwrap_or_else(|| panic!("{r:#}"));
     assert_eq!(t["rate_known"], false, "{t:#}");
     assert!(t["growth_rate_bytes_per_s"].is_null(), "{t:#}");
+}
+
+/// The fields a scan target and `analyze` of its log must agree on.
+const SAME: [&str; 8] = [
+    "verdict",
+    "samples",
+    "rate_known",
+    "growth_rate_bytes_per_s",
+    "growth_rate_ci95",
+    "baseline_end_bytes",
+    "window_s",
+    "reason",
+];
+
+/// Runs `scan ARGS -o DIR` and checks that `analyze` of each target's log
+/// gives that target's verdict and numbers; returns the scan's report.
+fn scan_equals_analyze_of_its_logs(args: &[&str]) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let out = leakwatch()
+        .arg("scan")
+        .args(args)
+        .args(["--format", "json", "-o"])
+        .arg(&logs)
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let r = json(&out.stdout);
+    for t in r["targets"].as_array().unwrap() {
+        let log = t["source"].as_str().expect("a log per target");
+        let a = leakwatch()
+            .args(["analyze", "--format", "json", log])
+            .output()
+            .unwrap();
+        let a = json(&a.stdout);
+        for k in SAME {
+            assert_eq!(t[k], a[k], "{k} of {log}: scan {t:#}\nanalyze {a:#}");
+        }
+    }
+    r
+}
+
+/// Item 9: a scan's verdicts and rates are those `analyze` gives of the
+/// scan's own per-target logs (same samples, same detector), for processes
+/// and for cgroups, over more samples than a scan without logs keeps
+/// buckets for.
+#[test]
+fn scan_rates_equal_analyze_of_the_scans_logs() {
+    let t = tag("same");
+    let mut kids = Kids(
+        vec![
+            crate::common::spawn_leaky(&["leak", "--rate", "2097152", "--tag", &t]),
+            crate::common::spawn_leaky(&["steady", "--tag", &t]),
+        ],
+        None,
+    );
+    let cgroup = cgroup_root();
+    std::fs::create_dir_all(cgroup.join("app")).expect("root, for a cgroup");
+    kids.1 = Some(cgroup.clone());
+    let procs = cgroup.join("app/cgroup.procs");
+    let script = format!(
+        "echo $$ > {} && exec {} leak --rate 1048576",
+        procs.display(),
+        crate::common::leaky_path().display()
+    );
+    kids.0.push(
+        Command::new("sh")
+            .args(["-c", &script])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("the cgroup's process", Duration::from_secs(10), || {
+        std::fs::read_to_string(&procs).is_ok_and(|p| !p.trim().is_empty())
+    });
+    let root = cgroup.to_str().unwrap().to_string();
+    let side = std::thread::spawn(move || {
+        scan_equals_analyze_of_its_logs(&["--cgroups", &root, "-i", "50ms", "-d", "7s"])
+    });
+    let r = scan_equals_analyze_of_its_logs(&["--name", &t, "-i", "50ms", "-d", "7s"]);
+    let c = side.join().unwrap();
+    drop(kids);
+    assert_eq!(c["counts"]["targets"], 1, "{c:#}");
+    let targets = r["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 2, "{r:#}");
+    assert!(
+        targets.iter().all(|t| t["samples"].as_u64() > Some(100)),
+        "{r:#}"
+    );
+}
+
+/// A cgroup of this test's own below the memory hierarchy's root.
+fn cgroup_root() -> std::path::PathBuf {
+    let v2 = std::path::Path::new("/sys/fs/cgroup");
+    let root = if std::fs::read_to_string(v2.join("cgroup.controllers"))
+        .is_ok_and(|c| c.split_whitespace().any(|x| x == "memory"))
+    {
+        v2.to_path_buf()
+    } else {
+        v2.join("memory")
+    };
+    root.join(tag("cg"))
 }
