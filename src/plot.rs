@@ -337,13 +337,9 @@ fn render(svg: &mut String, c: &Chart) -> Result<()> {
     Ok(())
 }
 
-/// One panel: `data` as a min–max band and a mean line; on the `judged`
-/// panel also the warm-up, the floor and the trend of the judged window.
-fn panel(area: &Area, c: &Chart, data: &[BucketView], label: &str, judged: bool) -> Result<()> {
-    let v = c.verdict;
-    let is_count = judged && c.quantity == Quantity::Count;
-    let span = c.main.last().map(|b| b.t_last).unwrap_or(1.0).max(1e-3);
-    let (tu, tname) = time_unit(span);
+/// The y axis of a panel of `data`: its unit, the unit's name, and the
+/// range (in that unit), with headroom above the data for the legend.
+fn y_range(data: &[BucketView], is_count: bool) -> (f64, &'static str, f64, f64) {
     let ymax = data.iter().map(|b| b.max).fold(0.0f64, f64::max);
     let ymin = data
         .iter()
@@ -358,7 +354,17 @@ fn panel(area: &Area, c: &Chart, data: &[BucketView], label: &str, judged: bool)
     let pad = ((ymax - ymin) * 0.08).max(ymax * 0.01).max(1.0);
     // Headroom above the data for the legend, so it never covers the curve.
     let room = ((ymax - ymin) * 0.45).max(pad);
-    let (lo, hi) = (((ymin - pad) / bu).max(0.0), (ymax + room) / bu);
+    (bu, bname, ((ymin - pad) / bu).max(0.0), (ymax + room) / bu)
+}
+
+/// One panel: `data` as a min–max band and a mean line; on the `judged`
+/// panel also the warm-up, the floor and the trend of the judged window.
+fn panel(area: &Area, c: &Chart, data: &[BucketView], label: &str, judged: bool) -> Result<()> {
+    let v = c.verdict;
+    let is_count = judged && c.quantity == Quantity::Count;
+    let span = c.main.last().map(|b| b.t_last).unwrap_or(1.0).max(1e-3);
+    let (tu, tname) = time_unit(span);
+    let (bu, bname, lo, hi) = y_range(data, is_count);
     let mut chart = ChartBuilder::on(area)
         .margin(12)
         .x_label_area_size(40)
