@@ -414,9 +414,10 @@ pub struct RollupPacing {
 }
 
 impl RollupPacing {
-    /// Takes the `values` of a read begun at `start`, and spaces the next.
-    fn read(&mut self, start: std::time::Instant, values: [u64; 3]) {
-        let cost = start.elapsed().as_secs_f64();
+    /// Takes the `values` of a read begun at `start` that cost `cost` CPU
+    /// seconds (not wall time: a read preempted on a busy machine did not
+    /// hold the target longer), and spaces the next.
+    fn read(&mut self, start: std::time::Instant, cost: f64, values: [u64; 3]) {
         let spacing = cost / ROLLUP_SHARE;
         self.last = values;
         self.next = start.checked_add(std::time::Duration::from_secs_f64(spacing));
@@ -539,11 +540,13 @@ impl ProcFiles {
             if self.rollup.next.is_some_and(|n| now < n) {
                 self.rollup.held += 1;
             } else {
+                let cpu = super::clock::thread_cpu_s();
                 let Some(n) = self.read_smaps(buf)? else {
                     return Ok(None);
                 };
+                let cost = super::clock::thread_cpu_s() - cpu;
                 let (pss, uss, swap) = parse_rollup(&buf[..n]);
-                self.rollup.read(now, [pss, uss, swap]);
+                self.rollup.read(now, cost, [pss, uss, swap]);
             }
             let [pss, uss, swap] = self.rollup.last;
             r.values[Metric::Pss.index()] = pss;
