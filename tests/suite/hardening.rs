@@ -415,8 +415,8 @@ fn a_child_that_execs_still_counts_in_the_tree() {
     assert!(pss > 24.0 * 1024.0 * 1024.0, "pss {pss}: {j}");
 }
 
-/// Run by `side_by_side` (it waits on real seconds).
-pub fn a_fifo_log_never_hangs_the_watch() {
+#[test]
+fn a_fifo_log_never_hangs_the_watch() {
     use std::os::unix::fs::OpenOptionsExt;
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("log.fifo");

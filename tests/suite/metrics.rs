@@ -345,11 +345,13 @@ pub fn pss_of_a_large_process_is_read_at_most_one_percent_of_the_time() {
     };
     let (reads, samples) = (num("were read "), num(" times in "));
     assert!(reads < samples / 4.0, "{note}");
-    // The reads took about 1% of the 5 s: at the cost measured here, at
-    // most 2% (the first read comes before any spacing).
+    // The reads took about 1% of the 5 s by leakwatch's own measure of each
+    // (the cost the test measured varies with the machine's load): at most
+    // 2%, the first read coming before any spacing.
+    let took = num("took up to ") / 1e3;
     assert!(
-        reads * cost <= 0.02 * 5.0 + cost,
-        "{reads} reads of {cost} s: {note}"
+        reads * took <= 0.02 * 5.0 + took,
+        "{reads} reads of up to {took} s: {note}"
     );
     let pss = j["metrics"]["pss_bytes"]["baseline_end"].as_f64().unwrap();
     assert!(pss > 1.5 * 1024.0 * 1024.0 * 1024.0, "pss still read: {j}");

@@ -98,7 +98,6 @@ fn metrics_endpoints_textfiles_fifos_fds_churn_and_background_runs() {
             "metrics::fds_and_threads",
             crate::metrics::an_fd_leak_with_flat_memory_is_leaking_on_fds_only_and_threads_on_threads,
         ),
-        ("hardening::fifo", crate::hardening::a_fifo_log_never_hangs_the_watch),
         (
             "scan::churn_and_logs",
             crate::scan::joiners_and_exits_are_reported_and_each_target_gets_a_log,
