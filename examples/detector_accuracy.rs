@@ -9,8 +9,14 @@
 //! run (Prometheus' `deriv()` / `predict_linear()`), called a leak when it is
 //! above the same 1 MiB/h and significant (t ≥ 3).
 //!
+//! Then prefix honesty: each series cut at 10%, 20%, … 100% and judged, on
+//! the shapes whose truth is clear on every prefix (flat ones, and leaks at
+//! a constant rate), split into the standard and the hard shapes; and the
+//! same on the real recordings of `examples/recordings/`, by split.
+//!
 //! `cargo run --release --example detector_accuracy [SEEDS] [DURATION:INTERVAL,...]`
-//! (default 40 seeds, 0 to 39, at the five settings below; e.g.
+//! (by default seeds 0 to 39, which the detector was tuned on, then 40 to
+//! 119, which it was not, at the five settings below; e.g.
 //! `40 60:0.5,960:1`; `40..120` for seeds 40 to 119). False leaks are
 //! listed first among each shape's misses.
 
@@ -32,6 +38,7 @@ struct Totals {
     runs: usize,
     correct: usize,
     false_leaks: usize,
+    called_plateau: usize,
     inconclusive: usize,
     followed_right: usize,
     early: Vec<f64>,
@@ -46,13 +53,14 @@ struct Totals {
 }
 
 fn main() {
-    // `N` for seeds 0 to N-1, or `A..B` (e.g. seeds never used while tuning).
-    let seeds: std::ops::Range<u64> = match std::env::args().nth(1) {
-        Some(a) => match a.split_once("..") {
+    // `N` for seeds 0 to N-1, or `A..B` (e.g. seeds never used while tuning);
+    // by default the seeds tuned on (0..40), then unseen ones (40..120).
+    let ranges: Vec<std::ops::Range<u64>> = match std::env::args().nth(1) {
+        Some(a) => vec![match a.split_once("..") {
             Some((lo, hi)) => lo.parse().unwrap_or(0)..hi.parse().unwrap_or(40),
             None => 0..a.parse().unwrap_or(40),
-        },
-        None => 0..40,
+        }],
+        None => vec![0..40, 40..120],
     };
     let configs: Vec<(f64, f64)> = match std::env::args().nth(2) {
         Some(list) => list
@@ -64,15 +72,26 @@ fn main() {
             .collect(),
         None => CONFIGS.to_vec(),
     };
+    for seeds in ranges {
+        println!("== seeds {}..{}", seeds.start, seeds.end);
+        evaluate(seeds, &configs);
+    }
+    recordings();
+}
+
+/// Every shape at every setting for `seeds`: accuracy, then prefix honesty.
+fn evaluate(seeds: std::ops::Range<u64>, configs: &[(f64, f64)]) {
     let mut tot = Totals::default();
+    let mut honesty = [Honesty::default(), Honesty::default()];
     for shape in Shape::ALL {
         let (mut ok, mut n) = (0, 0);
         let mut wrong: Vec<String> = Vec::new();
         let mut calls: Vec<f64> = Vec::new();
-        for &(dur, iv) in &configs {
+        for &(dur, iv) in configs {
             for seed in seeds.clone() {
                 let s = generate(shape, seed, dur, iv);
-                let (v, first_call, first_ever) = run(&s);
+                let (v, first_call, first_ever, prefixes) = run(&s);
+                honesty[usize::from(shape.hard())].score(&s, &prefixes);
                 n += 1;
                 score_least_squares(&s, &mut tot);
                 if v.kind == VerdictKind::Plateau {
@@ -94,6 +113,9 @@ fn main() {
                 } else {
                     if v.kind == VerdictKind::Leaking {
                         tot.false_leaks += 1;
+                    }
+                    if v.kind == VerdictKind::Plateau {
+                        tot.called_plateau += 1;
                     }
                     if v.kind == VerdictKind::Inconclusive {
                         tot.inconclusive += 1;
@@ -158,19 +180,104 @@ fn main() {
         }
     }
     summary(&tot);
+    print_honesty(&honesty);
+}
+
+/// The real recordings of `examples/recordings/` (rss_bytes), by split:
+/// whole-run verdicts against their truth, and prefix honesty (a leak's
+/// prefixes that end after its onset called `plateau`; a no-leak
+/// recording's prefixes called `leaking`).
+fn recordings() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/recordings");
+    let Ok(manifest) = std::fs::read_to_string(format!("{dir}/manifest.csv")) else {
+        return;
+    };
+    println!("real recordings (examples/recordings, rss_bytes):");
+    for split in ["tune", "heldout"] {
+        let (mut n, mut right, mut contrary, mut undecided) = (0, 0, 0, 0);
+        let (mut lp, mut lp_plateau, mut fp, mut fp_leaking) = (0, 0, 0, 0);
+        for line in manifest.lines().skip(1) {
+            let row: Vec<&str> = line.splitn(7, ',').collect();
+            if row.len() < 6 || row[5] != split {
+                continue;
+            }
+            let leak = row[3] == "leaking";
+            let onset: f64 = row[4].parse().unwrap_or(0.0);
+            let samples = read_rss(&format!("{dir}/{}", row[1]));
+            let mut d = Detector::new(DetectorConfig::default());
+            let len = samples.len();
+            let mut cuts = 0;
+            for (i, &(t, v)) in samples.iter().enumerate() {
+                d.push(t, v);
+                if (i + 1) * 10 >= len * (cuts + 1) && cuts < 10 {
+                    cuts += 1;
+                    let p = d.verdict().kind;
+                    if leak && t > onset {
+                        lp += 1;
+                        lp_plateau += usize::from(p == VerdictKind::Plateau);
+                    } else if !leak {
+                        fp += 1;
+                        fp_leaking += usize::from(p == VerdictKind::Leaking);
+                    }
+                }
+            }
+            let k = d.verdict().kind;
+            n += 1;
+            right += usize::from(
+                k == if leak {
+                    VerdictKind::Leaking
+                } else {
+                    VerdictKind::Plateau
+                },
+            );
+            undecided += usize::from(k == VerdictKind::Inconclusive);
+            contrary += usize::from(
+                k == if leak {
+                    VerdictKind::Plateau
+                } else {
+                    VerdictKind::Leaking
+                },
+            );
+        }
+        println!(
+            "  {split:8} whole runs: {right}/{n} right, {undecided} inconclusive, {contrary} contrary to the truth; prefixes: `plateau` on {lp_plateau}/{lp} of a leak's, `leaking` on {fp_leaking}/{fp} of a no-leak's"
+        );
+    }
+}
+
+/// (elapsed_s, rss_bytes) of a leakwatch log.
+fn read_rss(path: &str) -> Vec<(f64, f64)> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut lines = text.lines();
+    let head: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+    let col = |name: &str| head.iter().position(|h| *h == name);
+    let (Some(t), Some(r)) = (col("elapsed_s"), col("rss_bytes")) else {
+        return Vec::new();
+    };
+    lines
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            Some((f.get(t)?.parse().ok()?, f.get(r)?.parse().ok()?))
+        })
+        .collect()
 }
 
 /// Feeds `s` sample by sample: the final verdict, when a leak was first
 /// called for good, and when it was first called at all (checked at every
 /// 1% of the run after the leak starts).
-fn run(s: &Series) -> (Verdict, Option<f64>, Option<f64>) {
+fn run(s: &Series) -> (Verdict, Option<f64>, Option<f64>, Vec<Verdict>) {
     let mut d = Detector::new(DetectorConfig::default());
+    let n = s.samples.len();
+    let mut prefixes = Vec::with_capacity(10);
     let mut first_call: Option<f64> = None;
     let check_every = (s.samples.len() / 100).max(1);
     let leak = s.shape.expected() == VerdictKind::Leaking;
     let mut first_ever: Option<f64> = None;
     for (i, &(t, v)) in s.samples.iter().enumerate() {
         d.push(t, v);
+        if (i + 1) * 10 >= n * (prefixes.len() + 1) && prefixes.len() < 10 {
+            prefixes.push(d.verdict());
+        }
         if leak && i % check_every == 0 && t > s.leak_start {
             if d.verdict().kind == VerdictKind::Leaking {
                 first_call.get_or_insert(t);
@@ -180,7 +287,7 @@ fn run(s: &Series) -> (Verdict, Option<f64>, Option<f64>) {
             }
         }
     }
-    (d.verdict(), first_call, first_ever)
+    (d.verdict(), first_call, first_ever, prefixes)
 }
 
 /// An `inconclusive` decides right when watched `watch_more_s` longer.
@@ -237,6 +344,12 @@ fn summary(tot: &Totals) {
         100.0 * med
     );
     println!(
+        "contrary to the truth: {} ({} false leaks, {} leaks called plateau); the rest of the misses are inconclusive",
+        tot.false_leaks + tot.called_plateau,
+        tot.false_leaks,
+        tot.called_plateau
+    );
+    println!(
         "a leak's first `leaking` (held or not) at a median {:.0}% of its span",
         100.0 * median(&tot.ever)
     );
@@ -271,4 +384,80 @@ fn least_squares_says_leak(samples: &[(f64, f64)]) -> bool {
         .sum();
     let se = (rss / (n - 2.0) / stt).sqrt();
     slope >= leakwatch::detector::DEFAULT_MIN_RATE && slope / se >= 3.0
+}
+
+/// Prefix honesty: each series cut at 10%, 20%, … 100% of its length and
+/// judged, counted only where the truth is clear on every prefix.
+#[derive(Default)]
+struct Honesty {
+    /// Prefixes of flat shapes, and of late leaks before their onset.
+    flat: usize,
+    flat_leaking: usize,
+    /// Prefixes of constant-rate leaks that end after the onset.
+    leaking: usize,
+    leaking_plateau: usize,
+    /// `leaking` calls on those, and how many of their intervals hold the truth.
+    calls: usize,
+    covered: usize,
+    /// Every prefix counted, and those decided (not `inconclusive`).
+    prefixes: usize,
+    decided: usize,
+}
+
+impl Honesty {
+    fn score(&mut self, s: &Series, prefixes: &[Verdict]) {
+        let flat = matches!(
+            s.shape,
+            Shape::Flat | Shape::Sawtooth | Shape::Bursts | Shape::Wander | Shape::GrowingPeaks
+        );
+        if !flat && !s.shape.constant_rate() {
+            return;
+        }
+        for v in prefixes {
+            self.prefixes += 1;
+            self.decided += usize::from(v.kind != VerdictKind::Inconclusive);
+            let end = v.duration_s + s.samples[0].0;
+            if flat || end <= s.leak_start {
+                self.flat += 1;
+                self.flat_leaking += usize::from(v.kind == VerdictKind::Leaking);
+                if v.kind == VerdictKind::Leaking && std::env::var_os("SHOW_PREFIX").is_some() {
+                    println!(
+                        "  leaking on a flat prefix: {} {:.0}s of {} samples: {}",
+                        s.shape.name(),
+                        v.duration_s,
+                        s.samples.len(),
+                        leakwatch::report::reason(v, leakwatch::units::Quantity::Bytes)
+                    );
+                }
+                continue;
+            }
+            self.leaking += 1;
+            self.leaking_plateau += usize::from(v.kind == VerdictKind::Plateau);
+            if v.kind == VerdictKind::Leaking
+                && let Some(rate) = s.rate
+            {
+                self.calls += 1;
+                self.covered += usize::from(covers(v, rate, s.leak_start));
+            }
+        }
+    }
+}
+
+fn print_honesty(h: &[Honesty; 2]) {
+    let pct = |a: usize, b: usize| format!("{:.1}% ({a}/{b})", 100.0 * a as f64 / b.max(1) as f64);
+    println!("prefix honesty (each series cut at 10%, 20%, … 100%):");
+    println!("{:44} {:>22} {:>22}", "", "standard shapes", "hard shapes");
+    let row = |name: &str, f: &dyn Fn(&Honesty) -> String| {
+        println!("{name:44} {:>22} {:>22}", f(&h[0]), f(&h[1]));
+    };
+    row("`leaking` on a flat prefix", &|x| {
+        pct(x.flat_leaking, x.flat)
+    });
+    row("`plateau` on a leaking prefix", &|x| {
+        pct(x.leaking_plateau, x.leaking)
+    });
+    row("95% interval holds the true rate", &|x| {
+        pct(x.covered, x.calls)
+    });
+    row("prefixes decided", &|x| pct(x.decided, x.prefixes));
 }

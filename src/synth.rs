@@ -168,6 +168,12 @@ impl Shape {
         }
     }
 
+    /// One of the hard shapes (tall or slow swings, late or stepped leaks),
+    /// added after the standard fifteen.
+    pub fn hard(self) -> bool {
+        Shape::ALL.iter().position(|&s| s == self).unwrap_or(0) >= 15
+    }
+
     /// A leak at a constant rate (from its start): the shapes on which the
     /// rate's 95% interval is checked.
     pub fn constant_rate(self) -> bool {

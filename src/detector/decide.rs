@@ -70,14 +70,49 @@ pub(crate) fn verdict(d: &Detector) -> Verdict {
         .filter(|&&n| n >= min_blocks)
         .map(|&n| window_stats(&floor.points, m - n, alias, tau(m - n)))
         .collect();
-    let swing = floor.swing;
+    let swing = (floor.swing, floor.swing_high);
     v.floor = floor.points;
     if stats.is_empty() {
         too_short(d, &mut v, period.is_some(), min_blocks);
         return v;
     }
-    judge_windows(d, &mut v, &stats, swing);
+    let explained = judge_windows(d, &mut v, &stats, swing);
+    honest_plateau(d, &mut v, explained);
     v
+}
+
+/// `plateau` only where the data rules out growth at `min_rate`: the
+/// interval's upper bound lies below it, or a fitted warm-up curve
+/// (`explained`) accounts for the growth and its recent rate is below it;
+/// else `inconclusive`, with how much longer the interval needs to narrow
+/// that far.
+fn honest_plateau(d: &Detector, v: &mut Verdict, explained: Option<f64>) {
+    let min_rate = d.cfg.min_rate;
+    let up_to = v.rate_ci95[1];
+    let levelled = explained.is_some_and(|rate_now| rate_now < min_rate);
+    if v.kind != VerdictKind::Plateau || up_to < min_rate || levelled {
+        return;
+    }
+    let span_s = v.window_end_s - v.window_start_s;
+    v.kind = VerdictKind::Inconclusive;
+    v.finding = Finding::NotRuledOut {
+        rate: v.rate,
+        up_to,
+        min_rate,
+        span_s,
+    };
+    // The interval narrows about as the window's length to the power 1.5;
+    // it must shrink to the gap between the rate and the minimum (or, for
+    // a rate above it, to the rate).
+    let half = (up_to - v.rate).max(f64::MIN_POSITIVE);
+    let gap = if v.rate < min_rate {
+        min_rate - v.rate
+    } else {
+        v.rate
+    };
+    let factor = (half / gap.max(1e-3 * half)).powf(2.0 / 3.0);
+    let judged_s = d.duration() - v.warmup_s;
+    v.watch_more_s = Some((2.0 * span_s * (factor - 1.0)).max(0.1 * judged_s));
 }
 
 /// The autocorrelation time, in buckets, of bucket minima `pts` (seconds,
@@ -120,6 +155,7 @@ fn empty_verdict(d: &Detector) -> Verdict {
         period_s: None,
         watch_more_s: None,
         floor: Vec::new(),
+        last: d.last_v,
     }
 }
 
@@ -186,8 +222,15 @@ fn too_short(d: &Detector, v: &mut Verdict, periodic: bool, min_blocks: usize) {
 }
 
 /// The verdict from the windows: a leak in the first window that shows one,
-/// else plateau or inconclusive on the primary window.
-fn judge_windows(d: &Detector, v: &mut Verdict, stats: &[WindowStats], swing: f64) {
+/// else plateau or inconclusive on the primary window. When a warm-up
+/// curve explains the growth: the curve's rate now.
+fn judge_windows(
+    d: &Detector,
+    v: &mut Verdict,
+    stats: &[WindowStats],
+    swing: (f64, f64),
+) -> Option<f64> {
+    let (swing, _swing_high) = swing;
     let explicit_warmup = d.cfg.warmup.is_some();
     let min_rate = d.cfg.min_rate;
     // Plateau and inconclusive are judged on the last half when it can be
@@ -210,19 +253,34 @@ fn judge_windows(d: &Detector, v: &mut Verdict, stats: &[WindowStats], swing: f6
     let m = v.floor.len();
     let seen_before =
         |i: usize, s: &WindowStats| i > 0 && rose_and_fell_before(&v.floor, m - s.n, s.n, s.rise());
+    // A window shorter than a few periods of a swing (or one whose period
+    // is not known yet) can be on a swing's rising phase: its growth must
+    // clear the swing's height, even at the interval's lower bound.
+    let period = v.period_s;
+    let drops = repeated_drop(&v.floor);
+    let past_the_swing = |s: &WindowStats| {
+        // Falls within the floor's noise are no swing.
+        drops <= 3.0 * s.fit.noise
+            || period.is_some_and(|p| s.span() >= 3.0 * p)
+            || s.fit.lo * s.span() > drops
+    };
     let leaking = |i: usize, s: &WindowStats| {
-        s.leaking(min_rate) && !tail_of_curve(i, s) && !seen_before(i, s)
+        s.leaking(min_rate) && past_the_swing(s) && !tail_of_curve(i, s) && !seen_before(i, s)
     };
     // Growth that a warm-up curve flattening towards its ceiling explains
     // is that curve's tail, however steady it looks in a short window.
-    let mut curve = false;
+    let mut curve: Option<f64> = None;
     let chosen = stats
         .iter()
         .enumerate()
         .find(|(i, s)| leaking(*i, s))
         .filter(|(_, s)| {
-            curve = !explicit_warmup && warmup_curve(&v.floor, s);
-            !curve
+            curve = if explicit_warmup {
+                None
+            } else {
+                warmup_curve(&v.floor, s)
+            };
+            curve.is_none()
         })
         .map(|(_, s)| {
             // A window over the bend where growth began reports the growth
@@ -254,32 +312,37 @@ fn judge_windows(d: &Detector, v: &mut Verdict, stats: &[WindowStats], swing: f6
             rate: w.slope(),
             z: w.fit.z,
         };
-        return;
+        return None;
     }
     let judged_s = d.duration() - v.warmup_s;
     not_a_leak(v, &primary, stats, swing, min_rate, judged_s);
-    if curve {
+    if curve.is_none()
+        && v.kind == VerdictKind::Plateau
+        && !explicit_warmup
+        && v.rate_ci95[1] >= min_rate
+    {
+        // Growth a line cannot rule out, which a warm-up curve may explain.
+        curve = warmup_curve(&v.floor, &primary);
+    }
+    if let Some(rate_now) = curve {
         v.kind = VerdictKind::Plateau;
         v.watch_more_s = None;
         v.finding = Finding::LevellingOff {
             rise: primary.rise(),
             span_s: primary.span(),
             recent_rate: primary.recent_rate(),
+            recent_s: primary.t_end - primary.recent().1,
+            curve_rate: Some(rate_now),
         };
     }
-    rest_on(v, &primary, &stats[0], explicit_warmup, min_rate);
+    rest_on(v, &primary, explicit_warmup, min_rate);
+    curve
 }
 
 /// Not a leak: the verdict rests on the recent part of growth that levelled
-/// off, or on all of the judged run (`whole`) when the floor wandered; their
-/// rate and interval are the ones to show.
-fn rest_on(
-    v: &mut Verdict,
-    primary: &WindowStats,
-    whole: &WindowStats,
-    explicit_warmup: bool,
-    min_rate: f64,
-) {
+/// off (what came before it is set aside as a warm-up), else on the primary
+/// window; their rate and interval are the ones to show.
+fn rest_on(v: &mut Verdict, primary: &WindowStats, explicit_warmup: bool, min_rate: f64) {
     if matches!(
         v.finding,
         Finding::LevelledOff { .. } | Finding::LevellingOff { .. }
@@ -288,10 +351,20 @@ fn rest_on(
         // whose rate and interval are the ones to show.
         let (f, start) = primary.recent();
         show(v, &f, start);
+        if !explicit_warmup {
+            v.warmup_s = start;
+        }
+        // The reason's recent rate is the one shown.
+        if let Finding::LevelledOff { recent_rate, .. }
+        | Finding::LevellingOff { recent_rate, .. } = &mut v.finding
+        {
+            *recent_rate = f.slope;
+        }
         if let Finding::LevelledOff {
             rise,
             span_s,
             recent_rate,
+            recent_s,
         } = v.finding
             && f.lo > min_rate
         {
@@ -301,15 +374,34 @@ fn rest_on(
                 rise,
                 span_s,
                 recent_rate,
+                recent_s,
+                curve_rate: None,
             };
         }
     }
-    if let (Finding::Wanders { .. }, false) = (v.finding, explicit_warmup) {
-        // A floor that stayed within its earlier range: the verdict rests
-        // on all of the judged run, whose rate is the one to show.
-        show(v, &whole.fit, whole.t_start);
-        v.warmup_s = 0.0;
+}
+
+/// How far the floor fell back, at least twice, from a high it had reached:
+/// the second-largest fall from a running high (one fall is a drop, as a
+/// compaction makes; falls that repeat are a swing).
+fn repeated_drop(floor: &[(f64, f64)]) -> f64 {
+    let (mut high, mut low) = (f64::MIN, f64::MAX);
+    let mut falls: Vec<f64> = Vec::new();
+    for &(_, v) in floor {
+        if v > high {
+            if high > low {
+                falls.push(high - low);
+            }
+            (high, low) = (v, v);
+        } else {
+            low = low.min(v);
+        }
     }
+    if high > low {
+        falls.push(high - low);
+    }
+    falls.sort_by(|a, b| b.total_cmp(a));
+    falls.get(1).copied().unwrap_or(0.0)
 }
 
 /// Shows `f`, fitted from `start` to the window's end, as the verdict's rate.
@@ -321,13 +413,14 @@ fn show(v: &mut Verdict, f: &super::fit::Fit, start: f64) {
     v.baseline_end = f.intercept + f.slope * v.window_end_s;
 }
 
-/// Whether a warm-up curve flattening towards a ceiling (value = c − a·e^(−t/τ),
-/// τ at most a fifth of the run) fits the whole floor far better than a line,
-/// and leaves no growth of its own in window `w`.
-fn warmup_curve(floor: &[(f64, f64)], w: &WindowStats) -> bool {
+/// When a warm-up curve flattening towards a ceiling (value = c − a·e^(−t/τ),
+/// τ at most a fifth of the run) fits the whole floor far better than a line
+/// and leaves no growth of its own in window `w`: its rate now (the curve's
+/// slope at the end).
+fn warmup_curve(floor: &[(f64, f64)], w: &WindowStats) -> Option<f64> {
     let n = floor.len();
     if n < 12 {
-        return false;
+        return None;
     }
     let t0 = floor[0].0;
     let span = floor[n - 1].0 - t0;
@@ -354,9 +447,7 @@ fn warmup_curve(floor: &[(f64, f64)], w: &WindowStats) -> bool {
             best = Some((sse, i));
         }
     }
-    let Some((_, i)) = best else {
-        return false;
-    };
+    let (_, i) = best?;
     // Golden-section search, one new fit a step.
     const G: f64 = 0.381_966;
     let (mut lo, mut hi) = (grid(i - 1), grid(i + 1));
@@ -376,10 +467,10 @@ fn warmup_curve(floor: &[(f64, f64)], w: &WindowStats) -> bool {
     let tau = (lo + hi) / 2.0;
     let (sse, c, d) = fit(tau);
     if d >= 0.0 {
-        return false;
+        return None;
     }
     if sse > 0.25 * line {
-        return false;
+        return None;
     }
     let resid: Vec<(f64, f64)> = floor
         .iter()
@@ -387,10 +478,13 @@ fn warmup_curve(floor: &[(f64, f64)], w: &WindowStats) -> bool {
         .map(|p| (p.0, p.1 - c - d * (-(p.0 - t0) / tau).exp()))
         .collect();
     if resid.len() < 4 {
-        return false;
+        return None;
     }
     let r = super::fit::theil_sen(&resid);
-    r.z < Z_MAYBE
+    // The curve's slope at the last block (what is left in `w` is no
+    // significant growth).
+    let end = floor[n - 1].0 - t0;
+    (r.z < Z_MAYBE).then_some(-d / tau * (-end / tau).exp())
 }
 
 /// For window `w` that holds a bend (flat, then rising), the window from
@@ -474,6 +568,7 @@ fn not_a_leak(
             rise,
             span_s,
             recent_rate: p.recent_rate(),
+            recent_s: p.t_end - p.recent().1,
         };
     } else if rate < min_rate {
         v.finding = if rate < 0.0 && z <= -Z_MAYBE {
@@ -549,6 +644,8 @@ fn not_a_leak(
                 rise,
                 span_s,
                 recent_rate: p.recent_rate(),
+                recent_s: p.t_end - p.recent().1,
+                curve_rate: None,
             }
         };
     }

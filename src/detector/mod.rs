@@ -117,6 +117,8 @@ pub struct Verdict {
     pub watch_more_s: Option<f64>,
     /// The floor series of the whole run: (seconds since first sample, bytes).
     pub floor: Vec<(f64, f64)>,
+    /// The last sample's value.
+    pub last: f64,
 }
 
 /// What the detector decided and why, in numbers (values in the series'
@@ -164,12 +166,14 @@ pub enum Finding {
     },
     /// `plateau`: significant growth that has since levelled off.
     LevelledOff {
-        /// Growth over the window.
+        /// Growth over the longer window.
         rise: f64,
-        /// The window's length.
+        /// The longer window's length.
         span_s: f64,
-        /// The recent rate (at least 0).
+        /// The recent part's rate (the verdict's).
         recent_rate: f64,
+        /// The length of the recent part the verdict's numbers come from.
+        recent_s: f64,
     },
     /// `plateau`: the floor fell significantly.
     Fell {
@@ -206,6 +210,18 @@ pub enum Finding {
         up_to: f64,
         /// The window is the run after a warm-up (else all of it).
         after_warmup: bool,
+    },
+    /// `inconclusive`: growth at the minimum rate of a leak cannot be ruled
+    /// out yet (the interval reaches above it).
+    NotRuledOut {
+        /// The window's rate.
+        rate: f64,
+        /// The interval's upper bound.
+        up_to: f64,
+        /// The minimum rate of a leak.
+        min_rate: f64,
+        /// The window's length.
+        span_s: f64,
     },
     /// `inconclusive`: growth that one test of a leak still holds back.
     MayBeRising {
@@ -253,12 +269,16 @@ pub enum Finding {
     },
     /// `plateau`: a rise that is levelling off.
     LevellingOff {
-        /// Growth over the window.
+        /// Growth over the longer window.
         rise: f64,
-        /// The window's length.
+        /// The longer window's length.
         span_s: f64,
-        /// The recent rate (at least 0).
+        /// The recent part's rate (the verdict's).
         recent_rate: f64,
+        /// The length of the recent part the verdict's numbers come from.
+        recent_s: f64,
+        /// When a warm-up curve explains the growth: the curve's rate now.
+        curve_rate: Option<f64>,
     },
 }
 

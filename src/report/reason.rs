@@ -49,10 +49,12 @@ pub fn reason(v: &Verdict, q: Quantity) -> String {
             rise,
             span_s,
             recent_rate,
+            recent_s,
         } => format!(
-            "{floor} rose by {} over the last {} but has levelled off: its recent rate is {}",
+            "{floor} rose by {} over the last {} but has levelled off: over the last {} its rate is {}",
             val(rise),
             secs(span_s),
+            secs(recent_s),
             rate(recent_rate)
         ),
         Finding::Fell {
@@ -105,6 +107,18 @@ fn uncertain(f: Finding, floor: &str, q: Quantity) -> String {
                 ""
             },
             rate(up_to)
+        ),
+        Finding::NotRuledOut {
+            rate: r,
+            up_to,
+            min_rate,
+            span_s,
+        } => format!(
+            "{floor} grew at {} over {}, but growth of up to {} is not ruled out (a leak is at least {})",
+            rate(r),
+            secs(span_s),
+            rate(up_to),
+            rate(min_rate)
         ),
         Finding::MayBeRising {
             rate: r,
@@ -175,12 +189,25 @@ fn uncertain(f: Finding, floor: &str, q: Quantity) -> String {
             rise,
             span_s,
             recent_rate,
-        } => format!(
-            "{floor} rose by {} over the last {} but is levelling off: its recent rate is {}",
-            val(rise),
-            secs(span_s),
-            rate(recent_rate)
-        ),
+            recent_s,
+            curve_rate,
+        } => match curve_rate {
+            Some(now) => format!(
+                "{floor} rose by {} over the last {} along a warm-up curve that is levelling off, rising {} now; over the last {} its rate is {}",
+                val(rise),
+                secs(span_s),
+                rate(now),
+                secs(recent_s),
+                rate(recent_rate)
+            ),
+            None => format!(
+                "{floor} rose by {} over the last {} but is levelling off: over the last {} its rate is {}",
+                val(rise),
+                secs(span_s),
+                secs(recent_s),
+                rate(recent_rate)
+            ),
+        },
         other => format!("{other:?}"),
     }
 }

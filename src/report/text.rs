@@ -118,8 +118,9 @@ fn metrics_table(r: &VerdictReport, s: &mut String) {
         };
         let _ = writeln!(
             s,
-            "    {col:<11} {:<13} {rate:>14}  now {}",
+            "    {col:<11} {:<13} {rate:>14}  now {}, floor {}",
             m.verdict.as_str(),
+            q.value(m.last),
             q.value(m.baseline_end)
         );
     }

@@ -107,6 +107,8 @@ pub struct MetricReport {
     pub baseline_start: f64,
     /// Fitted floor at the end of the judged window.
     pub baseline_end: f64,
+    /// The last sample's value.
+    pub last: f64,
     /// Length of the judged window, seconds.
     pub window_s: f64,
     /// One sentence a person can check against a plot.
@@ -145,6 +147,7 @@ impl MetricReport {
             growth_rate_ci95: known_ci(v),
             baseline_start: v.baseline_start.round(),
             baseline_end: v.baseline_end.round(),
+            last: v.last.round(),
             window_s: round3(v.window_s()),
             reason: reason(v, j.quantity),
         }

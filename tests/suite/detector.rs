@@ -20,16 +20,20 @@ const SEEDS: u64 = 6;
 
 fn check_shape(shape: Shape) {
     let mut wrong = Vec::new();
+    let mut plateaus = 0;
     for &(dur, iv) in &RUNS {
         for seed in 0..SEEDS {
             let s = generate(shape, seed, dur, iv);
             let v = judge(DetectorConfig::default(), s.samples.iter().copied());
-            if v.kind != shape.expected() {
-                wrong.push(format!(
-                    "{dur}s@{iv}s seed {seed}: {} ({})",
-                    v.kind,
-                    why(&v)
-                ));
+            let case = format!("{dur}s@{iv}s seed {seed}: {} ({})", v.kind, why(&v));
+            match shape.expected() {
+                VerdictKind::Leaking if v.kind != VerdictKind::Leaking => wrong.push(case),
+                // Memory that holds is never `leaking`; it is `plateau` only
+                // where the data rules out a leak, else `inconclusive`.
+                VerdictKind::Plateau if v.kind == VerdictKind::Leaking || !honest(&v) => {
+                    wrong.push(case)
+                }
+                _ => plateaus += usize::from(v.kind == VerdictKind::Plateau),
             }
         }
     }
@@ -40,6 +44,47 @@ fn check_shape(shape: Shape) {
         shape.expected(),
         wrong.join("\n")
     );
+    // How many of its runs rule a leak out is the accuracy example's to count
+    // (`plateau_when_the_data_rules_a_leak_out` checks that they can).
+    let _ = plateaus;
+}
+
+#[test]
+fn plateau_when_the_data_rules_a_leak_out() {
+    // Quiet memory (±16 KiB on 100 MiB) for 10 minutes at 1 s; a cache that
+    // fills in 2 minutes and then holds, as quietly.
+    let mut r = leakwatch::synth::Rng::new(5);
+    let flat: Vec<(f64, f64)> = (0..600)
+        .map(|i| (i as f64, 100e6 + 16e3 * r.normal()))
+        .collect();
+    let cache: Vec<(f64, f64)> = (0..600)
+        .map(|i| {
+            let t = i as f64;
+            (t, 100e6 + 50e6 * (t / 120.0).min(1.0) + 16e3 * r.normal())
+        })
+        .collect();
+    for (name, series) in [("flat", flat), ("cache", cache)] {
+        let v = judge(DetectorConfig::default(), series);
+        assert_eq!(v.kind, VerdictKind::Plateau, "{name}: {}", why(&v));
+        assert!(v.rate_ci95[1] < DEFAULT_MIN_RATE, "{name}: {}", why(&v));
+    }
+}
+
+/// A `plateau` rules out growth at the minimum rate: its interval lies
+/// below it, or a warm-up curve explains the growth and the recent rate is
+/// below it. An `inconclusive` says how much longer to watch.
+fn honest(v: &Verdict) -> bool {
+    match v.kind {
+        VerdictKind::Plateau => {
+            v.rate_ci95[1] < DEFAULT_MIN_RATE
+                || matches!(
+                    v.finding,
+                    Finding::LevellingOff { curve_rate: Some(now), .. } if now < DEFAULT_MIN_RATE
+                )
+        }
+        VerdictKind::Inconclusive => v.watch_more_s.is_some_and(|w| w > 0.0),
+        VerdictKind::Leaking => true,
+    }
 }
 
 macro_rules! shape_tests {
@@ -260,9 +305,10 @@ fn a_sawtooth_sampled_slowly_is_judged_on_its_period() {
     let mut called = 0;
     for seed in 0..6 {
         let flat = judge(DetectorConfig::default(), slow_sawtooth(seed, 8.0, 0.0));
-        assert_eq!(
+        // Two minutes cannot rule out 1 MiB/h under a 10 MB swing: never a leak.
+        assert_ne!(
             flat.kind,
-            VerdictKind::Plateau,
+            VerdictKind::Leaking,
             "seed {seed}: {}",
             why(&flat)
         );
@@ -360,14 +406,25 @@ fn the_numbers_shown_are_those_the_verdict_rests_on() {
                     Finding::NoGrowth { .. } | Finding::CreptUp { .. } => {
                         assert!(v.rate_ci95[0] <= 0.0, "{case}: {:?}", v.rate_ci95);
                     }
-                    // A levelling off is shown by its recent part's rate.
-                    Finding::LevelledOff { .. } | Finding::LevellingOff { .. } => {
-                        assert!(v.window_start_s >= v.warmup_s, "{case}");
+                    // A levelling off is shown by its recent part's rate, and
+                    // what came before it is set aside.
+                    Finding::LevelledOff {
+                        recent_s,
+                        recent_rate,
+                        ..
                     }
-                    // A floor within its earlier range: by the whole judged run's.
+                    | Finding::LevellingOff {
+                        recent_s,
+                        recent_rate,
+                        ..
+                    } => {
+                        assert_eq!(v.window_start_s, v.warmup_s, "{case}");
+                        assert!((v.window_s() - recent_s).abs() < 1e-6, "{case}");
+                        assert_eq!(v.rate, recent_rate, "{case}");
+                    }
+                    // A floor within its earlier range: by the window the reason names.
                     Finding::Wanders { span_s, .. } => {
-                        assert_eq!(v.warmup_s, 0.0, "{case}");
-                        assert!(v.window_s() > span_s, "{case}");
+                        assert!((v.window_s() - span_s).abs() < 1e-6, "{case}");
                     }
                     _ => {}
                 }
@@ -375,6 +432,7 @@ fn the_numbers_shown_are_those_the_verdict_rests_on() {
                     v.rate_ci95[0] <= v.rate && v.rate <= v.rate_ci95[1],
                     "{case}"
                 );
+                assert!(honest(&v), "{case}");
             }
         }
     }
@@ -409,12 +467,15 @@ fn cases_once_wrong_are_right() {
     for (shape, seed, dur, iv) in cases {
         let s = generate(shape, seed, dur, iv);
         let v = judge(DetectorConfig::default(), s.samples.iter().copied());
-        assert_eq!(
-            v.kind,
-            shape.expected(),
-            "{} {dur}s@{iv}s#{seed}: {}",
-            shape.name(),
-            why(&v)
-        );
+        let case = format!("{} {dur}s@{iv}s#{seed}: {}", shape.name(), why(&v));
+        match shape.expected() {
+            VerdictKind::Leaking => assert_eq!(v.kind, VerdictKind::Leaking, "{case}"),
+            // Those were false leaks, or judged in blocks far wider than the swing.
+            _ => {
+                assert_ne!(v.kind, VerdictKind::Leaking, "{case}");
+                assert!(honest(&v), "{case}");
+                assert!(v.block_s < 48.0 || dur > 120.0, "{case}");
+            }
+        }
     }
 }

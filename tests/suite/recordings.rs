@@ -1,17 +1,19 @@
 //! The real recordings in `examples/recordings/` (see its README): each
 //! judged at full length by `analyze` against the truth it was built with.
-//! Three real leaks are still called `plateau` today (issue 21: step growth
-//! of the JVM's heap, and a slow leak under a gc sawtooth); they are listed
-//! here so that a fix shows up (this test then fails until the list is
-//! emptied) and so does any new miss.
+//! A verdict that contradicts the truth is never right; a no-leak recording
+//! may be `inconclusive` only where its interval cannot rule out a leak.
+//! Three real leaks are not called yet (issue 21: step growth of the JVM's
+//! heap, and a slow leak under a gc sawtooth): they are `inconclusive`, and
+//! listed here so that a fix shows up (this test then fails until the list
+//! is emptied) and so does any new miss.
 
 use crate::common::*;
 
-/// Recordings whose verdict is wrong today: name → what analyze says.
+/// Leaking recordings not called `leaking` today: name → what analyze says.
 const KNOWN_MISSES: [(&str, &str); 3] = [
-    ("py_cycles_slowleak", "plateau"),
-    ("jvm_serial_leak", "plateau"),
-    ("jvm_g1_leak", "plateau"),
+    ("py_cycles_slowleak", "inconclusive"),
+    ("jvm_serial_leak", "inconclusive"),
+    ("jvm_g1_leak", "inconclusive"),
 ];
 
 #[test]
@@ -29,9 +31,14 @@ fn every_recording_gets_its_truth_at_full_length_but_the_known_misses() {
             .arg(format!("{dir}/{file}"))
             .output()
             .unwrap();
-        let got = json(&out.stdout)["verdict"].as_str().unwrap().to_string();
+        let r = json(&out.stdout);
+        let got = r["verdict"].as_str().unwrap().to_string();
         n += 1;
-        if got != truth {
+        let honest_doubt = got == "inconclusive"
+            && truth == "plateau"
+            && r["growth_rate_ci95"][1].as_f64().unwrap()
+                >= r["min_rate_bytes_per_s"].as_f64().unwrap();
+        if got != truth && !honest_doubt {
             wrong.push((name.to_string(), got));
         }
     }

@@ -414,6 +414,11 @@ pub fn leakwatch_does_not_leak_itself_and_a_steady_child_is_a_plateau() {
             "100ms",
             "--warmup",
             "2s",
+            // Eight seconds of RSS that moves in 4 KiB pages cannot rule out
+            // 1 MiB/h (a page every 14 s); 20 MiB/h is 6 bytes a sample at
+            // 1 ms, which they can.
+            "--min-rate",
+            "20MiB/h",
             "--format",
             "json",
             "-q",
