@@ -64,7 +64,7 @@ const BUCKET_BYTES: usize = 56;
 const HEAD_BYTES: u64 = 512;
 
 /// A series' labels.
-type Labels = BTreeMap<String, String>;
+pub type Labels = BTreeMap<String, String>;
 
 /// What to fetch and how to judge it.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,6 +118,19 @@ pub struct PromOutcome {
     pub warnings: Vec<String>,
 }
 
+/// The error of a query that returned no series with points over the range
+/// (a fleet whose series all went is judged empty, not failed).
+#[derive(Debug)]
+pub struct NoSeries(String);
+
+impl std::fmt::Display for NoSeries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NoSeries {}
+
 /// Fetches every series of the query over the range and judges each.
 pub fn judge(cfg: &PromConfig) -> Result<PromOutcome> {
     let mut client = Client::new(cfg)?;
@@ -156,6 +169,57 @@ pub fn judge(cfg: &PromConfig) -> Result<PromOutcome> {
         min_rate: cfg.detector.min_rate,
         warnings: client.redirected.into_iter().collect(),
     })
+}
+
+/// The last value of every series of the query over the range (labels
+/// less `__name__`), read as [`judge`] reads (the same bounds); none is an
+/// error.
+pub fn latest(cfg: &PromConfig) -> Result<Vec<(Labels, f64)>> {
+    let mut client = Client::new(cfg)?;
+    let mut chunks = Chunks::new(cfg, cfg.end.unwrap_or_else(now));
+    let mut last: BTreeMap<Labels, (f64, f64)> = BTreeMap::new();
+    while let Some((lo, hi)) = chunks.next() {
+        let bounds = Bounds {
+            max_points: MAX_ANSWER_POINTS,
+            max_series: cfg.max_series,
+            label_bytes: LABEL_BUDGET,
+            lo,
+            hi,
+            first: chunks.start,
+        };
+        match client.fetch(&bounds)? {
+            Fetched::Answer(a) => {
+                let points = a.points;
+                for (mut labels, pts) in a.series {
+                    labels.remove("__name__");
+                    if let Some(&p) = pts.last() {
+                        let e = last.entry(labels).or_insert(p);
+                        if p.0 >= e.0 {
+                            *e = p;
+                        }
+                    }
+                }
+                if last.len() > cfg.max_series {
+                    return Err(too_many_series(cfg));
+                }
+                chunks.advance(hi, points);
+            }
+            Fetched::TooBig(why, _) => {
+                if !chunks.shrink() {
+                    return Err(too_big(cfg, &why, hi - lo));
+                }
+            }
+        }
+    }
+    if last.is_empty() {
+        bail!(
+            "{}: the query {} returned no series with points over the last {}; check the query",
+            cfg.url,
+            quoted(&cfg.query),
+            format_secs(cfg.range_s)
+        );
+    }
+    Ok(last.into_iter().map(|(l, (_, v))| (l, v)).collect())
 }
 
 /// Why a chunk was too large.
@@ -398,12 +462,12 @@ impl<'a> Fleet<'a> {
             } else {
                 "returned no series"
             };
-            bail!(
+            return Err(anyhow::Error::new(NoSeries(format!(
                 "{}: the query {} {what} over the last {}; check the query and --range",
                 cfg.url,
                 quoted(&cfg.query),
                 format_secs(cfg.range_s)
-            );
+            ))));
         }
         let mut out: Vec<SeriesVerdict> = self
             .series

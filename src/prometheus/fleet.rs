@@ -1,0 +1,288 @@
+//! `fleet`: a long-running judge. Every `every` it reads the range of every
+//! series a query returns and judges each, as `analyze --prometheus` does
+//! once ([`judge`], with its bounds), and publishes the verdicts for
+//! Prometheus to scrape ([`FleetExposition`]) and, if asked, to a textfile.
+//!
+//! Each pass starts afresh: nothing of a pass is kept but its verdicts, so
+//! memory does not grow from pass to pass, and a series that is gone from
+//! one pass is gone from what is exposed. A pass that fails keeps the last
+//! good verdicts and counts the failure; the first one must succeed. A
+//! pass runs on a thread of its own, so a stop request (a signal) is
+//! answered at once, also in the middle of a slow pass.
+
+use super::fleet_exposition::{FleetExposition, Pass};
+use super::query::{Labels, NoSeries, PromConfig, SeriesVerdict, judge, latest};
+use super::textfile;
+use anyhow::{Result, anyhow};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How often a wait (for the next pass, or for a pass to end) looks for a
+/// stop request.
+const POLL: Duration = Duration::from_millis(50);
+/// How far back the limit query is read for each series' last value.
+pub const LIMIT_RANGE_S: f64 = 900.0;
+
+/// Where each series' memory limit comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Limit {
+    /// The same for every series, bytes.
+    Fixed(f64),
+    /// A query whose series are limits: each applies to the series whose
+    /// labels include all of its own (the most specific one wins).
+    Query(String),
+}
+
+/// What to judge, how often, and where to publish it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetConfig {
+    /// What to read and how to judge it (its `end` is each pass's now).
+    pub prom: PromConfig,
+    /// Time from the start of one pass to the start of the next.
+    pub every: Duration,
+    /// Labels to group the series by (none: no groups).
+    pub by: Vec<String>,
+    /// The series' memory limit, if one is known.
+    pub limit: Option<Limit>,
+    /// A textfile to write each pass's exposition to.
+    pub textfile: Option<PathBuf>,
+}
+
+/// What happened, for the caller to say.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The first pass succeeded; any warnings of its read.
+    First(&'a Pass, &'a [String]),
+    /// A pass failed, after good ones (said once until one succeeds again).
+    Failed(&'a anyhow::Error),
+    /// A pass succeeded after failed ones.
+    Recovered(&'a Pass, u64),
+}
+
+/// Runs passes until `stop` says so; the first pass's error, or a textfile
+/// that cannot be written, is an error. Ends with the textfile, if one was
+/// written, holding `leakwatch_fleet_up 0` alone.
+pub fn run(
+    cfg: &FleetConfig,
+    expo: &FleetExposition,
+    stop: &dyn Fn() -> bool,
+    on: &mut dyn FnMut(Event),
+) -> Result<()> {
+    let start = Instant::now();
+    let Some(first) = interruptible(cfg, stop, true) else {
+        return Ok(());
+    };
+    let (mut good, warnings) = first?;
+    on(Event::First(&good, &warnings));
+    let res = passes(cfg, expo, stop, on, start, &mut good);
+    let end = match &cfg.textfile {
+        Some(p) => textfile::write(p, &FleetExposition::finished()),
+        None => Ok(()),
+    };
+    res.and(end)
+}
+
+/// Publishes `good`, then runs a pass every `every` from `start` until
+/// `stop` says so.
+fn passes(
+    cfg: &FleetConfig,
+    expo: &FleetExposition,
+    stop: &dyn Fn() -> bool,
+    on: &mut dyn FnMut(Event),
+    start: Instant,
+    good: &mut Pass,
+) -> Result<()> {
+    let (mut errors, mut failing) = (0u64, 0u64);
+    loop {
+        expo.publish(Some(good), &cfg.by, errors);
+        if let Some(p) = &cfg.textfile {
+            textfile::write(p, &super::exposition::Scrape::render_classic(expo))?;
+        }
+        if !wait_until(next_tick(start, cfg.every), stop) {
+            return Ok(());
+        }
+        match interruptible(cfg, stop, false) {
+            None => return Ok(()),
+            Some(Ok((p, _))) => {
+                *good = p;
+                if failing > 0 {
+                    on(Event::Recovered(good, failing));
+                }
+                failing = 0;
+            }
+            Some(Err(e)) => {
+                errors += 1;
+                if failing == 0 {
+                    on(Event::Failed(&e));
+                }
+                failing += 1;
+            }
+        }
+    }
+}
+
+/// The first tick (`start` + k × `every`) after now.
+fn next_tick(start: Instant, every: Duration) -> Instant {
+    let every = every.max(Duration::from_millis(1));
+    let k = (start.elapsed().as_secs_f64() / every.as_secs_f64()).floor() + 1.0;
+    start + every.mul_f64(k)
+}
+
+/// Waits until `at`; false if `stop` said so first.
+fn wait_until(at: Instant, stop: &dyn Fn() -> bool) -> bool {
+    loop {
+        if stop() {
+            return false;
+        }
+        let left = at.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        std::thread::sleep(left.min(POLL));
+    }
+}
+
+/// A pass, on a thread of its own; `None` if `stop` said so before it
+/// ended (the thread is left to end with the process).
+fn interruptible(
+    cfg: &FleetConfig,
+    stop: &dyn Fn() -> bool,
+    first: bool,
+) -> Option<Result<(Pass, Vec<String>)>> {
+    let (tx, rx) = mpsc::channel();
+    let c = cfg.clone();
+    let spawned = std::thread::Builder::new()
+        .name("fleet-pass".into())
+        .spawn(move || {
+            let _ = tx.send(pass(&c, first));
+        });
+    if let Err(e) = spawned {
+        return Some(Err(anyhow!("cannot start a pass: {e}")));
+    }
+    loop {
+        match rx.recv_timeout(POLL) {
+            Ok(r) => return Some(r),
+            Err(mpsc::RecvTimeoutError::Timeout) if stop() => return None,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Some(Err(anyhow!("a pass ended without an answer")));
+            }
+        }
+    }
+}
+
+/// One pass: every series judged, and its limit; and the read's warnings.
+/// After the first pass, a query that returns no series is an empty pass.
+pub fn pass(cfg: &FleetConfig, first: bool) -> Result<(Pass, Vec<String>)> {
+    let t0 = Instant::now();
+    let (series, warnings) = match judge(&cfg.prom) {
+        Ok(o) => (o.series, o.warnings),
+        Err(e) if !first && e.downcast_ref::<NoSeries>().is_some() => (Vec::new(), Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let limits = match &cfg.limit {
+        None => vec![None; series.len()],
+        Some(Limit::Fixed(l)) => vec![Some(*l); series.len()],
+        Some(Limit::Query(q)) => {
+            let lcfg = PromConfig {
+                query: q.clone(),
+                range_s: LIMIT_RANGE_S,
+                ..cfg.prom.clone()
+            };
+            let limits = latest(&lcfg).map_err(|e| anyhow!("--limit-query: {e:#}"))?;
+            match_limits(&series, &limits)
+        }
+    };
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let pass = Pass {
+        series,
+        limits,
+        at,
+        duration_s: t0.elapsed().as_secs_f64(),
+    };
+    Ok((pass, warnings))
+}
+
+/// Each series' limit: the value of the limit series whose labels are all
+/// among the series' own, the one with the most labels if several are.
+pub fn match_limits(series: &[SeriesVerdict], limits: &[(Labels, f64)]) -> Vec<Option<f64>> {
+    // The limits by their label names, each found by its label values.
+    let mut index: BTreeMap<Vec<&str>, HashMap<Vec<&str>, f64>> = BTreeMap::new();
+    for (l, v) in limits {
+        let names = l.keys().map(String::as_str).collect();
+        let values = l.values().map(String::as_str).collect();
+        index.entry(names).or_default().insert(values, *v);
+    }
+    series
+        .iter()
+        .map(|s| {
+            let mut best: Option<(usize, f64)> = None;
+            for (names, by_values) in &index {
+                let key: Option<Vec<&str>> = names
+                    .iter()
+                    .map(|n| s.labels.get(*n).map(String::as_str))
+                    .collect();
+                if let Some(&v) = key.and_then(|k| by_values.get(&k))
+                    && best.is_none_or(|(n, _)| names.len() > n)
+                {
+                    best = Some((names.len(), v));
+                }
+            }
+            best.map(|(_, v)| v)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detector::{Detector, DetectorConfig};
+
+    fn series(pairs: &[(&str, &str)]) -> SeriesVerdict {
+        SeriesVerdict {
+            labels: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            verdict: Detector::new(DetectorConfig::default()).verdict(),
+        }
+    }
+
+    #[test]
+    fn each_series_gets_the_most_specific_limit_whose_labels_it_has() {
+        let all = [
+            series(&[("__name__", "m"), ("job", "api"), ("instance", "a")]),
+            series(&[("job", "api"), ("instance", "b")]),
+            series(&[("job", "db"), ("instance", "c")]),
+        ];
+        let lim = |pairs: &[(&str, &str)], v: f64| {
+            (
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect::<Labels>(),
+                v,
+            )
+        };
+        let limits = [
+            lim(&[("job", "api")], 1e9),
+            lim(&[("job", "api"), ("instance", "a")], 2e9),
+        ];
+        assert_eq!(match_limits(&all, &limits), [Some(2e9), Some(1e9), None]);
+        // A limit with no labels (`vector(2e9)`) applies to every series.
+        assert_eq!(match_limits(&all, &[lim(&[], 3e9)]), [Some(3e9); 3]);
+    }
+
+    #[test]
+    fn ticks_are_whole_periods_from_the_start() {
+        let start = Instant::now() - Duration::from_millis(2500);
+        let next = next_tick(start, Duration::from_secs(1));
+        let at = next.duration_since(start).as_secs_f64();
+        assert!((at - 3.0).abs() < 1e-6, "{at}");
+    }
+}
