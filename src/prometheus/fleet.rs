@@ -6,8 +6,8 @@
 //! Each pass starts afresh: nothing of a pass is kept but its verdicts, so
 //! memory does not grow from pass to pass, and a series that is gone from
 //! one pass is gone from what is exposed. A pass that fails keeps the last
-//! good verdicts and counts the failure; the first one must succeed. A
-//! pass runs on a thread of its own, so a stop request (a signal) is
+//! good verdicts and counts the failure; the first one must succeed.
+//! Passes run on a thread of their own, so a stop request (a signal) is
 //! answered at once, also in the middle of a slow pass.
 
 use super::fleet_exposition::{FleetExposition, Pass};
@@ -71,12 +71,13 @@ pub fn run(
     on: &mut dyn FnMut(Event),
 ) -> Result<()> {
     let start = Instant::now();
-    let Some(first) = interruptible(cfg, stop, true) else {
+    let worker = Worker::start(cfg)?;
+    let Some(first) = worker.pass(stop, true) else {
         return Ok(());
     };
     let (mut good, warnings) = first?;
     on(Event::First(&good, &warnings));
-    let res = passes(cfg, expo, stop, on, start, &mut good);
+    let res = passes(cfg, &worker, expo, stop, on, start, &mut good);
     let end = match &cfg.textfile {
         Some(p) => textfile::write(p, &FleetExposition::finished()),
         None => Ok(()),
@@ -88,6 +89,7 @@ pub fn run(
 /// `stop` says so.
 fn passes(
     cfg: &FleetConfig,
+    worker: &Worker,
     expo: &FleetExposition,
     stop: &dyn Fn() -> bool,
     on: &mut dyn FnMut(Event),
@@ -103,7 +105,7 @@ fn passes(
         if !wait_until(next_tick(start, cfg.every), stop) {
             return Ok(());
         }
-        match interruptible(cfg, stop, false) {
+        match worker.pass(stop, false) {
             None => return Ok(()),
             Some(Ok((p, _))) => {
                 *good = p;
@@ -144,30 +146,46 @@ fn wait_until(at: Instant, stop: &dyn Fn() -> bool) -> bool {
     }
 }
 
-/// A pass, on a thread of its own; `None` if `stop` said so before it
-/// ended (the thread is left to end with the process).
-fn interruptible(
-    cfg: &FleetConfig,
-    stop: &dyn Fn() -> bool,
-    first: bool,
-) -> Option<Result<(Pass, Vec<String>)>> {
-    let (tx, rx) = mpsc::channel();
-    let c = cfg.clone();
-    let spawned = std::thread::Builder::new()
-        .name("fleet-pass".into())
-        .spawn(move || {
-            let _ = tx.send(pass(&c, first));
-        });
-    if let Err(e) = spawned {
-        return Some(Err(anyhow!("cannot start a pass: {e}")));
+/// The thread passes run on, one for the life of the fleet (so that what
+/// each pass allocates comes from the same place, not an arena per pass).
+struct Worker {
+    go: mpsc::Sender<bool>,
+    done: mpsc::Receiver<Result<(Pass, Vec<String>)>>,
+}
+
+impl Worker {
+    /// Starts the thread; it ends when the worker is dropped.
+    fn start(cfg: &FleetConfig) -> Result<Worker> {
+        let (go, go_rx) = mpsc::channel::<bool>();
+        let (done_tx, done) = mpsc::channel();
+        let c = cfg.clone();
+        std::thread::Builder::new()
+            .name("fleet-pass".into())
+            .spawn(move || {
+                while let Ok(first) = go_rx.recv() {
+                    if done_tx.send(pass(&c, first)).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| anyhow!("cannot start the thread passes run on: {e}"))?;
+        Ok(Worker { go, done })
     }
-    loop {
-        match rx.recv_timeout(POLL) {
-            Ok(r) => return Some(r),
-            Err(mpsc::RecvTimeoutError::Timeout) if stop() => return None,
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Some(Err(anyhow!("a pass ended without an answer")));
+
+    /// A pass; `None` if `stop` said so before it ended (the thread is left
+    /// to end with the process).
+    fn pass(&self, stop: &dyn Fn() -> bool, first: bool) -> Option<Result<(Pass, Vec<String>)>> {
+        if self.go.send(first).is_err() {
+            return Some(Err(anyhow!("the thread passes run on has ended")));
+        }
+        loop {
+            match self.done.recv_timeout(POLL) {
+                Ok(r) => return Some(r),
+                Err(mpsc::RecvTimeoutError::Timeout) if stop() => return None,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Some(Err(anyhow!("a pass ended without an answer")));
+                }
             }
         }
     }
