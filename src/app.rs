@@ -199,7 +199,7 @@ fn run_fleet(cfg: &FleetConfig, export: &Export) -> Result<ExitCode> {
                 .count();
             let _ = writeln!(
                 std::io::stderr(),
-                "leakwatch: fleet: {} series judged in {:.1} s, {leaking} leaking; judging again every {every}",
+                "leakwatch: fleet: {} series judged in {:.2} s, {leaking} leaking; judging again every {every}",
                 p.series.len(),
                 p.duration_s
             );

@@ -371,11 +371,22 @@ fn prom_config(url: String, query: String, r: PromReadArgs, j: &JudgeArgs) -> Pr
     }
 }
 
+/// `--by` labels, each once, in the order first given.
+fn distinct_labels(by: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(by.len());
+    for l in by {
+        if !out.contains(&l) {
+            out.push(l);
+        }
+    }
+    out
+}
+
 fn validate_prometheus(a: AnalyzeArgs, url: String) -> Result<Config> {
     let query = a.file.to_string_lossy().into_owned();
     Ok(Config::Prometheus {
         prom: prom_config(url, query, a.prom, &a.judging),
-        by: a.by,
+        by: distinct_labels(a.by),
         show: show(&a.show, false),
     })
 }
@@ -402,7 +413,7 @@ fn validate_fleet(f: FleetArgs) -> Result<Config> {
         fleet: FleetConfig {
             prom: prom_config(url, f.query, f.prom, &f.judging),
             every: f.every,
-            by: f.by,
+            by: distinct_labels(f.by),
             limit,
             textfile: export.textfile.clone(),
         },

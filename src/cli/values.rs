@@ -174,6 +174,12 @@ pub fn label_name(text: &str) -> Result<String, String> {
             quoted(text)
         ));
     }
+    if text.starts_with("__") {
+        return Err(format!(
+            "{}: names that start with __ are Prometheus' own; give a label of the series, e.g. version",
+            quoted(text)
+        ));
+    }
     Ok(text.to_string())
 }
 

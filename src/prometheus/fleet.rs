@@ -195,11 +195,18 @@ impl Worker {
 /// After the first pass, a query that returns no series is an empty pass.
 pub fn pass(cfg: &FleetConfig, first: bool) -> Result<(Pass, Vec<String>)> {
     let t0 = Instant::now();
-    let (series, warnings) = match judge(&cfg.prom) {
+    let (mut series, mut warnings) = match judge(&cfg.prom) {
         Ok(o) => (o.series, o.warnings),
         Err(e) if !first && e.downcast_ref::<NoSeries>().is_some() => (Vec::new(), Vec::new()),
         Err(e) => return Err(e),
     };
+    let twins = drop_twins(&mut series);
+    if twins > 0 {
+        warnings.push(format!(
+            "{twins} series of {} have the labels of another once __name__ is dropped, and are not exposed; select one metric",
+            crate::units::quoted(&cfg.prom.query)
+        ));
+    }
     let limits = match &cfg.limit {
         None => vec![None; series.len()],
         Some(Limit::Fixed(l)) => vec![Some(*l); series.len()],
@@ -224,6 +231,24 @@ pub fn pass(cfg: &FleetConfig, first: bool) -> Result<(Pass, Vec<String>)> {
         duration_s: t0.elapsed().as_secs_f64(),
     };
     Ok((pass, warnings))
+}
+
+/// Drops the series whose labels less `__name__` are another's (the query
+/// selects several metrics): they would be one series twice in the
+/// exposition, which Prometheus refuses whole. Returns how many.
+fn drop_twins(series: &mut Vec<SeriesVerdict>) -> usize {
+    let before = series.len();
+    let mut seen = std::collections::HashSet::new();
+    series.retain(|s| {
+        let key: Vec<(String, String)> = s
+            .labels
+            .iter()
+            .filter(|(k, _)| *k != "__name__")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        seen.insert(key)
+    });
+    before - series.len()
 }
 
 /// Each series' limit: the value of the limit series whose labels are all
@@ -294,6 +319,18 @@ mod tests {
         assert_eq!(match_limits(&all, &limits), [Some(2e9), Some(1e9), None]);
         // A limit with no labels (`vector(2e9)`) applies to every series.
         assert_eq!(match_limits(&all, &[lim(&[], 3e9)]), [Some(3e9); 3]);
+    }
+
+    #[test]
+    fn series_with_the_same_labels_but_the_name_are_kept_once() {
+        let mut all = vec![
+            series(&[("__name__", "a"), ("job", "api")]),
+            series(&[("__name__", "b"), ("job", "api")]),
+            series(&[("__name__", "b"), ("job", "db")]),
+        ];
+        assert_eq!(drop_twins(&mut all), 1);
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[1].labels["job"], "db");
     }
 
     #[test]

@@ -450,6 +450,19 @@ fn fleet_bad_input_is_one_line_and_exit_2() {
             vec!["analyze", "up", "--prometheus", &down, "--by", "a-b"],
             "--by: 'a-b' is not a label name",
         ),
+        (
+            vec![
+                "fleet",
+                "up",
+                "--prometheus",
+                &down,
+                "--by",
+                "__name__",
+                "--textfile",
+                tf,
+            ],
+            "--by: '__name__': names that start with __ are Prometheus' own",
+        ),
     ] {
         let out = leakwatch()
             .args(&args)
