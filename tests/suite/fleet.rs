@@ -476,3 +476,45 @@ fn fleet_bad_input_is_one_line_and_exit_2() {
     }
     assert!(!std::path::Path::new(tf).exists());
 }
+
+#[test]
+fn sigint_ends_fleet_at_once_also_in_the_middle_of_a_pass() {
+    // A server that takes connections and never answers: the first pass
+    // waits on it (up to --timeout 60s).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().take(8).collect();
+        std::thread::sleep(Duration::from_secs(120));
+        drop(held);
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut fleet = Command::new(leakwatch_path())
+        .args(["fleet", "up", "--timeout", "60s", "--prometheus", &url])
+        .arg("--textfile")
+        .arg(dir.path().join("f.prom"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let sent = std::time::Instant::now();
+    signal(fleet.id(), libc::SIGINT);
+    wait_until("fleet to end on SIGINT", Duration::from_secs(5), || {
+        fleet.try_wait().unwrap().is_some()
+    });
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        sent.elapsed()
+    );
+    let status = fleet.wait().unwrap();
+    let mut err = String::new();
+    fleet
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert_eq!(err, "", "nothing to say: no pass ended");
+}
