@@ -20,9 +20,9 @@ pub(super) type Labels = Vec<(String, String)>;
 pub(super) type Gauges = Family<Labels, Gauge<f64, AtomicU64>>;
 
 /// The `bound` label of a growth series: the estimate and its 95% interval.
-const BOUNDS: [&str; 3] = ["estimate", "lower", "upper"];
+pub(super) const BOUNDS: [&str; 3] = ["estimate", "lower", "upper"];
 /// The `verdict` label of a verdict series.
-const VERDICTS: [VerdictKind; 3] = [
+pub(super) const VERDICTS: [VerdictKind; 3] = [
     VerdictKind::Leaking,
     VerdictKind::Plateau,
     VerdictKind::Inconclusive,
@@ -80,6 +80,19 @@ pub fn classic(openmetrics: &str) -> String {
     out
 }
 
+/// The classic text of one gauge, `leakwatch_<name>{labels} value`, alone
+/// (what a finished watch or fleet leaves in its textfile).
+pub(super) fn one_gauge(name: &str, help: &str, labels: &Labels, value: f64) -> String {
+    let mut registry = Registry::with_prefix("leakwatch");
+    let g = Gauges::default();
+    registry.register(name, help, g.clone());
+    g.get_or_create(labels).set(value);
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    let _ = encode(&mut out, &registry);
+    classic(&out)
+}
+
 /// Registers `leakwatch_build_info{version}` 1 in `registry`.
 pub(super) fn register_build(registry: &mut Registry) {
     let build = Gauges::default();
@@ -101,7 +114,7 @@ pub(super) fn time_to_limit(v: &crate::detector::Verdict, limit: f64) -> Option<
 }
 
 /// `base` with the `extra` labels after it.
-fn with(base: &Labels, extra: &[(&str, &str)]) -> Labels {
+pub(super) fn with(base: &Labels, extra: &[(&str, &str)]) -> Labels {
     let mut l = base.clone();
     l.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     l
@@ -217,15 +230,8 @@ impl Exposition {
     /// What a finished watch leaves in the textfile: `leakwatch_up 0` (for
     /// `target`, if it had one) and nothing else, in the classic format.
     pub fn finished(target: Option<&TargetLabels>) -> String {
-        let mut registry = Registry::with_prefix("leakwatch");
-        let up = Gauges::default();
-        registry.register("up", UP_HELP, up.clone());
-        up.get_or_create(&target.map(TargetLabels::labels).unwrap_or_default())
-            .set(0.0);
-        let mut out = String::new();
-        // Writing to a String cannot fail.
-        let _ = encode(&mut out, &registry);
-        classic(&out)
+        let labels = target.map(TargetLabels::labels).unwrap_or_default();
+        one_gauge("up", UP_HELP, &labels, 0.0)
     }
 
     /// The gauges of count metric `m` (fds, threads): now, and its growth.

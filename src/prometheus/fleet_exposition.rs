@@ -9,10 +9,12 @@
 //! `quantile`) is kept as `exported_<name>`, as Prometheus does on a
 //! scrape; `__name__` is dropped.
 
-use super::exposition::{Gauges, Labels, Scrape, classic, register_build, time_to_limit};
+use super::exposition::{
+    BOUNDS, Gauges, Labels, Scrape, VERDICTS, classic, one_gauge, register_build, time_to_limit,
+    with,
+};
 use super::groups::{Group, group};
 use super::query::SeriesVerdict;
-use crate::detector::VerdictKind;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
@@ -22,12 +24,6 @@ use std::sync::{Arc, Mutex};
 /// Labels leakwatch adds to a series of the fleet: a series' own label of
 /// one of these names is exported as `exported_<name>`.
 const OURS: [&str; 3] = ["verdict", "bound", "quantile"];
-/// The verdicts, in the order they are exposed.
-const VERDICTS: [VerdictKind; 3] = [
-    VerdictKind::Leaking,
-    VerdictKind::Plateau,
-    VerdictKind::Inconclusive,
-];
 /// The HELP of `leakwatch_fleet_up`.
 const UP_HELP: &str = "1 while leakwatch fleet runs; 0 in the textfile it leaves when it ends";
 
@@ -98,14 +94,7 @@ impl FleetExposition {
     /// What an ended fleet leaves in the textfile: `leakwatch_fleet_up 0`
     /// alone, in the classic format.
     pub fn finished() -> String {
-        let mut registry = Registry::with_prefix("leakwatch");
-        let up = Gauges::default();
-        registry.register("fleet_up", UP_HELP, up.clone());
-        up.get_or_create(&Vec::new()).set(0.0);
-        let mut out = String::new();
-        // Writing to a String cannot fail.
-        let _ = encode(&mut out, &registry);
-        classic(&out)
+        one_gauge("fleet_up", UP_HELP, &Vec::new(), 0.0)
     }
 }
 
@@ -279,16 +268,15 @@ fn series_families(f: &Families, p: &Pass) {
         for k in VERDICTS {
             let on = if k == v.kind { 1.0 } else { 0.0 };
             f.verdict
-                .get_or_create(&with(&base, "verdict", k.as_str()))
+                .get_or_create(&with(&base, &[("verdict", k.as_str())]))
                 .set(on);
         }
         if v.finding.rate_known() {
-            for (b, x) in ["estimate", "lower", "upper"].into_iter().zip([
-                v.rate,
-                v.rate_ci95[0],
-                v.rate_ci95[1],
-            ]) {
-                f.growth.get_or_create(&with(&base, "bound", b)).set(x);
+            for (b, x) in BOUNDS
+                .into_iter()
+                .zip([v.rate, v.rate_ci95[0], v.rate_ci95[1]])
+            {
+                f.growth.get_or_create(&with(&base, &[("bound", b)])).set(x);
             }
         }
         if let Some(t) = p
@@ -309,21 +297,14 @@ fn group_families(f: &Families, groups: &[Group]) {
         let base = exported(&g.labels.iter().cloned().collect());
         for k in VERDICTS {
             f.group_series
-                .get_or_create(&with(&base, "verdict", k.as_str()))
+                .get_or_create(&with(&base, &[("verdict", k.as_str())]))
                 .set(g.counts.of(k) as f64);
             let on = if k == g.verdict { 1.0 } else { 0.0 };
             f.group_verdict
-                .get_or_create(&with(&base, "verdict", k.as_str()))
+                .get_or_create(&with(&base, &[("verdict", k.as_str())]))
                 .set(on);
         }
     }
-}
-
-/// `base` with the label `name="value"` after it.
-fn with(base: &Labels, name: &str, value: &str) -> Labels {
-    let mut l = base.clone();
-    l.push((name.to_string(), value.to_string()));
-    l
 }
 
 /// A series' labels as the fleet exposes them: `__name__` dropped, a name

@@ -133,36 +133,10 @@ impl std::error::Error for NoSeries {}
 
 /// Fetches every series of the query over the range and judges each.
 pub fn judge(cfg: &PromConfig) -> Result<PromOutcome> {
-    let mut client = Client::new(cfg)?;
-    let mut fleet = Fleet::new(cfg)?;
-    let mut chunks = Chunks::new(cfg, cfg.end.unwrap_or_else(now));
-    while let Some((lo, hi)) = chunks.next() {
-        let bounds = Bounds {
-            max_points: MAX_ANSWER_POINTS,
-            max_series: cfg.max_series,
-            label_bytes: LABEL_BUDGET,
-            lo,
-            hi,
-            first: chunks.start,
-        };
-        match client.fetch(&bounds)? {
-            Fetched::Answer(a) => {
-                let points = a.points;
-                fleet.take(a)?;
-                chunks.advance(hi, points);
-            }
-            Fetched::TooBig(why, points) => {
-                // Points read and thrown away count too: a server cannot
-                // make leakwatch read without end by always sending too many.
-                fleet.count(points)?;
-                if !chunks.shrink() {
-                    return Err(too_big(cfg, &why, hi - lo));
-                }
-            }
-        }
-    }
+    let mut held = Held::new(cfg)?;
+    let client = read(cfg, &mut held)?;
     Ok(PromOutcome {
-        series: fleet.verdicts()?,
+        series: held.verdicts()?,
         query: cfg.query.clone(),
         url: cfg.url.clone(),
         range_s: cfg.range_s,
@@ -175,9 +149,74 @@ pub fn judge(cfg: &PromConfig) -> Result<PromOutcome> {
 /// less `__name__`), read as [`judge`] reads (the same bounds); none is an
 /// error.
 pub fn latest(cfg: &PromConfig) -> Result<Vec<(Labels, f64)>> {
+    let mut last = Last {
+        cfg,
+        values: BTreeMap::new(),
+    };
+    read(cfg, &mut last)?;
+    if last.values.is_empty() {
+        bail!(
+            "{}: the query {} returned no series with points over the last {}; check the query",
+            cfg.url,
+            quoted(&cfg.query),
+            format_secs(cfg.range_s)
+        );
+    }
+    Ok(last.values.into_iter().map(|(l, (_, v))| (l, v)).collect())
+}
+
+/// What a read gives the answers of its chunks to.
+trait Sink {
+    /// A chunk's answer.
+    fn answer(&mut self, a: Answer) -> Result<()>;
+    /// The points read of a chunk too large, thrown away.
+    fn discarded(&mut self, points: usize) -> Result<()>;
+}
+
+impl Sink for Held<'_> {
+    fn answer(&mut self, a: Answer) -> Result<()> {
+        self.take(a)
+    }
+    fn discarded(&mut self, points: usize) -> Result<()> {
+        // Points read and thrown away count too: a server cannot make
+        // leakwatch read without end by always sending too many.
+        self.count(points)
+    }
+}
+
+/// Each series' last point (time, value), by its labels less `__name__`.
+struct Last<'a> {
+    cfg: &'a PromConfig,
+    values: BTreeMap<Labels, (f64, f64)>,
+}
+
+impl Sink for Last<'_> {
+    fn answer(&mut self, a: Answer) -> Result<()> {
+        for (mut labels, pts) in a.series {
+            labels.remove("__name__");
+            if let Some(&p) = pts.last() {
+                let e = self.values.entry(labels).or_insert(p);
+                if p.0 >= e.0 {
+                    *e = p;
+                }
+            }
+        }
+        if self.values.len() > self.cfg.max_series {
+            return Err(too_many_series(self.cfg));
+        }
+        Ok(())
+    }
+    fn discarded(&mut self, _points: usize) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Reads the range in chunks, oldest first, each answer given to `sink`;
+/// a chunk too large is halved. Returns the client, which knows of a
+/// redirect.
+fn read<'a>(cfg: &'a PromConfig, sink: &mut dyn Sink) -> Result<Client<'a>> {
     let mut client = Client::new(cfg)?;
     let mut chunks = Chunks::new(cfg, cfg.end.unwrap_or_else(now));
-    let mut last: BTreeMap<Labels, (f64, f64)> = BTreeMap::new();
     while let Some((lo, hi)) = chunks.next() {
         let bounds = Bounds {
             max_points: MAX_ANSWER_POINTS,
@@ -190,36 +229,18 @@ pub fn latest(cfg: &PromConfig) -> Result<Vec<(Labels, f64)>> {
         match client.fetch(&bounds)? {
             Fetched::Answer(a) => {
                 let points = a.points;
-                for (mut labels, pts) in a.series {
-                    labels.remove("__name__");
-                    if let Some(&p) = pts.last() {
-                        let e = last.entry(labels).or_insert(p);
-                        if p.0 >= e.0 {
-                            *e = p;
-                        }
-                    }
-                }
-                if last.len() > cfg.max_series {
-                    return Err(too_many_series(cfg));
-                }
+                sink.answer(a)?;
                 chunks.advance(hi, points);
             }
-            Fetched::TooBig(why, _) => {
+            Fetched::TooBig(why, points) => {
+                sink.discarded(points)?;
                 if !chunks.shrink() {
                     return Err(too_big(cfg, &why, hi - lo));
                 }
             }
         }
     }
-    if last.is_empty() {
-        bail!(
-            "{}: the query {} returned no series with points over the last {}; check the query",
-            cfg.url,
-            quoted(&cfg.query),
-            format_secs(cfg.range_s)
-        );
-    }
-    Ok(last.into_iter().map(|(l, (_, v))| (l, v)).collect())
+    Ok(client)
 }
 
 /// Why a chunk was too large.
@@ -352,7 +373,7 @@ impl Chunks {
 }
 
 /// The series read so far, each with its detector, within the budgets.
-struct Fleet<'a> {
+struct Held<'a> {
     cfg: &'a PromConfig,
     series: BTreeMap<Labels, Detector>,
     /// Bytes of detector state given out.
@@ -370,8 +391,8 @@ fn least_state() -> usize {
     size_of::<Detector>() + MIN_BUCKETS * BUCKET_BYTES
 }
 
-impl<'a> Fleet<'a> {
-    fn new(cfg: &'a PromConfig) -> Result<Fleet<'a>> {
+impl<'a> Held<'a> {
+    fn new(cfg: &'a PromConfig) -> Result<Held<'a>> {
         let most = STATE_BUDGET / least_state();
         if cfg.max_series > most {
             bail!(
@@ -380,7 +401,7 @@ impl<'a> Fleet<'a> {
                 format_bytes(STATE_BUDGET as f64)
             );
         }
-        Ok(Fleet {
+        Ok(Held {
             cfg,
             series: BTreeMap::new(),
             state: 0,
@@ -774,7 +795,7 @@ mod tests {
     #[test]
     fn the_state_budget_holds_for_every_series() {
         let c = cfg("x", 3600.0, 15.0);
-        let mut f = Fleet::new(&c).unwrap();
+        let mut f = Held::new(&c).unwrap();
         for i in 0..c.max_series {
             let labels = Labels::from([("i".to_string(), i.to_string())]);
             let d = f.admit(&labels).unwrap();
@@ -788,7 +809,7 @@ mod tests {
         assert!(f.admit(&Labels::new()).is_err());
         let mut big = cfg("x", 3600.0, 15.0);
         big.max_series = 10_000_000;
-        assert!(Fleet::new(&big).is_err());
+        assert!(Held::new(&big).is_err());
     }
 
     #[test]
