@@ -216,7 +216,9 @@ pub fn pass(cfg: &FleetConfig, first: bool) -> Result<(Pass, Vec<String>)> {
                 range_s: LIMIT_RANGE_S,
                 ..cfg.prom.clone()
             };
-            let limits = latest(&lcfg).map_err(|e| anyhow!("--limit-query: {e:#}"))?;
+            let mut limits = latest(&lcfg).map_err(|e| anyhow!("--limit-query: {e:#}"))?;
+            // A limit of 0 (cAdvisor's for a container without one) is none.
+            limits.retain(|(_, v)| v.is_finite() && *v > 0.0);
             match_limits(&series, &limits)
         }
     };
