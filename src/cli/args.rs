@@ -267,7 +267,7 @@ pub(super) struct AnalyzeArgs {
     pub prom: PromReadArgs,
     /// With --prometheus: group the series by this label's values (repeat for
     /// several), each group with its counts, median rate and verdict
-    #[arg(long, value_name = "LABEL", requires = "prometheus", value_parser = values::label_name)]
+    #[arg(long, value_name = "LABEL", value_parser = values::label_name)]
     pub by: Vec<String>,
     #[command(flatten)]
     pub read: ReadArgs,

@@ -425,6 +425,9 @@ fn validate_analyze(a: AnalyzeArgs) -> Result<Config> {
     if let Some(url) = a.prometheus.clone() {
         return validate_prometheus(a, url);
     }
+    if !a.by.is_empty() {
+        bail!("--by: give it with --prometheus URL QUERY: it groups the series of a query");
+    }
     let (column, judge) = match a.judge.map(|j| j.0) {
         None => (a.read.column, None),
         Some(None) => (None, Some(Judge::Any)),

@@ -374,6 +374,15 @@ pub fn fleet_judges_every_series_and_group_twice_and_its_group_alert_fires() {
         !firing("FleetGroupLeaking").is_empty()
     });
     assert_eq!(firing("FleetGroupLeaking"), [LEAKING]);
+    // The rates' summary came through the OpenMetrics scrape too.
+    let q = format!(
+        r#"leakwatch_fleet_group_growth_bytes_per_second{{version="{LEAKING}",quantile="0.5"}}"#
+    );
+    let median: f64 = crate::prometheus::query_value(&watcher.url, &q)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(median > 0.0, "{median}");
     // The source goes away: passes fail, the verdicts stay, errors count.
     drop(source);
     let errors = || {
@@ -462,6 +471,10 @@ fn fleet_bad_input_is_one_line_and_exit_2() {
                 tf,
             ],
             "--by: '__name__': names that start with __ are Prometheus' own",
+        ),
+        (
+            vec!["analyze", "log.csv", "--by", "version"],
+            "--by: give it with --prometheus URL QUERY",
         ),
     ] {
         let out = leakwatch()
