@@ -2,7 +2,7 @@
 //! cost of one `/metrics` scrape.
 //!
 //! `cargo bench --bench prometheus_query` (needs Debian's `prometheus`, which
-//! `bash .ci/deps` installs)
+//! `bash .ci/deps` installs; FLEET_PASSES=N for N fleet passes, default 10)
 //!
 //! - 1,000 seeded series of every shape, 720 points each (6 hours every
 //!   30 s), backfilled with `promtool tsdb create-blocks-from openmetrics`,
@@ -186,7 +186,10 @@ fn child_usage(pid: u32) -> (f64, u64, u64) {
 
 /// `leakwatch fleet` over 1,000 series × 1,440 points, 10 passes.
 fn fleet_passes() {
-    const PASSES: usize = 10;
+    let passes_asked: usize = std::env::var("FLEET_PASSES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
     let b = backfilled(SERIES, 15.0);
     let dir = tempfile::tempdir().expect("a temporary directory");
     let textfile = dir.path().join("fleet.prom");
@@ -210,9 +213,9 @@ fn fleet_passes() {
     let mut seen = None;
     let mut passes: Vec<(f64, u64, u64)> = Vec::new();
     let t0 = Instant::now();
-    while passes.len() < PASSES {
+    while passes.len() < passes_asked {
         assert!(
-            t0.elapsed() < Duration::from_secs(300),
+            t0.elapsed() < Duration::from_secs(60 * passes_asked as u64),
             "fleet passes stalled"
         );
         let modified = std::fs::metadata(&textfile).and_then(|m| m.modified()).ok();
@@ -239,7 +242,7 @@ fn fleet_passes() {
     let rss: Vec<String> = passes.iter().map(|p| mib(p.1)).collect();
     let hwm: Vec<String> = passes.iter().map(|p| mib(p.2)).collect();
     println!(
-        "fleet: {} series, 1,440 points each, {PASSES} passes: CPU per pass {} s (the first with start-up); last pass {:.2} s wall; RSS after each pass {} MiB, peak so far (VmHWM) {} MiB",
+        "fleet: {} series, 1,440 points each, {passes_asked} passes: CPU per pass {} s (the first with start-up); last pass {:.2} s wall; RSS after each pass {} MiB, peak so far (VmHWM) {} MiB",
         gauge("leakwatch_fleet_series"),
         cpu.iter()
             .map(|c| format!("{c:.2}"))
