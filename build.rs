@@ -23,9 +23,19 @@ fn main() {
     };
     println!("cargo:rustc-env=LEAKWATCH_VERSION={full}");
     println!("cargo:rerun-if-changed=build.rs");
-    for f in [".git/HEAD", ".git/index", ".git/refs"] {
-        if Path::new(f).exists() {
-            println!("cargo:rerun-if-changed={f}");
+    // In a worktree `.git` is a file: its HEAD and index are in its own git
+    // directory, the branches in the repository's common one.
+    let dir = git(&["rev-parse", "--git-dir"]).unwrap_or_else(|| ".git".into());
+    let common = git(&["rev-parse", "--git-common-dir"]).unwrap_or_else(|| dir.clone());
+    let (dir, common) = (Path::new(&dir), Path::new(&common));
+    for f in [
+        dir.join("HEAD"),
+        dir.join("index"),
+        common.join("refs"),
+        common.join("packed-refs"),
+    ] {
+        if f.exists() {
+            println!("cargo:rerun-if-changed={}", f.display());
         }
     }
 }

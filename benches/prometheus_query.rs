@@ -2,13 +2,20 @@
 //! cost of one `/metrics` scrape.
 //!
 //! `cargo bench --bench prometheus_query` (needs Debian's `prometheus`, which
-//! `bash .ci/deps` installs)
+//! `bash .ci/deps` installs; FLEET_PASSES=N for N fleet passes, default 10)
 //!
 //! - 1,000 seeded series of every shape, 720 points each (6 hours every
 //!   30 s), backfilled with `promtool tsdb create-blocks-from openmetrics`,
 //!   served by Prometheus on loopback and judged with `prometheus::judge`:
 //!   leakwatch's own CPU time (this process; Prometheus' is its own), the
 //!   wall time, and how many verdicts match the shape;
+//! - `leakwatch fleet` (the binary, a child) over 1,000 such series of 1,440
+//!   points (6 hours every 15 s: 1.44 M points) for 10 passes, grouped by a
+//!   label: each pass's CPU time (from /proc/PID/stat when its textfile is
+//!   written), its resident memory after each pass, and its peak so far
+//!   (VmHWM: wait4's ru_maxrss would count the bench's own pages, shared
+//!   with the child between fork and exec); targets 2 s of CPU and 256 MiB
+//!   a pass;
 //! - rendering the exposition of a watch of every metric: one scrape's work.
 
 use leakwatch::detector::{DetectorConfig, VerdictKind};
@@ -35,11 +42,29 @@ fn cpu() -> f64 {
 
 fn main() {
     fleet();
+    fleet_passes();
     scrape();
     scrape_scan();
 }
 
-fn fleet() {
+/// Prometheus on loopback, serving a TSDB backfilled with `series` seeded
+/// series of every shape, 6 hours every `every` s ending a minute ago,
+/// labelled `i` and `version` (ten versions); with the expected verdicts.
+struct Backfilled {
+    _dir: tempfile::TempDir,
+    prom: std::process::Child,
+    url: String,
+    expected: std::collections::HashMap<String, VerdictKind>,
+}
+
+impl Drop for Backfilled {
+    fn drop(&mut self) {
+        self.prom.kill().ok();
+        self.prom.wait().ok();
+    }
+}
+
+fn backfilled(series: usize, every: f64) -> Backfilled {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let end = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -49,13 +74,14 @@ fn fleet() {
     let start = end - 6.0 * 3600.0;
     let mut text = String::from("# TYPE bench_memory_bytes gauge\n");
     let mut expected = std::collections::HashMap::new();
-    for i in 0..SERIES {
+    for i in 0..series {
         let shape = Shape::ALL[i % Shape::ALL.len()];
-        let s = generate(shape, i as u64, 6.0 * 3600.0 - 30.0, 30.0);
+        let s = generate(shape, i as u64, 6.0 * 3600.0 - every, every);
         expected.insert(i.to_string(), shape.expected());
         for (t, v) in &s.samples {
             text.push_str(&format!(
-                "bench_memory_bytes{{i=\"{i}\"}} {} {}\n",
+                "bench_memory_bytes{{i=\"{i}\",version=\"1.{}\"}} {} {}\n",
+                i % 10,
                 v.round(),
                 start + t
             ));
@@ -79,7 +105,7 @@ fn fleet() {
         .port();
     let cfg = dir.path().join("p.yml");
     std::fs::write(&cfg, "global:\n  scrape_interval: 30s\n").expect("config");
-    let mut prom = Command::new("prometheus")
+    let prom = Command::new("prometheus")
         .arg(format!("--config.file={}", cfg.display()))
         .arg(format!("--storage.tsdb.path={}", tsdb.display()))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
@@ -96,8 +122,18 @@ fn fleet() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let cfg = PromConfig {
+    Backfilled {
+        _dir: dir,
+        prom,
         url,
+        expected,
+    }
+}
+
+fn fleet() {
+    let b = backfilled(SERIES, 30.0);
+    let cfg = PromConfig {
+        url: b.url.clone(),
         query: "bench_memory_bytes".into(),
         // A little more than the data, so every one of its points is read.
         range_s: 6.0 * 3600.0 + 120.0,
@@ -111,12 +147,10 @@ fn fleet() {
     let (c0, w0) = (cpu(), Instant::now());
     let all = judge(&cfg).expect("judging the fleet").series;
     let (own, wall) = (cpu() - c0, w0.elapsed().as_secs_f64());
-    prom.kill().ok();
-    prom.wait().ok();
     let points: u64 = all.iter().map(|s| s.verdict.samples).sum();
     let right = all
         .iter()
-        .filter(|s| expected.get(&s.labels["i"]) == Some(&s.verdict.kind))
+        .filter(|s| b.expected.get(&s.labels["i"]) == Some(&s.verdict.kind))
         .count();
     let leaks = all
         .iter()
@@ -125,6 +159,98 @@ fn fleet() {
     println!(
         "analyze --prometheus: {} series, {points} points: {own:.2} s of leakwatch's CPU, {wall:.2} s wall; {right} verdicts as the shape ({leaks} leaking)",
         all.len()
+    );
+}
+
+/// The CPU seconds (user + system), resident KiB and peak resident KiB of
+/// process `pid` now.
+fn child_usage(pid: u32) -> (f64, u64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    // SAFETY: sysconf has no preconditions.
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15: 11 and 12 after the state.
+    let cpu = (ticks(11) + ticks(12)) / tick;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib = |field: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+            .unwrap_or(0)
+    };
+    (cpu, kib("VmRSS:"), kib("VmHWM:"))
+}
+
+/// `leakwatch fleet` over 1,000 series × 1,440 points, 10 passes.
+fn fleet_passes() {
+    let passes_asked: usize = std::env::var("FLEET_PASSES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let b = backfilled(SERIES, 15.0);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let textfile = dir.path().join("fleet.prom");
+    #[allow(clippy::zombie_processes)] // reaped below
+    let child = Command::new(env!("CARGO_BIN_EXE_leakwatch"))
+        .args([
+            "fleet",
+            "bench_memory_bytes",
+            "--range",
+            "6h2m",
+            "--every",
+            "1s",
+        ])
+        .args(["--by", "version", "--prometheus", &b.url])
+        .arg("--textfile")
+        .arg(&textfile)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("leakwatch fleet");
+    let pid = child.id();
+    let mut seen = None;
+    let mut passes: Vec<(f64, u64, u64)> = Vec::new();
+    let t0 = Instant::now();
+    while passes.len() < passes_asked {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60 * passes_asked as u64),
+            "fleet passes stalled"
+        );
+        let modified = std::fs::metadata(&textfile).and_then(|m| m.modified()).ok();
+        if modified.is_some() && modified != seen {
+            seen = modified;
+            passes.push(child_usage(pid));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let text = std::fs::read_to_string(&textfile).unwrap_or_default();
+    leakwatch::sys::process::signal(pid, libc::SIGTERM);
+    let mut child = child;
+    let ended = child.wait().expect("fleet to end");
+    assert!(ended.success(), "fleet ended with {ended}");
+    let gauge = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    let cpu: Vec<f64> = std::iter::once(passes[0].0)
+        .chain(passes.windows(2).map(|w| w[1].0 - w[0].0))
+        .collect();
+    let mib = |kib: u64| format!("{:.1}", kib as f64 / 1024.0);
+    let rss: Vec<String> = passes.iter().map(|p| mib(p.1)).collect();
+    let hwm: Vec<String> = passes.iter().map(|p| mib(p.2)).collect();
+    println!(
+        "fleet: {} series, 1,440 points each, {passes_asked} passes: CPU per pass {} s (the first with start-up); last pass {:.2} s wall; RSS after each pass {} MiB, peak so far (VmHWM) {} MiB",
+        gauge("leakwatch_fleet_series"),
+        cpu.iter()
+            .map(|c| format!("{c:.2}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        gauge("leakwatch_fleet_pass_duration_seconds"),
+        rss.join(", "),
+        hwm.join(", "),
     );
 }
 

@@ -5,6 +5,9 @@
 use crate::cli::{self, CliError, Config, Export, Show};
 use crate::engine::Output;
 use crate::exit_codes::ExitCode;
+use crate::prometheus::exposition::Scrape;
+use crate::prometheus::fleet::{Event as FleetEvent, FleetConfig};
+use crate::prometheus::fleet_exposition::FleetExposition;
 use crate::prometheus::{Exporter, Exposition};
 use crate::report::live::{LiveTable, Progress};
 use crate::report::repeat::RepeatReport;
@@ -48,10 +51,13 @@ pub fn run(cfg: &Config, color: ColorChoice) -> ExitCode {
         Config::Analyze { analyze, show } => crate::analyze::analyze(analyze)
             .and_then(|a| finish(&Report::from(&a), *show, color, Stream::Stdout, &a.warnings)),
         Config::Plot(p) => run_plot(p, color),
-        Config::Prometheus { prom, show } => crate::prometheus::query::judge(prom).and_then(|o| {
-            let r = crate::prometheus::report::FleetReport::from(&o);
-            finish(&r, *show, color, Stream::Stdout, &o.warnings)
-        }),
+        Config::Prometheus { prom, by, show } => {
+            crate::prometheus::query::judge(prom).and_then(|o| {
+                let r = crate::prometheus::report::FleetReport::new(&o, by);
+                finish(&r, *show, color, Stream::Stdout, &o.warnings)
+            })
+        }
+        Config::Fleet { fleet, export } => run_fleet(fleet, export),
         Config::Repeat { repeat, show } => run_repeat(repeat, *show, color),
         Config::Scan {
             scan,
@@ -140,21 +146,77 @@ fn exposition(export: &Export) -> Result<Option<Arc<Exposition>>> {
     if export.listen.is_none() && export.textfile.is_none() {
         return Ok(None);
     }
+    let expo = Arc::new(Exposition::new());
+    if let Some(bound) = publish(export, &expo)? {
+        serving(bound);
+    }
+    Ok(Some(expo))
+}
+
+/// Checks the textfile of `export`, if any, and serves `expo` on `/metrics`
+/// if asked: the address bound.
+fn publish<S: Scrape>(export: &Export, expo: &Arc<S>) -> Result<Option<std::net::SocketAddr>> {
     if let Some(p) = &export.textfile {
         crate::prometheus::textfile::check(p)?;
     }
-    let expo = Arc::new(Exposition::new());
-    if let Some(addr) = export.listen {
-        let bound = crate::prometheus::listen::serve(addr, expo.clone())?;
-        let _ = writeln!(
-            std::io::stderr(),
-            "leakwatch: serving http://{bound}/metrics"
-        );
-        if let Some(w) = crate::prometheus::listen::exposure(bound) {
-            warn(&[w]);
-        }
+    export
+        .listen
+        .map(|addr| crate::prometheus::listen::serve(addr, expo.clone()))
+        .transpose()
+}
+
+/// Says where `/metrics` is served (and warns when beyond loopback).
+fn serving(bound: std::net::SocketAddr) {
+    let _ = writeln!(
+        std::io::stderr(),
+        "leakwatch: serving http://{bound}/metrics"
+    );
+    if let Some(w) = crate::prometheus::listen::exposure(bound) {
+        warn(&[w]);
     }
-    Ok(Some(expo))
+}
+
+/// `fleet`: passes until a signal, each one's verdicts exposed; what
+/// happens said on stderr (a failure once, until a pass succeeds again).
+fn run_fleet(cfg: &FleetConfig, export: &Export) -> Result<ExitCode> {
+    let signals = Signals::install()?;
+    let expo = Arc::new(FleetExposition::new());
+    // Bound at once (a port in use is an error before any pass), said
+    // after the first pass, so that a first pass that fails is one line.
+    let bound = publish(export, &expo)?;
+    let stop = signals.any();
+    let every = crate::units::format_secs(cfg.every.as_secs_f64());
+    crate::prometheus::fleet::run(cfg, &expo, &stop, &mut |e| match e {
+        FleetEvent::First(p, warnings) => {
+            warn(warnings);
+            if let Some(b) = bound {
+                serving(b);
+            }
+            let leaking = p
+                .series
+                .iter()
+                .filter(|s| s.verdict.kind == crate::detector::VerdictKind::Leaking)
+                .count();
+            let _ = writeln!(
+                std::io::stderr(),
+                "leakwatch: fleet: {} series judged in {:.2} s, {leaking} leaking; judging again every {every}",
+                p.series.len(),
+                p.duration_s
+            );
+        }
+        FleetEvent::Failed(err) => warn(&[format!(
+            "fleet: a pass failed, the last good verdicts stay exposed (leakwatch_fleet_query_errors_total counts each failed pass): {}",
+            cli::explain(err)
+        )]),
+        FleetEvent::Recovered(p, failed) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "leakwatch: fleet: passes succeed again after {failed} failed; {} series judged",
+                p.series.len()
+            );
+        }
+    })?;
+    Ok(ExitCode::Success)
 }
 
 fn run_watch(

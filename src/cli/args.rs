@@ -19,6 +19,8 @@ Examples:
   leakwatch analyze samples.csv --format json
   leakwatch --replay samples.csv --min-rate 5MiB/h --fail-on-leak
   leakwatch plot samples.csv -o samples.svg
+  leakwatch fleet --prometheus http://prom:9090 'process_resident_memory_bytes' \\
+      --by version --listen 127.0.0.1:9466   (judge stored series every 5m)
 
 Exit codes: 0 ok; 1 leaking and 3 inconclusive (with --fail-on-leak); 2 error.
 
@@ -69,6 +71,9 @@ pub(super) enum Sub {
     /// Run a command N times against a target: the bytes each run leaves
     /// behind, and whether memory comes back afterwards.
     Repeat(RepeatArgs),
+    /// Judge every series a Prometheus query returns, again and again (every
+    /// --every), and expose the verdicts for Prometheus to scrape and alert on.
+    Fleet(FleetArgs),
     /// Print a shell completion script (install: see the README).
     Completions {
         /// The shell.
@@ -78,7 +83,7 @@ pub(super) enum Sub {
     /// Print a man page (roff): `leakwatch man > leakwatch.1`, `leakwatch man scan`.
     Man {
         /// The subcommand whose page to print (analyze, plot, scan, repeat,
-        /// completions, man) [default: leakwatch's own]
+        /// fleet, completions, man) [default: leakwatch's own]
         page: Option<String>,
     },
 }
@@ -223,16 +228,9 @@ pub(super) struct WatchArgs {
     pub command: Vec<String>,
 }
 
+/// How a Prometheus server's series are read, for analyze and fleet.
 #[derive(Debug, Args)]
-pub(super) struct AnalyzeArgs {
-    /// The log (`-` for standard input); with --prometheus, the PromQL query
-    /// whose series to judge (e.g. 'process_resident_memory_bytes{job="api"}')
-    #[arg(value_name = "FILE|QUERY")]
-    pub file: PathBuf,
-    /// Judge every series that QUERY returns from this Prometheus-compatible
-    /// server (e.g. http://127.0.0.1:9090), over --range
-    #[arg(long, value_name = "URL", conflicts_with_all = ["column", "judge", "limit"])]
-    pub prometheus: Option<String>,
+pub(super) struct PromReadArgs {
     /// With --prometheus: how much history to read
     #[arg(long, value_name = "DURATION", default_value = "6h", allow_hyphen_values = true, value_parser = values::positive_duration)]
     pub range: Duration,
@@ -244,11 +242,33 @@ pub(super) struct AnalyzeArgs {
     #[arg(long, value_name = "FILE")]
     pub bearer_token_file: Option<PathBuf>,
     /// With --prometheus: judge at most N series; more is an error
-    #[arg(long, value_name = "N", default_value_t = crate::prometheus::query::DEFAULT_MAX_SERIES as u64, requires = "prometheus", allow_hyphen_values = true, value_parser = values::count)]
+    #[arg(long, value_name = "N", default_value_t = crate::prometheus::query::DEFAULT_MAX_SERIES as u64, allow_hyphen_values = true, value_parser = values::count)]
     pub max_series: u64,
-    /// With --prometheus: the most the whole read may take
-    #[arg(long, value_name = "DURATION", default_value = "5m", requires = "prometheus", allow_hyphen_values = true, value_parser = values::positive_duration)]
+    /// With --prometheus: the most one read of every series may take
+    #[arg(long, value_name = "DURATION", default_value = "5m", allow_hyphen_values = true, value_parser = values::positive_duration)]
     pub timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    mut_arg("max_series", |a| a.requires("prometheus")),
+    mut_arg("timeout", |a| a.requires("prometheus"))
+)]
+pub(super) struct AnalyzeArgs {
+    /// The log (`-` for standard input); with --prometheus, the PromQL query
+    /// whose series to judge (e.g. 'process_resident_memory_bytes{job="api"}')
+    #[arg(value_name = "FILE|QUERY")]
+    pub file: PathBuf,
+    /// Judge every series that QUERY returns from this Prometheus-compatible
+    /// server (e.g. http://127.0.0.1:9090), over --range
+    #[arg(long, value_name = "URL", conflicts_with_all = ["column", "judge", "limit"], value_parser = values::url)]
+    pub prometheus: Option<String>,
+    #[command(flatten)]
+    pub prom: PromReadArgs,
+    /// With --prometheus: group the series by this label's values (repeat for
+    /// several), each group with its counts, median rate and verdict
+    #[arg(long, value_name = "LABEL", value_parser = values::label_name)]
+    pub by: Vec<String>,
     #[command(flatten)]
     pub read: ReadArgs,
     /// The metric behind the exit code (like --column), or any: fail on any
@@ -261,6 +281,43 @@ pub(super) struct AnalyzeArgs {
     pub judging: JudgeArgs,
     #[command(flatten)]
     pub show: ShowArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    mut_arg("range", |a| a.help("How much history each pass reads")),
+    mut_arg("timeout", |a| a.help("The most one pass's read may take")),
+    mut_arg("textfile", |a| a.help("Write the verdicts for node_exporter's textfile collector to PATH (a *.prom file), atomically, after each pass")),
+)]
+pub(super) struct FleetArgs {
+    /// The PromQL query whose series to judge (e.g.
+    /// 'process_resident_memory_bytes{job="api"}')
+    #[arg(value_name = "QUERY")]
+    pub query: String,
+    /// The Prometheus-compatible server to read from (e.g. http://127.0.0.1:9090)
+    #[arg(long, value_name = "URL", value_parser = values::url)]
+    pub prometheus: Option<String>,
+    #[command(flatten)]
+    pub prom: PromReadArgs,
+    /// Time from the start of one pass to the start of the next
+    #[arg(long, value_name = "DURATION", default_value = "5m", allow_hyphen_values = true, value_parser = values::positive_duration)]
+    pub every: Duration,
+    /// Group the series by this label's values (repeat for several): each
+    /// group's counts, rate quantiles and verdict are exposed too
+    #[arg(long, value_name = "LABEL", value_parser = values::label_name)]
+    pub by: Vec<String>,
+    /// A memory limit for every series (e.g. 2GiB): expose the time until
+    /// each floor reaches it
+    #[arg(long, value_name = "SIZE", conflicts_with = "limit_query", allow_hyphen_values = true, value_parser = values::positive_size)]
+    pub limit: Option<f64>,
+    /// A PromQL query whose series are limits, bytes: each applies to the
+    /// series whose labels include all of its own (the most specific wins)
+    #[arg(long, value_name = "QUERY")]
+    pub limit_query: Option<String>,
+    #[command(flatten)]
+    pub judging: JudgeArgs,
+    #[command(flatten)]
+    pub export: ExportArgs,
 }
 
 #[derive(Debug, Args)]

@@ -14,6 +14,7 @@ use crate::log::ReadOptions;
 use crate::log::reader::MissingColumn;
 use crate::metrics::Metric;
 use crate::plot::PlotConfig;
+use crate::prometheus::fleet::{FleetConfig, Limit};
 use crate::prometheus::query::PromConfig;
 use crate::repeat::RepeatConfig;
 use crate::report::{ColorChoice, Format};
@@ -23,8 +24,8 @@ use crate::units::quoted;
 use crate::watch::{Target, WatchConfig};
 use anyhow::{Result, bail};
 use args::{
-    AnalyzeArgs, Cli, ColorArg, ExportArgs, FormatArg, JudgeArgs, RepeatArgs, ScanArgs, ShowArgs,
-    Sub, TargetArgs, WatchArgs,
+    AnalyzeArgs, Cli, ColorArg, ExportArgs, FleetArgs, FormatArg, JudgeArgs, PromReadArgs,
+    RepeatArgs, ScanArgs, ShowArgs, Sub, TargetArgs, WatchArgs,
 };
 use clap::{CommandFactory, Parser};
 use std::net::SocketAddr;
@@ -75,6 +76,8 @@ pub enum Config {
     Prometheus {
         /// What to fetch and how to judge it.
         prom: PromConfig,
+        /// Labels to group the series by (`--by`; none: no groups).
+        by: Vec<String>,
         /// How to show it (exit 1/3 when any series leaks / is inconclusive).
         show: Show,
     },
@@ -96,6 +99,13 @@ pub enum Config {
         repeat: RepeatConfig,
         /// How to show it.
         show: Show,
+    },
+    /// `fleet`: judging a query's series every so often, exposed.
+    Fleet {
+        /// What to judge, how often, and the textfile, if any.
+        fleet: FleetConfig,
+        /// Where its verdicts go for Prometheus (one at least).
+        export: Export,
     },
     /// Print a shell completion script.
     Completions(clap_complete::Shell),
@@ -215,7 +225,7 @@ With \fB\-\-fail\-on\-leak\fR: the verdict is \fIinconclusive\fR (watch longer, 
 \fBNO_COLOR\fR
 When set (to anything), the verdict is not coloured unless \fB\-\-color always\fR is given.
 .SH "SEE ALSO"
-\fBleakwatch\fR(1): \fBleakwatch man PAGE\fR prints the page of a subcommand (analyze, plot, scan, repeat, completions, man).
+\fBleakwatch\fR(1): \fBleakwatch man PAGE\fR prints the page of a subcommand (analyze, plot, scan, repeat, fleet, completions, man).
 "#;
 
 /// `leakwatch-NAME`, as a man page's name, for the life of the program
@@ -239,6 +249,7 @@ fn validate(cli: Cli) -> Result<Config> {
         })),
         Some(Sub::Repeat(r)) => validate_repeat(r),
         Some(Sub::Scan(s)) => validate_scan(s),
+        Some(Sub::Fleet(f)) => validate_fleet(f),
         Some(Sub::Completions { shell }) => Ok(Config::Completions(shell)),
         Some(Sub::Man { page }) => Ok(Config::Man(page)),
         None => validate_watch(cli.watch),
@@ -345,26 +356,77 @@ fn validate_repeat(r: RepeatArgs) -> Result<Config> {
     })
 }
 
+/// What to read from `url` and how to judge it.
+fn prom_config(url: String, query: String, r: PromReadArgs, j: &JudgeArgs) -> PromConfig {
+    PromConfig {
+        url,
+        query,
+        range_s: r.range.as_secs_f64(),
+        token_file: r.bearer_token_file,
+        end: None,
+        step_s: r.step.as_secs_f64(),
+        detector: detector_config(j),
+        max_series: usize::try_from(r.max_series).unwrap_or(usize::MAX),
+        timeout: r.timeout,
+    }
+}
+
+/// `--by` labels, each once, in the order first given.
+fn distinct_labels(by: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(by.len());
+    for l in by {
+        if !out.contains(&l) {
+            out.push(l);
+        }
+    }
+    out
+}
+
 fn validate_prometheus(a: AnalyzeArgs, url: String) -> Result<Config> {
+    let query = a.file.to_string_lossy().into_owned();
     Ok(Config::Prometheus {
-        prom: PromConfig {
-            url,
-            query: a.file.to_string_lossy().into_owned(),
-            range_s: a.range.as_secs_f64(),
-            token_file: a.bearer_token_file,
-            end: None,
-            step_s: a.step.as_secs_f64(),
-            detector: detector_config(&a.judging),
-            max_series: usize::try_from(a.max_series).unwrap_or(usize::MAX),
-            timeout: a.timeout,
-        },
+        prom: prom_config(url, query, a.prom, &a.judging),
+        by: distinct_labels(a.by),
         show: show(&a.show, false),
+    })
+}
+
+fn validate_fleet(f: FleetArgs) -> Result<Config> {
+    let Some(url) = f.prometheus else {
+        bail!("fleet: give the server to read with --prometheus URL (e.g. http://127.0.0.1:9090)");
+    };
+    if f.export.listen.is_none() && f.export.textfile.is_none() {
+        bail!(
+            "fleet: give --listen ADDR (e.g. 127.0.0.1:9466) or --textfile PATH: its verdicts are for Prometheus to scrape"
+        );
+    }
+    if f.query.trim().is_empty() {
+        bail!("fleet: the query is empty; give the PromQL query whose series to judge");
+    }
+    let limit = match (f.limit, f.limit_query) {
+        (Some(l), _) => Some(Limit::Fixed(l)),
+        (None, Some(q)) => Some(Limit::Query(q)),
+        (None, None) => None,
+    };
+    let export = export(f.export);
+    Ok(Config::Fleet {
+        fleet: FleetConfig {
+            prom: prom_config(url, f.query, f.prom, &f.judging),
+            every: f.every,
+            by: distinct_labels(f.by),
+            limit,
+            textfile: export.textfile.clone(),
+        },
+        export,
     })
 }
 
 fn validate_analyze(a: AnalyzeArgs) -> Result<Config> {
     if let Some(url) = a.prometheus.clone() {
         return validate_prometheus(a, url);
+    }
+    if !a.by.is_empty() {
+        bail!("--by: give it with --prometheus URL QUERY: it groups the series of a query");
     }
     let (column, judge) = match a.judge.map(|j| j.0) {
         None => (a.read.column, None),
@@ -620,7 +682,13 @@ mod tests {
 
     #[test]
     fn every_subcommand_has_a_man_page() {
-        for page in [None, Some("scan"), Some("repeat"), Some("analyze")] {
+        for page in [
+            None,
+            Some("scan"),
+            Some("repeat"),
+            Some("analyze"),
+            Some("fleet"),
+        ] {
             let roff = String::from_utf8(man_page(page).unwrap()).unwrap();
             assert!(roff.contains(".TH"), "{page:?}");
             assert!(roff.contains(".SH \"EXIT STATUS\"") && roff.contains(".SH ENVIRONMENT"));

@@ -145,6 +145,44 @@ pub fn address(text: &str) -> Result<SocketAddr, String> {
     })
 }
 
+/// A Prometheus server's base URL: `http://` or `https://` and a host.
+pub fn url(text: &str) -> Result<String, String> {
+    let bad = || {
+        format!(
+            "{} is not an http:// or https:// URL; give the server's base URL, e.g. http://127.0.0.1:9090",
+            quoted(text)
+        )
+    };
+    let rest = text
+        .strip_prefix("http://")
+        .or_else(|| text.strip_prefix("https://"))
+        .ok_or_else(bad)?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(bad());
+    }
+    Ok(text.to_string())
+}
+
+/// A Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
+pub fn label_name(text: &str) -> Result<String, String> {
+    let ok = text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !ok {
+        return Err(format!(
+            "{} is not a label name (letters, digits and _, not first a digit), e.g. version",
+            quoted(text)
+        ));
+    }
+    if text.starts_with("__") {
+        return Err(format!(
+            "{}: names that start with __ are Prometheus' own; give a label of the series, e.g. version",
+            quoted(text)
+        ));
+    }
+    Ok(text.to_string())
+}
+
 /// A pattern to match names and command lines against: not empty.
 pub fn pattern(text: &str) -> Result<String, String> {
     if text.trim().is_empty() {

@@ -15,14 +15,14 @@ use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 
 /// A label set: (name, value) pairs.
-type Labels = Vec<(String, String)>;
+pub(super) type Labels = Vec<(String, String)>;
 /// A family of float gauges.
-type Gauges = Family<Labels, Gauge<f64, AtomicU64>>;
+pub(super) type Gauges = Family<Labels, Gauge<f64, AtomicU64>>;
 
 /// The `bound` label of a growth series: the estimate and its 95% interval.
-const BOUNDS: [&str; 3] = ["estimate", "lower", "upper"];
+pub(super) const BOUNDS: [&str; 3] = ["estimate", "lower", "upper"];
 /// The `verdict` label of a verdict series.
-const VERDICTS: [VerdictKind; 3] = [
+pub(super) const VERDICTS: [VerdictKind; 3] = [
     VerdictKind::Leaking,
     VerdictKind::Plateau,
     VerdictKind::Inconclusive,
@@ -32,8 +32,89 @@ const VERDICTS: [VerdictKind; 3] = [
 const UP_HELP: &str =
     "1 while leakwatch watches the target; 0 in the textfile a finished watch leaves";
 
+/// What `/metrics` serves: an exposition now, in either text format.
+pub trait Scrape: Send + Sync + 'static {
+    /// In the OpenMetrics text format.
+    fn render(&self) -> String;
+    /// In the classic text format.
+    fn render_classic(&self) -> String;
+}
+
+impl Scrape for Exposition {
+    fn render(&self) -> String {
+        Exposition::render(self)
+    }
+    fn render_classic(&self) -> String {
+        Exposition::render_classic(self)
+    }
+}
+
+/// OpenMetrics text (as prometheus_client writes it) in the classic
+/// Prometheus text format, which node_exporter's textfile collector reads:
+/// a counter's HELP and TYPE name its `_total` series, and there is no
+/// `# EOF`.
+pub fn classic(openmetrics: &str) -> String {
+    let counters: Vec<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for l in openmetrics.lines().filter(|l| *l != "# EOF") {
+        let meta = ["# HELP ", "# TYPE "]
+            .into_iter()
+            .find_map(|p| Some((p, l.strip_prefix(p)?)));
+        match meta {
+            Some((p, rest)) => {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                let total = if counters.contains(&name) {
+                    "_total"
+                } else {
+                    ""
+                };
+                out.push_str(&format!("{p}{name}{total} {tail}"));
+            }
+            None => out.push_str(l),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The classic text of one gauge, `leakwatch_<name>{labels} value`, alone
+/// (what a finished watch or fleet leaves in its textfile).
+pub(super) fn one_gauge(name: &str, help: &str, labels: &Labels, value: f64) -> String {
+    let mut registry = Registry::with_prefix("leakwatch");
+    let g = Gauges::default();
+    registry.register(name, help, g.clone());
+    g.get_or_create(labels).set(value);
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    let _ = encode(&mut out, &registry);
+    classic(&out)
+}
+
+/// Registers `leakwatch_build_info{version}` 1 in `registry`.
+pub(super) fn register_build(registry: &mut Registry) {
+    let build = Gauges::default();
+    registry.register(
+        "build_info",
+        "The leakwatch build: 1, labelled with its version",
+        build.clone(),
+    );
+    build
+        .get_or_create(&vec![("version".into(), env!("LEAKWATCH_VERSION").into())])
+        .set(1.0);
+}
+
+/// Seconds until the floor of `v` reaches `limit`, while it grows towards
+/// it and its rate is known.
+pub(super) fn time_to_limit(v: &crate::detector::Verdict, limit: f64) -> Option<f64> {
+    let (t, _) = crate::report::time_to_limit(v.baseline_end, v.rate, v.rate_ci95, limit);
+    t.filter(|_| v.finding.rate_known())
+}
+
 /// `base` with the `extra` labels after it.
-fn with(base: &Labels, extra: &[(&str, &str)]) -> Labels {
+pub(super) fn with(base: &Labels, extra: &[(&str, &str)]) -> Labels {
     let mut l = base.clone();
     l.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     l
@@ -127,13 +208,7 @@ impl Exposition {
             "Seconds until the judged floor reaches the memory limit at its current rate",
         );
         let up = gauges("up", UP_HELP);
-        let build = gauges(
-            "build_info",
-            "The leakwatch build: 1, labelled with its version",
-        );
-        build
-            .get_or_create(&vec![("version".into(), env!("LEAKWATCH_VERSION").into())])
-            .set(1.0);
+        register_build(&mut registry);
         let samples = Family::<Labels, Counter>::default();
         registry.register("samples", "Samples taken of the target", samples.clone());
         Exposition {
@@ -155,18 +230,8 @@ impl Exposition {
     /// What a finished watch leaves in the textfile: `leakwatch_up 0` (for
     /// `target`, if it had one) and nothing else, in the classic format.
     pub fn finished(target: Option<&TargetLabels>) -> String {
-        let mut registry = Registry::with_prefix("leakwatch");
-        let up = Gauges::default();
-        registry.register("up", UP_HELP, up.clone());
-        up.get_or_create(&target.map(TargetLabels::labels).unwrap_or_default())
-            .set(0.0);
-        let mut out = String::new();
-        // Writing to a String cannot fail.
-        let _ = encode(&mut out, &registry);
-        out.lines()
-            .filter(|l| *l != "# EOF")
-            .map(|l| l.to_string() + "\n")
-            .collect()
+        let labels = target.map(TargetLabels::labels).unwrap_or_default();
+        one_gauge("up", UP_HELP, &labels, 0.0)
     }
 
     /// The gauges of count metric `m` (fds, threads): now, and its growth.
@@ -223,23 +288,9 @@ impl Exposition {
     }
 
     /// The exposition in the classic Prometheus text format, which
-    /// node_exporter's textfile collector reads: the counter's HELP and TYPE
-    /// name its `_total` series, and there is no `# EOF`.
+    /// node_exporter's textfile collector reads (see [`classic`]).
     pub fn render_classic(&self) -> String {
-        self.render()
-            .lines()
-            .filter(|l| *l != "# EOF")
-            .map(|l| match l {
-                "# TYPE leakwatch_samples counter" => {
-                    "# TYPE leakwatch_samples_total counter".into()
-                }
-                _ if l.starts_with("# HELP leakwatch_samples ") => {
-                    l.replacen("leakwatch_samples ", "leakwatch_samples_total ", 1)
-                }
-                _ => l.to_string(),
-            })
-            .map(|l| l + "\n")
-            .collect()
+        classic(&self.render())
     }
 
     /// Counts the samples of `target`: `total` so far.
@@ -306,13 +357,11 @@ impl Exposition {
         if j.quantity == crate::units::Quantity::Count {
             return;
         }
-        let v = &j.verdict;
-        let (t, _) = crate::report::time_to_limit(v.baseline_end, v.rate, v.rate_ci95, limit);
-        match t {
-            Some(t) if v.finding.rate_known() => {
+        match time_to_limit(&j.verdict, limit) {
+            Some(t) => {
                 self.time_to_limit.get_or_create(base).set(t);
             }
-            _ => {
+            None => {
                 self.time_to_limit.remove(base);
             }
         }

@@ -11,7 +11,7 @@
 //! fails (out of descriptors), the server says so once on stderr, pauses,
 //! and serves again as soon as it can.
 
-use super::Exposition;
+use super::exposition::Scrape;
 use anyhow::{Context, Result};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -43,10 +43,10 @@ const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=
 /// The content type of the classic text format, for any other client.
 const CLASSIC: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Starts serving `expo` on `addr` (e.g. `127.0.0.1:9464`); returns the
+/// Starts serving `expo` (a watch's or a fleet's) on `addr` (e.g. `127.0.0.1:9464`); returns the
 /// address bound (a port of 0 picks a free one). The server answers `GET`
 /// and `HEAD /metrics` until the process ends.
-pub fn serve(addr: SocketAddr, expo: Arc<Exposition>) -> Result<SocketAddr> {
+pub fn serve<S: Scrape>(addr: SocketAddr, expo: Arc<S>) -> Result<SocketAddr> {
     let listener = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
     let bound = listener
         .local_addr()
@@ -75,7 +75,7 @@ pub fn exposure(bound: SocketAddr) -> Option<String> {
 }
 
 /// Accepts connections for ever, each served on a thread of its own.
-fn accept_loop(listener: &TcpListener, expo: &Arc<Exposition>) {
+fn accept_loop<S: Scrape>(listener: &TcpListener, expo: &Arc<S>) {
     let active = Arc::new(AtomicUsize::new(0));
     let mut warned = false;
     loop {
@@ -125,7 +125,7 @@ impl Drop for Slot {
 }
 
 /// Serves `stream` on a thread of its own, if there is room; else `503`.
-fn admit(stream: TcpStream, active: &Arc<AtomicUsize>, expo: &Arc<Exposition>) {
+fn admit<S: Scrape>(stream: TcpStream, active: &Arc<AtomicUsize>, expo: &Arc<S>) {
     // Only this thread adds, so the count cannot pass the bound.
     if active.load(Ordering::Acquire) >= MAX_CONNECTIONS {
         busy(stream);
@@ -141,7 +141,7 @@ fn admit(stream: TcpStream, active: &Arc<AtomicUsize>, expo: &Arc<Exposition>) {
         .stack_size(STACK)
         .spawn(move || {
             let _slot = slot;
-            serve_one(stream, &expo);
+            serve_one(stream, &*expo);
         });
 }
 
@@ -176,7 +176,7 @@ enum NoRequest {
 }
 
 /// Serves one request on `stream`, then closes it.
-fn serve_one(mut stream: TcpStream, expo: &Exposition) {
+fn serve_one<S: Scrape>(mut stream: TcpStream, expo: &S) {
     let mut buf = vec![0u8; MAX_HEAD];
     let answer = match read_head(&mut stream, &mut buf) {
         Ok(req) => answer(&req, expo),
@@ -191,7 +191,7 @@ fn serve_one(mut stream: TcpStream, expo: &Exposition) {
 }
 
 /// The answer to `req`.
-fn answer(req: &Request, expo: &Exposition) -> Answer {
+fn answer<S: Scrape>(req: &Request, expo: &S) -> Answer {
     let head_only = match req.method.as_str() {
         "GET" => false,
         "HEAD" => true,

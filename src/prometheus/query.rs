@@ -64,7 +64,7 @@ const BUCKET_BYTES: usize = 56;
 const HEAD_BYTES: u64 = 512;
 
 /// A series' labels.
-type Labels = BTreeMap<String, String>;
+pub type Labels = BTreeMap<String, String>;
 
 /// What to fetch and how to judge it.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,10 +118,104 @@ pub struct PromOutcome {
     pub warnings: Vec<String>,
 }
 
+/// The error of a query that returned no series with points over the range
+/// (a fleet whose series all went is judged empty, not failed).
+#[derive(Debug)]
+pub struct NoSeries(String);
+
+impl std::fmt::Display for NoSeries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NoSeries {}
+
 /// Fetches every series of the query over the range and judges each.
 pub fn judge(cfg: &PromConfig) -> Result<PromOutcome> {
+    let mut held = Held::new(cfg)?;
+    let client = read(cfg, &mut held)?;
+    Ok(PromOutcome {
+        series: held.verdicts()?,
+        query: cfg.query.clone(),
+        url: cfg.url.clone(),
+        range_s: cfg.range_s,
+        min_rate: cfg.detector.min_rate,
+        warnings: client.redirected.into_iter().collect(),
+    })
+}
+
+/// The last value of every series of the query over the range (labels
+/// less `__name__`), read as [`judge`] reads (the same bounds); none is an
+/// error.
+pub fn latest(cfg: &PromConfig) -> Result<Vec<(Labels, f64)>> {
+    let mut last = Last {
+        cfg,
+        values: BTreeMap::new(),
+    };
+    read(cfg, &mut last)?;
+    if last.values.is_empty() {
+        bail!(
+            "{}: the query {} returned no series with points over the last {}; check the query",
+            cfg.url,
+            quoted(&cfg.query),
+            format_secs(cfg.range_s)
+        );
+    }
+    Ok(last.values.into_iter().map(|(l, (_, v))| (l, v)).collect())
+}
+
+/// What a read gives the answers of its chunks to.
+trait Sink {
+    /// A chunk's answer.
+    fn answer(&mut self, a: Answer) -> Result<()>;
+    /// The points read of a chunk too large, thrown away.
+    fn discarded(&mut self, points: usize) -> Result<()>;
+}
+
+impl Sink for Held<'_> {
+    fn answer(&mut self, a: Answer) -> Result<()> {
+        self.take(a)
+    }
+    fn discarded(&mut self, points: usize) -> Result<()> {
+        // Points read and thrown away count too: a server cannot make
+        // leakwatch read without end by always sending too many.
+        self.count(points)
+    }
+}
+
+/// Each series' last point (time, value), by its labels less `__name__`.
+struct Last<'a> {
+    cfg: &'a PromConfig,
+    values: BTreeMap<Labels, (f64, f64)>,
+}
+
+impl Sink for Last<'_> {
+    fn answer(&mut self, a: Answer) -> Result<()> {
+        for (mut labels, pts) in a.series {
+            labels.remove("__name__");
+            if let Some(&p) = pts.last() {
+                let e = self.values.entry(labels).or_insert(p);
+                if p.0 >= e.0 {
+                    *e = p;
+                }
+            }
+        }
+        if self.values.len() > self.cfg.max_series {
+            return Err(too_many_series(self.cfg));
+        }
+        Ok(())
+    }
+    fn discarded(&mut self, _points: usize) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Reads the range in chunks, oldest first, each answer given to `sink`;
+/// a chunk too large is halved. Returns the client, which knows of a
+/// redirect.
+fn read<'a>(cfg: &'a PromConfig, sink: &mut dyn Sink) -> Result<Client<'a>> {
     let mut client = Client::new(cfg)?;
-    let mut fleet = Fleet::new(cfg)?;
     let mut chunks = Chunks::new(cfg, cfg.end.unwrap_or_else(now));
     while let Some((lo, hi)) = chunks.next() {
         let bounds = Bounds {
@@ -135,27 +229,18 @@ pub fn judge(cfg: &PromConfig) -> Result<PromOutcome> {
         match client.fetch(&bounds)? {
             Fetched::Answer(a) => {
                 let points = a.points;
-                fleet.take(a)?;
+                sink.answer(a)?;
                 chunks.advance(hi, points);
             }
             Fetched::TooBig(why, points) => {
-                // Points read and thrown away count too: a server cannot
-                // make leakwatch read without end by always sending too many.
-                fleet.count(points)?;
+                sink.discarded(points)?;
                 if !chunks.shrink() {
                     return Err(too_big(cfg, &why, hi - lo));
                 }
             }
         }
     }
-    Ok(PromOutcome {
-        series: fleet.verdicts()?,
-        query: cfg.query.clone(),
-        url: cfg.url.clone(),
-        range_s: cfg.range_s,
-        min_rate: cfg.detector.min_rate,
-        warnings: client.redirected.into_iter().collect(),
-    })
+    Ok(client)
 }
 
 /// Why a chunk was too large.
@@ -288,7 +373,7 @@ impl Chunks {
 }
 
 /// The series read so far, each with its detector, within the budgets.
-struct Fleet<'a> {
+struct Held<'a> {
     cfg: &'a PromConfig,
     series: BTreeMap<Labels, Detector>,
     /// Bytes of detector state given out.
@@ -306,8 +391,8 @@ fn least_state() -> usize {
     size_of::<Detector>() + MIN_BUCKETS * BUCKET_BYTES
 }
 
-impl<'a> Fleet<'a> {
-    fn new(cfg: &'a PromConfig) -> Result<Fleet<'a>> {
+impl<'a> Held<'a> {
+    fn new(cfg: &'a PromConfig) -> Result<Held<'a>> {
         let most = STATE_BUDGET / least_state();
         if cfg.max_series > most {
             bail!(
@@ -316,7 +401,7 @@ impl<'a> Fleet<'a> {
                 format_bytes(STATE_BUDGET as f64)
             );
         }
-        Ok(Fleet {
+        Ok(Held {
             cfg,
             series: BTreeMap::new(),
             state: 0,
@@ -398,12 +483,12 @@ impl<'a> Fleet<'a> {
             } else {
                 "returned no series"
             };
-            bail!(
+            return Err(anyhow::Error::new(NoSeries(format!(
                 "{}: the query {} {what} over the last {}; check the query and --range",
                 cfg.url,
                 quoted(&cfg.query),
                 format_secs(cfg.range_s)
-            );
+            ))));
         }
         let mut out: Vec<SeriesVerdict> = self
             .series
@@ -710,7 +795,7 @@ mod tests {
     #[test]
     fn the_state_budget_holds_for_every_series() {
         let c = cfg("x", 3600.0, 15.0);
-        let mut f = Fleet::new(&c).unwrap();
+        let mut f = Held::new(&c).unwrap();
         for i in 0..c.max_series {
             let labels = Labels::from([("i".to_string(), i.to_string())]);
             let d = f.admit(&labels).unwrap();
@@ -724,7 +809,7 @@ mod tests {
         assert!(f.admit(&Labels::new()).is_err());
         let mut big = cfg("x", 3600.0, 15.0);
         big.max_series = 10_000_000;
-        assert!(Fleet::new(&big).is_err());
+        assert!(Held::new(&big).is_err());
     }
 
     #[test]

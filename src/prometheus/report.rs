@@ -1,6 +1,7 @@
 //! The report of `analyze --prometheus`: one verdict per series, sorted by
-//! growth rate, and the worst of them.
+//! growth rate, the worst of them and, with `--by`, the groups.
 
+use super::groups::{Counts, Group, group};
 use super::query::PromOutcome;
 use crate::detector::VerdictKind;
 use crate::judging::{Judge, Judged};
@@ -33,6 +34,50 @@ pub struct FleetReport {
     pub range_s: f64,
     /// Every series, fastest growth first.
     pub series: Vec<SeriesReport>,
+    /// With `--by`: the series grouped by those labels' values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<GroupReport>>,
+}
+
+/// One group of series in the JSON output.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupReport {
+    /// The grouping labels and this group's values.
+    pub labels: BTreeMap<String, String>,
+    /// Series in the group.
+    pub series: usize,
+    /// Series in each verdict.
+    pub counts: Counts,
+    /// The median growth rate of the series whose rate is known (`null`: none is).
+    pub median_growth_bytes_per_s: Option<f64>,
+    /// Their 90th percentile.
+    pub p90_growth_bytes_per_s: Option<f64>,
+    /// `leaking` when a majority of the group's decided series leak.
+    pub verdict: VerdictKind,
+}
+
+impl From<&Group> for GroupReport {
+    fn from(g: &Group) -> GroupReport {
+        GroupReport {
+            labels: g.labels.iter().cloned().collect(),
+            series: g.series,
+            counts: g.counts,
+            median_growth_bytes_per_s: g.median.map(crate::report::round3),
+            p90_growth_bytes_per_s: g.p90.map(crate::report::round3),
+            verdict: g.verdict,
+        }
+    }
+}
+
+impl FleetReport {
+    /// The report of `o`, its series grouped by the labels `by` if any.
+    pub fn new(o: &PromOutcome, by: &[String]) -> FleetReport {
+        let mut r = FleetReport::from(o);
+        if !by.is_empty() {
+            r.groups = Some(group(&o.series, by).iter().map(GroupReport::from).collect());
+        }
+        r
+    }
 }
 
 impl From<&PromOutcome> for FleetReport {
@@ -66,6 +111,7 @@ impl From<&PromOutcome> for FleetReport {
                     }
                 })
                 .collect(),
+            groups: None,
         }
     }
 }
@@ -114,7 +160,41 @@ impl Render for FleetReport {
                 labels.join(", ")
             );
         }
+        if let Some(groups) = &self.groups {
+            groups_text(&mut s, groups, color);
+        }
         s
+    }
+}
+
+/// The groups, one line each: `version="2.0.1": 37 of 40 leaking, median
+/// +12.4 MiB/h`, after the group's verdict.
+fn groups_text(s: &mut String, groups: &[GroupReport], color: bool) {
+    let by: Vec<&str> = groups
+        .first()
+        .map(|g| g.labels.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let _ = writeln!(s, "  {} groups by {}:", groups.len(), by.join(", "));
+    for g in groups {
+        let labels: Vec<String> = g
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{}=\"{}\"", escaped(k), escaped(v)))
+            .collect();
+        let median = match g.median_growth_bytes_per_s {
+            Some(m) => format!("median {}", Quantity::Bytes.rate(m, "h")),
+            None => "rate not yet known".to_string(),
+        };
+        let word = verdict_word(g.verdict, color);
+        let pad = 13usize.saturating_sub(g.verdict.as_str().len());
+        let _ = writeln!(
+            s,
+            "  {word}{:pad$} {}: {} of {} leaking, {median}",
+            "",
+            labels.join(", "),
+            g.counts.leaking,
+            g.series
+        );
     }
 }
 

@@ -9,6 +9,7 @@ mod engine;
 mod examples;
 mod exposition;
 mod fakes;
+mod fleet;
 mod fuzz;
 mod hardening;
 mod listen;

@@ -51,6 +51,25 @@ pub(crate) fn prometheus(config: &str, tsdb: Option<&Path>) -> Prometheus {
     }
 }
 
+/// A TSDB backfilled from OpenMetrics `text` with `promtool tsdb
+/// create-blocks-from openmetrics`: its directory (removed when dropped)
+/// and the TSDB's path in it.
+pub(crate) fn backfill(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let om = dir.path().join("backfill.om");
+    std::fs::write(&om, text).unwrap();
+    let tsdb = dir.path().join("tsdb");
+    let st = Command::new("promtool")
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&om)
+        .arg(&tsdb)
+        .stdout(Stdio::null())
+        .status()
+        .expect("promtool (from Debian's prometheus package)");
+    assert!(st.success(), "promtool could not backfill");
+    (dir, tsdb)
+}
+
 /// The value of the first series of an instant query, if any.
 pub(crate) fn query_value(url: &str, q: &str) -> Option<String> {
     let body = ureq::get(format!("{url}/api/v1/query"))
@@ -185,18 +204,7 @@ fn analyze_prometheus_judges_every_backfilled_series_right() {
         Shape::WarmupThenGrowth,
     ];
     let (text, expected) = backfill_text(&shapes);
-    let dir = tempfile::tempdir().unwrap();
-    let om = dir.path().join("synth.om");
-    std::fs::write(&om, text).unwrap();
-    let tsdb = dir.path().join("tsdb");
-    let st = Command::new("promtool")
-        .args(["tsdb", "create-blocks-from", "openmetrics"])
-        .arg(&om)
-        .arg(&tsdb)
-        .stdout(Stdio::null())
-        .status()
-        .expect("promtool (from Debian's prometheus package)");
-    assert!(st.success(), "promtool could not backfill");
+    let (_dir, tsdb) = backfill(&text);
     let prom = prometheus("global:\n  scrape_interval: 30s\n", Some(&tsdb));
     let out = leakwatch()
         .args([
@@ -259,6 +267,9 @@ fn the_example_alerting_rules_check_and_pass_their_unit_tests() {
         vec!["check", "config", "prometheus.yml"],
         vec!["check", "rules", "leakwatch-rules.yml"],
         vec!["test", "rules", "leakwatch-rules.test.yml"],
+        vec!["check", "config", "prometheus-fleet.yml"],
+        vec!["check", "rules", "leakwatch-fleet-rules.yml"],
+        vec!["test", "rules", "leakwatch-fleet-rules.test.yml"],
     ] {
         let out = Command::new("promtool")
             .args(&args)

@@ -66,11 +66,15 @@ fn a_scan_of_every_shape_follows_cgroups_and_the_articles_repeat() {
 }
 
 #[test]
-fn a_real_prometheus_scrapes_a_watch_and_a_scan_and_refuses_a_1ns_step() {
+fn a_real_prometheus_scrapes_a_watch_a_scan_and_a_fleet_and_refuses_a_1ns_step() {
     together(&[
         (
             "prometheus::scrapes",
             crate::prometheus::prometheus_scrapes_the_verdict_of_a_listen_watch_and_of_every_target_of_a_scan,
+        ),
+        (
+            "fleet::two_passes_and_alert",
+            crate::fleet::fleet_judges_every_series_and_group_twice_and_its_group_alert_fires,
         ),
         (
             "prom_hostile::step_1ns",
