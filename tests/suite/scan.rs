@@ -115,7 +115,13 @@ pub fn every_shape_at_once_gets_its_own_right_verdict() {
     assert_eq!(verdicts[1], ("leak", "leaking"), "{verdicts:?}");
     assert!(targets[0]["command"].as_str().unwrap().contains("4194304"));
     for (mode, v) in &verdicts[2..] {
-        assert_eq!(*v, "plateau", "{mode}: {verdicts:?}\n{r:#}");
+        if *mode == "sawtooth" {
+            // Ten seconds of a 16 MiB swing cannot rule out 1 MiB/h: never
+            // a leak, and `plateau` only if the data rules one out.
+            assert_ne!(*v, "leaking", "{mode}: {verdicts:?}\n{r:#}");
+        } else {
+            assert_eq!(*v, "plateau", "{mode}: {verdicts:?}\n{r:#}");
+        }
     }
     for (x, rate) in [(&targets[0], 4194304.0), (&targets[1], 1048576.0)] {
         let got = x["growth_rate_bytes_per_s"].as_f64().unwrap();
