@@ -109,31 +109,6 @@ fn version(shape: Shape) -> &'static str {
     }
 }
 
-/// Runs `promtool check metrics` on `text`; panics with its words if it fails.
-fn promtool_accepts(text: &str) {
-    let mut check = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    check
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = check.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Checks every series' verdict and both groups in a scrape.
 fn judged_right(all: &[Sample]) {
     for &shape in &Shape::ALL {
@@ -349,8 +324,8 @@ pub fn fleet_judges_every_series_and_group_twice_and_its_group_alert_fires() {
     });
     let text = get(&metrics).unwrap();
     judged_right(&samples(&text));
-    promtool_accepts(&text);
-    promtool_accepts(&std::fs::read_to_string(&textfile).unwrap());
+    crate::exposition::promtool_check(&text).unwrap();
+    crate::exposition::promtool_check(&std::fs::read_to_string(&textfile).unwrap()).unwrap();
     // A second Prometheus scrapes the fleet; the example group alert (its
     // `for` cut to nothing) fires for the leaking version alone.
     let rules = std::fs::read_to_string(concat!(

@@ -310,26 +310,7 @@ fn the_textfile_is_valid_exposition_written_whole() {
         text.ends_with("\nleakwatch_up{pid=\"3\",command=\"replay\"} 0.0\n"),
         "{text}"
     );
-    let mut check = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    check
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = check.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    crate::exposition::promtool_check(&text).unwrap();
     // Only the finished file is left: no temporary beside it.
     let names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
