@@ -237,11 +237,7 @@ fn run_watch(
     let keeps_stdout = to == Stream::Stdout && show.format == Format::Text && to.is_terminal();
     let env = crate::watch::Env {
         proc: &proc,
-        streams: if keeps_stdout {
-            Streams::Inherit
-        } else {
-            Streams::StdoutToStderr
-        },
+        streams: streams(keeps_stdout, show.quiet),
         signals: &signals,
     };
     let mut exp = exporter(export)?;
@@ -258,6 +254,22 @@ fn run_watch(
     match out.error {
         Some(e) => Err(e),
         None => Ok(code),
+    }
+}
+
+/// Where a started command's output goes: to our stdout only when
+/// `keeps_stdout`, else to stderr; relayed above the status line when that
+/// is drawn on a terminal.
+fn streams(keeps_stdout: bool, quiet: bool) -> Streams {
+    let to = if keeps_stdout {
+        Stream::Stdout
+    } else {
+        Stream::Stderr
+    };
+    match (quiet || !Stream::Stderr.is_terminal(), keeps_stdout) {
+        (false, _) => Streams::Relay(to),
+        (true, true) => Streams::Inherit,
+        (true, false) => Streams::StdoutToStderr,
     }
 }
 

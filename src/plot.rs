@@ -123,30 +123,37 @@ pub fn plot(cfg: &PlotConfig) -> Result<Plotted> {
     let mut breaks: Vec<f64> = Vec::new();
     // A repeat log's runs: where each starts (0 before the first, -1 the cool-down).
     let mut runs: Vec<(f64, i64)> = Vec::new();
+    // Every watch is drawn, each after the one before (a step's gap
+    // between them); the last one is judged.
+    let (mut shift, mut last_pt, mut step, mut judged_from) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
     while let Some(row) = reader.next_row()? {
         let (t, placement) = seg.place(&row);
+        if placement == Placement::NewWatch {
+            judging.reset();
+            judged_from = last_pt + step.max(1e-3);
+            shift = judged_from - t;
+            runs.clear();
+            breaks.push(judged_from);
+        }
+        let pt = shift + t;
+        if placement == Placement::NewSegment {
+            breaks.push(pt);
+        }
         if let Some(r) = row.run
             && runs.last().is_none_or(|l| l.1 != r)
         {
-            runs.push((t, r));
+            runs.push((pt, r));
         }
-        match placement {
-            Placement::NewWatch => {
-                judging.reset();
-                main = Detector::new(store);
-                vsz = Detector::new(store);
-                breaks.clear();
-                runs.retain(|r| r.0 >= t);
-            }
-            Placement::NewSegment => breaks.push(t),
-            _ => {}
+        if placement == Placement::Same {
+            step = pt - last_pt;
         }
+        last_pt = pt;
         judging.push(t, |_| row.value);
-        main.push(t, row.value);
+        main.push(pt, row.value);
         if column != "vsz_bytes"
             && let Some(v) = row.metrics[Metric::Vsz.index()]
         {
-            vsz.push(t, v);
+            vsz.push(pt, v);
         }
     }
     if judging.shown().detector.samples() == 0 {
@@ -178,6 +185,8 @@ pub fn plot(cfg: &PlotConfig) -> Result<Plotted> {
         vsz: &vsz.buckets(),
         breaks: &breaks,
         runs: &runs,
+        shift,
+        judged_from,
     };
     draw(&cfg.output, &chart).with_context(|| format!("cannot write {}", cfg.output.display()))?;
     Ok(Plotted {
@@ -208,24 +217,31 @@ fn byte_unit(max: f64) -> (f64, &'static str) {
     (1024f64.powi(i as i32), UNITS[i])
 }
 
-/// An axis value in at most about six characters: `950`, `12.5`, `3.2k`, `41M`.
-fn axis_label(v: f64) -> String {
-    let a = v.abs();
-    let (x, suffix) = if a >= 1e12 {
-        (v / 1e12, "T")
+/// The labels of an axis from `lo` to `hi`: short (`950`, `12.5`, `3.2k`,
+/// `41M`), with as many decimals as its ticks (about ten) need to differ,
+/// so a nearly flat series reads `14.62, 14.64`, not `14.6, 14.6`.
+fn axis_labels(lo: f64, hi: f64) -> impl Fn(&f64) -> String {
+    let a = lo.abs().max(hi.abs());
+    let (scale, suffix) = if a >= 1e12 {
+        (1e12, "T")
     } else if a >= 1e9 {
-        (v / 1e9, "G")
+        (1e9, "G")
     } else if a >= 1e6 {
-        (v / 1e6, "M")
+        (1e6, "M")
     } else if a >= 1e4 {
-        (v / 1e3, "k")
+        (1e3, "k")
     } else {
-        (v, "")
+        (1.0, "")
     };
-    if x.abs() >= 100.0 || x.fract() == 0.0 {
-        format!("{x:.0}{suffix}")
-    } else {
-        format!("{x:.1}{suffix}")
+    let step = ((hi - lo).abs() / 10.0 / scale).max(1e-9);
+    let decimals = (-step.log10()).ceil().clamp(0.0, 6.0) as usize;
+    move |v| {
+        let x = v / scale;
+        if decimals == 0 || x.fract() == 0.0 && step >= 1.0 {
+            format!("{x:.0}{suffix}")
+        } else {
+            format!("{x:.decimals$}{suffix}")
+        }
     }
 }
 
@@ -279,6 +295,11 @@ struct Chart<'a> {
     vsz: &'a [BucketView],
     breaks: &'a [f64],
     runs: &'a [(f64, i64)],
+    /// The judged watch's times on the time axis: `t + shift`.
+    shift: f64,
+    /// Where the judged watch starts on the time axis: earlier watches of
+    /// the log are drawn before it, not judged.
+    judged_from: f64,
 }
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
@@ -375,25 +396,13 @@ fn panel(area: &Area, c: &Chart, data: &[BucketView], label: &str, judged: bool)
         .configure_mesh()
         .x_desc(format!("time since start ({tname})"))
         .y_desc(format!("{} ({bname})", axis_name(label)))
-        .y_label_formatter(&|v| axis_label(*v))
-        .x_label_formatter(&|v| axis_label(*v))
+        .y_label_formatter(&axis_labels(lo, hi))
+        .x_label_formatter(&axis_labels(0.0, span / tu))
         .light_line_style(RGBColor(244, 244, 244))
         .draw()
         .map_err(draw_err)?;
-    if judged && v.warmup_s > 0.0 {
-        chart
-            .draw_series(std::iter::once(Rectangle::new(
-                [(0.0, lo), (v.warmup_s / tu, hi)],
-                RGBColor(120, 120, 120).mix(0.15).filled(),
-            )))
-            .map_err(draw_err)?
-            .label("set aside (warm-up)")
-            .legend(|(x, y)| {
-                Rectangle::new(
-                    [(x, y - 5), (x + 16, y + 5)],
-                    RGBColor(120, 120, 120).mix(0.3).filled(),
-                )
-            });
+    if judged {
+        draw_set_aside(&mut chart, c, (tu, lo, hi))?;
     }
     // min–max band: spikes stay visible however many rows were merged.
     chart
@@ -430,7 +439,7 @@ fn panel(area: &Area, c: &Chart, data: &[BucketView], label: &str, judged: bool)
             &mut chart,
             v,
             &spans,
-            (tu, bu),
+            (tu, bu, c.shift),
             if is_count {
                 Quantity::Count
             } else {
@@ -453,6 +462,45 @@ type Plot<'a, 'b> = ChartContext<
     SVGBackend<'b>,
     Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
 >;
+
+/// What the verdict sets aside, shaded: the watches before the judged one,
+/// and its warm-up; in units of `tu` seconds, between `lo` and `hi`.
+fn draw_set_aside(chart: &mut Plot, c: &Chart, (tu, lo, hi): (f64, f64, f64)) -> Result<()> {
+    if c.judged_from > 0.0 {
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(0.0, lo), (c.judged_from / tu, hi)],
+                RGBColor(150, 110, 200).mix(0.10).filled(),
+            )))
+            .map_err(draw_err)?
+            .label("earlier watches (not judged)")
+            .legend(|(x, y)| {
+                Rectangle::new(
+                    [(x, y - 5), (x + 16, y + 5)],
+                    RGBColor(150, 110, 200).mix(0.25).filled(),
+                )
+            });
+    }
+    if c.verdict.warmup_s > 0.0 {
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [
+                    (c.judged_from / tu, lo),
+                    ((c.judged_from + c.verdict.warmup_s) / tu, hi),
+                ],
+                RGBColor(120, 120, 120).mix(0.15).filled(),
+            )))
+            .map_err(draw_err)?
+            .label("set aside (warm-up)")
+            .legend(|(x, y)| {
+                Rectangle::new(
+                    [(x, y - 5), (x + 16, y + 5)],
+                    RGBColor(120, 120, 120).mix(0.3).filled(),
+                )
+            });
+    }
+    Ok(())
+}
 
 /// A repeat's runs: a thin line where each starts, the cool-down shaded;
 /// in units of `tu` seconds, between `lo` and `hi` on the y axis.
@@ -497,12 +545,13 @@ fn draw_runs(
 
 /// The judged floor's points and the trend over the judged window, drawn
 /// only over the runs' `spans` (not across the gap between appended runs),
-/// in units of (`tu` seconds, `bu` values).
+/// in units of (`tu` seconds, `bu` values), the judged watch starting at
+/// `shift` seconds.
 fn draw_floor(
     chart: &mut Plot,
     v: &Verdict,
     spans: &[(f64, f64)],
-    (tu, bu): (f64, f64),
+    (tu, bu, shift): (f64, f64, f64),
     q: Quantity,
 ) -> Result<()> {
     if v.floor.is_empty() {
@@ -512,7 +561,7 @@ fn draw_floor(
         .draw_series(
             v.floor
                 .iter()
-                .map(|&(t, f)| Circle::new((t / tu, f / bu), 2, BLACK.filled())),
+                .map(|&(t, f)| Circle::new(((t + shift) / tu, f / bu), 2, BLACK.filled())),
         )
         .map_err(draw_err)?
         .label("judged floor (block minima)")
@@ -521,15 +570,20 @@ fn draw_floor(
         return Ok(());
     }
     let color = verdict_color(v.kind);
-    let at = |t: f64| {
+    let at = |p: f64| {
         (
-            t / tu,
-            (v.baseline_start + v.rate * (t - v.window_start_s)) / bu,
+            p / tu,
+            (v.baseline_start + v.rate * (p - shift - v.window_start_s)) / bu,
         )
     };
     let pieces: Vec<(f64, f64)> = spans
         .iter()
-        .map(|&(a, b)| (a.max(v.window_start_s), b.min(v.window_end_s)))
+        .map(|&(a, b)| {
+            (
+                a.max(v.window_start_s + shift),
+                b.min(v.window_end_s + shift),
+            )
+        })
         .filter(|(a, b)| b > a)
         .collect();
     for (i, &(a, b)) in pieces.iter().enumerate() {

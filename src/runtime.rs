@@ -118,6 +118,30 @@ pub fn next_step(proc: &ProcFs, pid: u32) -> Option<String> {
     detect(proc, pid).map(|r| r.next_step(pid))
 }
 
+/// The one next step for `pid` when `column` is the series that leaks:
+/// for open file descriptors and threads, where to see which ones (the
+/// same for every runtime); for memory, [`next_step`].
+pub fn next_step_for(proc: &ProcFs, pid: u32, column: &str) -> Option<String> {
+    use crate::metrics::Metric;
+    match Metric::from_column(column) {
+        Some(Metric::Fds) => {
+            let pid = subject(proc, pid);
+            Some(format!(
+                "it leaks file descriptors: `ls -l /proc/{pid}/fd` twice, minutes apart; the kind that keeps growing \
+                 (socket:, pipe:, a file) is the leak, and `ss -tanp | grep pid={pid},` lists its sockets"
+            ))
+        }
+        Some(Metric::Threads) => {
+            let pid = subject(proc, pid);
+            Some(format!(
+                "it leaks threads: `ls /proc/{pid}/task` twice, minutes apart, and `cat /proc/{pid}/task/*/comm | sort | uniq -c` \
+                 names the ones that keep growing"
+            ))
+        }
+        _ => next_step(proc, pid),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use crate::discovery::cgroups::Cgroups;
 use crate::discovery::procs::{ProcSelect, Procs};
 use crate::discovery::{Discovery, Label, Limit};
 use crate::engine::output::LogDir;
-use crate::engine::{Engine, Limits, NoDriver, Output};
+use crate::engine::{Dropped, Engine, Limits, Output};
 use crate::judging::{Judge, Judged, Judging};
 use crate::metrics::{Metric, Reading};
 use crate::sys::cgroupfs::Hierarchy;
@@ -27,6 +27,20 @@ use std::time::Duration;
 /// Buckets per detector: a coarser state than a single watch's, so
 /// thousands of targets stay a few KB each.
 pub const SCAN_BUCKETS: usize = 96;
+
+/// At most this many exited targets are kept for the report (those judged;
+/// the oldest not leaking go first), so a scan of a host that starts
+/// millions of short processes stays bounded in memory.
+pub const EXITED_KEPT: usize = 1000;
+
+/// The scan's driver: it only caps the exited targets kept.
+struct KeepJudged;
+
+impl crate::engine::Driver for KeepJudged {
+    fn exited_cap(&self) -> Option<usize> {
+        Some(EXITED_KEPT)
+    }
+}
 
 /// The descriptors kept for the scan's own use, besides its targets'.
 const RESERVED_FDS: u64 = 32;
@@ -102,6 +116,8 @@ pub struct ScanOutcome {
     pub scope: String,
     /// An output's error that ended the scan after its report.
     pub error: Option<anyhow::Error>,
+    /// Exited targets left out of `targets`, counted.
+    pub left_out: Dropped,
 }
 
 /// The discovery for `scope`.
@@ -179,7 +195,7 @@ pub fn run(
         discovery: discovery.as_mut(),
         judging: judging(cfg),
         outputs,
-        driver: &mut NoDriver,
+        driver: &mut KeepJudged,
     };
     let mut stop = || signals.received().map(str::to_string);
     let ended = engine.run(&mut stop)?;
@@ -217,5 +233,6 @@ pub fn run(
         warnings: ended.warnings,
         scope,
         error: ended.error,
+        left_out: ended.dropped,
     })
 }

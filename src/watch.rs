@@ -14,6 +14,7 @@ use crate::sampler::follow::{Follow, Reopen};
 use crate::sampler::{self, SampleError, Sampler};
 use crate::sys::cgroupfs::Hierarchy;
 use crate::sys::clock::{SystemClock, Wake};
+use crate::sys::console::Relay;
 use crate::sys::process::{self, Streams};
 use crate::sys::procfs::ProcFs;
 use crate::sys::signals::Signals;
@@ -104,6 +105,8 @@ pub struct WatchOutcome {
     pub detector: DetectorConfig,
     /// The last process sampled.
     pub pid: Option<u32>,
+    /// Its command line, when known (not for a replay).
+    pub command: Option<String>,
     /// The log written, if a file.
     pub log: Option<PathBuf>,
     /// Why the watch ended.
@@ -172,6 +175,9 @@ fn outcome(cfg: &WatchConfig, judging: &Judging, ended: Ended) -> WatchOutcome {
         judge: cfg.judge.clone(),
         detector: cfg.detector,
         pid: target.map(|t| t.label.pid),
+        command: target
+            .map(|t| t.label.command.clone())
+            .filter(|c| !c.is_empty()),
         log: cfg.output.clone().filter(|p| p.as_os_str() != "-"),
         ended_by: ended.ended_by,
         target_exit: None,
@@ -203,9 +209,11 @@ fn live(cfg: &WatchConfig, env: &Env, extra: &mut [&mut dyn Output]) -> Result<W
         false => open_log(cfg, &cfg.metrics, env.signals)?,
     };
     let mut child: Option<Child> = None;
+    let mut relay: Option<Relay> = None;
     let opened = match &cfg.target {
         Target::Command(argv) => {
-            let mut c = process::spawn(argv, env.streams)?;
+            let (mut c, r) = process::start(argv, env.streams)?;
+            relay = r;
             process::wait_started(env.proc, &mut c);
             let pid = c.id();
             let opened = open_pid(cfg, env.proc, pid);
@@ -216,6 +224,7 @@ fn live(cfg: &WatchConfig, env: &Env, extra: &mut [&mut dyn Output]) -> Result<W
                 Err(e) if gone(&e) => None,
                 Err(e) => {
                     process::stop_child(c, false);
+                    finish_relay(relay);
                     return Err(e);
                 }
             }
@@ -229,6 +238,7 @@ fn live(cfg: &WatchConfig, env: &Env, extra: &mut [&mut dyn Output]) -> Result<W
                 if let Some(c) = child.as_mut() {
                     process::stop_child(c, false);
                 }
+                finish_relay(relay);
                 return Err(e);
             }
         }
@@ -248,9 +258,19 @@ fn live(cfg: &WatchConfig, env: &Env, extra: &mut [&mut dyn Output]) -> Result<W
     };
     let exiting = result.as_ref().is_ok_and(|o| o.ended_by == GONE);
     let target_exit = child.as_mut().map(|c| process::stop_child(c, exiting));
+    finish_relay(relay);
     let mut out = result?;
     out.target_exit = target_exit;
     Ok(out)
+}
+
+/// Waits until a started command's output is all relayed (its group is
+/// ended by then; a process that left it and kept the streams gets a
+/// second).
+fn finish_relay(relay: Option<Relay>) {
+    if let Some(r) = relay {
+        r.finish(Duration::from_secs(1));
+    }
 }
 
 /// Refuses a new log at `path` whose directory is missing or not writable,
@@ -286,6 +306,7 @@ fn empty_end() -> Ended {
         duration_s: 0.0,
         error: None,
         warnings: Vec::new(),
+        dropped: Default::default(),
     }
 }
 
@@ -347,12 +368,20 @@ fn drive(
     let mut out = outcome(cfg, judging, ended);
     if follows {
         out.restarts = Some(restarts.get());
+        // The current run's process, not the first one's.
+        if let Some(p) = out.pid {
+            out.command = env
+                .proc
+                .cmdline(p, discovery::MAX_CMDLINE)
+                .filter(|c| !c.is_empty())
+                .or(out.command);
+        }
     }
     // While the target is still there (a started command is stopped after).
     if let Some(p) = out.pid
-        && out.judge.pick(&out.judged).1 == VerdictKind::Leaking
+        && let (j, VerdictKind::Leaking) = out.judge.pick(&out.judged)
     {
-        out.next_step = crate::runtime::next_step(env.proc, p);
+        out.next_step = crate::runtime::next_step_for(env.proc, p, &j.column);
     }
     Ok(out)
 }
@@ -569,6 +598,7 @@ fn replay(
     let mut stop = || env.signals.received().map(str::to_string);
     let ended = engine.run(&mut stop)?;
     let mut out = outcome(cfg, &judging, ended);
+    out.command = None;
     let r = shared.borrow();
     out.warnings.extend(r.warnings());
     out.set_aside = r.set_aside_note();

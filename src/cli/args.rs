@@ -155,7 +155,7 @@ pub(super) struct ExportArgs {
     pub listen: Option<SocketAddr>,
     /// Write the verdicts for node_exporter's textfile collector to PATH (a *.prom
     /// file), atomically, once a second
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_parser = values::textfile)]
     pub textfile: Option<PathBuf>,
 }
 

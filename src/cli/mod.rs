@@ -147,7 +147,8 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let cli = Cli::try_parse_from(args).map_err(CliError::Clap)?;
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let cli = Cli::try_parse_from(&args).map_err(|e| CliError::Clap(mistyped(e, &args)))?;
     let color = match cli.color {
         ColorArg::Auto => ColorChoice::Auto,
         ColorArg::Always => ColorChoice::Always,
@@ -155,6 +156,57 @@ where
     };
     let config = validate(cli).map_err(CliError::Invalid)?;
     Ok(Invocation { config, color })
+}
+
+/// A mistyped subcommand (`leakwatch anaylze x.csv`), which clap takes for
+/// an unexpected argument (the watch's `-- CMD` takes positionals): clap's
+/// own "unrecognized subcommand" error with the one it resembles, as clap
+/// suggests for a flag. Any other error as it is.
+fn mistyped(e: clap::Error, args: &[std::ffi::OsString]) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let Some(first) = args.get(1).and_then(|a| a.to_str()) else {
+        return e;
+    };
+    let about_first = matches!(
+        e.get(ContextKind::InvalidArg),
+        Some(ContextValue::String(a)) if a == first
+    );
+    if e.kind() != ErrorKind::UnknownArgument || !about_first {
+        return e;
+    }
+    let mut cmd = Cli::command();
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    let best = names
+        .iter()
+        .map(|n| (strsim::jaro(first, n), n))
+        .filter(|(score, _)| *score > 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let Some((_, name)) = best else {
+        // A command without `--` before it.
+        let mut e = e;
+        let tip =
+            format!("to start {first} and watch it, put it after '--': 'leakwatch -- {first} ...'");
+        e.insert(
+            ContextKind::Suggested,
+            ContextValue::StyledStrs(vec![tip.into()]),
+        );
+        return e;
+    };
+    let usage = cmd.render_usage();
+    let mut err = clap::Error::new(ErrorKind::InvalidSubcommand).with_cmd(&cmd);
+    err.insert(
+        ContextKind::InvalidSubcommand,
+        ContextValue::String(first.to_string()),
+    );
+    err.insert(
+        ContextKind::SuggestedSubcommand,
+        ContextValue::Strings(vec![name.clone()]),
+    );
+    err.insert(ContextKind::Usage, ContextValue::StyledStr(usage));
+    err
 }
 
 /// A clap error about one value (`--interval 0s`) as one line,

@@ -183,6 +183,27 @@ pub fn label_name(text: &str) -> Result<String, String> {
     Ok(text.to_string())
 }
 
+/// A file for node_exporter's textfile collector, which reads only files
+/// whose names end in `.prom`.
+pub fn textfile(text: &str) -> Result<std::path::PathBuf, String> {
+    let path = std::path::PathBuf::from(text);
+    if path.extension().is_some_and(|e| e == "prom") && path.file_stem().is_some() {
+        return Ok(path);
+    }
+    let stem = path
+        .file_stem()
+        .map_or("leakwatch".into(), |s| s.to_string_lossy().into_owned());
+    let dir = path.parent().map_or(String::new(), |d| {
+        let d = d.display().to_string();
+        if d.is_empty() { d } else { format!("{d}/") }
+    });
+    Err(format!(
+        "{} does not end in .prom, and node_exporter's textfile collector reads only *.prom files; name it e.g. {}",
+        quoted(text),
+        quoted(&format!("{dir}{stem}.prom"))
+    ))
+}
+
 /// A pattern to match names and command lines against: not empty.
 pub fn pattern(text: &str) -> Result<String, String> {
     if text.trim().is_empty() {

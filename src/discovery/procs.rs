@@ -114,6 +114,9 @@ impl Procs {
         }
         // A PID no longer listed is gone: if it comes back, it is new.
         self.known.retain(|_, seen| *seen == listing);
+        // A tree member gone is no parent of anything new.
+        let known = &self.known;
+        self.tree.retain(|p| known.contains_key(p));
         let listed = &self.pids;
         self.pending.retain(|p, _| listed.contains(p));
         fresh

@@ -9,6 +9,7 @@
 pub mod output;
 pub mod replay;
 
+use crate::detector::VerdictKind;
 pub use crate::discovery::{Discovery, Label, Limit, LimitSource, NewTarget};
 use crate::judging::{Judged, Judging};
 use crate::metrics::Reading;
@@ -89,6 +90,23 @@ pub trait Driver {
     fn mark(&self) -> Option<i64> {
         None
     }
+
+    /// At most how many exited targets to keep (`None`: every one). With a
+    /// cap, an exited target is kept only if it was judged (leaking, or its
+    /// rate known); the rest are counted in [`Ended::dropped`] and freed.
+    fn exited_cap(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// Exited targets the loop let go of, counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dropped {
+    /// Gone before they could be judged (no rate known, not leaking).
+    pub short_lived: u64,
+    /// Judged, but let go of to keep the exited ones under the cap (the
+    /// oldest that were not leaking first).
+    pub over_cap: u64,
 }
 
 /// A driver that adds nothing.
@@ -108,6 +126,8 @@ pub struct Ended {
     pub error: Option<anyhow::Error>,
     /// Warnings the outputs met.
     pub warnings: Vec<String>,
+    /// Exited targets let go of (with the driver's [`Driver::exited_cap`]).
+    pub dropped: Dropped,
 }
 
 /// The loop's parts (the outputs may live less long than the rest).
@@ -136,7 +156,7 @@ impl Engine<'_, '_> {
     /// Runs the loop until a limit, the targets' end, `stop`, the driver or
     /// an output error. A sampling error is returned as is.
     pub fn run(mut self, stop: Stop) -> Result<Ended> {
-        let mut targets: Vec<Target> = Vec::new();
+        let mut targets = Targets::default();
         let mut samples = 0u64;
         // A tick not yet reached when the driver asked for a sample now.
         let mut pending = None;
@@ -144,6 +164,10 @@ impl Engine<'_, '_> {
         let ended_by = loop {
             let t = self.clock.now();
             let next = match self.step(t, &mut targets, &mut samples) {
+                Ok(next) => self.let_go(&mut targets).map(|_| next),
+                Err(e) => Err(e),
+            };
+            let next = match next {
                 Ok(next) => next,
                 Err(Failure::Sampling(e)) => return Err(e),
                 Err(Failure::Output(e)) => {
@@ -152,7 +176,7 @@ impl Engine<'_, '_> {
                 }
             };
             // The driver sees every tick, the last one too.
-            if let Some(why) = self.driver.after_tick(t, &targets)? {
+            if let Some(why) = self.driver.after_tick(t, &targets.all)? {
                 break why;
             }
             if let Next::End(why) = next {
@@ -164,21 +188,78 @@ impl Engine<'_, '_> {
         };
         let mut warnings = self.discovery.warnings();
         // Samplers that read a metric less often than the interval say so.
-        warnings.extend(targets.iter().filter_map(|t| match &t.sampler {
+        warnings.extend(targets.all.iter().filter_map(|t| match &t.sampler {
             Some(s) => s.note(),
             None => t.note.clone(),
         }));
+        warnings.extend(targets.notes);
         for o in self.outputs.iter_mut() {
-            o.finish(&targets);
+            o.finish(&targets.all);
             warnings.extend(o.warnings());
         }
         Ok(Ended {
             ended_by,
             duration_s: self.clock.now(),
-            targets,
+            targets: targets.all,
             error,
             warnings,
+            dropped: targets.dropped,
         })
+    }
+
+    /// Lets go of the targets that exited this tick, under the driver's cap:
+    /// those not judged at once, then (over the cap) the oldest judged ones
+    /// that were not leaking, then the oldest.
+    fn let_go(&mut self, targets: &mut Targets) -> Result<(), Failure> {
+        let Some(cap) = self.driver.exited_cap() else {
+            targets.exited_now.clear();
+            return Ok(());
+        };
+        if targets.exited_now.is_empty() {
+            return Ok(());
+        }
+        let now = std::mem::take(&mut targets.exited_now);
+        let mut drop: Vec<usize> = Vec::new();
+        for id in now {
+            let Some(tg) = targets.all.iter().find(|t| t.id == id) else {
+                continue;
+            };
+            let (judged, leaking) = judged(tg);
+            if judged {
+                targets.kept_exited.push_back((id, leaking));
+            } else {
+                targets.dropped.short_lived += 1;
+                drop.push(id);
+            }
+        }
+        while targets.kept_exited.len() > cap {
+            let at = targets
+                .kept_exited
+                .iter()
+                .position(|&(_, leaking)| !leaking)
+                .unwrap_or(0);
+            if let Some((id, _)) = targets.kept_exited.remove(at) {
+                targets.dropped.over_cap += 1;
+                drop.push(id);
+            }
+        }
+        if drop.is_empty() {
+            return Ok(());
+        }
+        // The notes of those let go of still reach the report, once each.
+        for tg in targets.all.iter().filter(|t| drop.contains(&t.id)) {
+            if let Some(n) = &tg.note
+                && !targets.notes.contains(n)
+            {
+                targets.notes.push(n.clone());
+            }
+            for o in self.outputs.iter_mut() {
+                o.dropped(tg).map_err(Failure::Output)?;
+            }
+        }
+        targets.all.retain(|t| !drop.contains(&t.id));
+        targets.all.shrink_to(targets.all.len() * 2);
+        Ok(())
     }
 
     /// Waits for the next tick (the `pending` one, if a wake came before
@@ -205,19 +286,21 @@ impl Engine<'_, '_> {
 
     /// One tick at `t`: new targets join, every target is sampled, the
     /// outputs see it all.
-    fn step(
-        &mut self,
-        t: f64,
-        targets: &mut Vec<Target>,
-        samples: &mut u64,
-    ) -> Result<Next, Failure> {
+    fn step(&mut self, t: f64, all: &mut Targets, samples: &mut u64) -> Result<Next, Failure> {
+        let Targets {
+            all: targets,
+            next_id,
+            exited_now,
+            ..
+        } = all;
         let wall = self.clock.wall();
         let mark = self.driver.mark();
         // Targets that joined with a reading: sampled already this tick.
         let mut read_at_join = Vec::new();
         for nt in self.discovery.discover(t) {
+            *next_id += 1;
             let target = Target {
-                id: targets.len(),
+                id: *next_id - 1,
                 label: nt.label,
                 limit: nt.limit,
                 judging: self.judging.clone(),
@@ -239,7 +322,7 @@ impl Engine<'_, '_> {
                 let i = targets.len() - 1;
                 self.record(&mut targets[i], t, wall, &first, mark)?;
                 *samples += 1;
-                read_at_join.push(i);
+                read_at_join.push(targets[i].id);
             }
         }
         for tg in targets.iter_mut() {
@@ -262,6 +345,7 @@ impl Engine<'_, '_> {
                     tg.note = sampler.note();
                     tg.sampler = None;
                     self.discovery.forget(&tg.label, held);
+                    exited_now.push(tg.id);
                     for o in self.outputs.iter_mut() {
                         o.left(tg).map_err(Failure::Output)?;
                     }
@@ -317,6 +401,35 @@ impl Engine<'_, '_> {
         }
         Ok(())
     }
+}
+
+/// The loop's targets, and what it let go of.
+#[derive(Default)]
+struct Targets {
+    /// Every target kept, in the order they joined.
+    all: Vec<Target>,
+    /// The id the next target gets.
+    next_id: usize,
+    /// Targets that exited this tick.
+    exited_now: Vec<usize>,
+    /// Exited targets kept, oldest first, and whether each was leaking.
+    kept_exited: std::collections::VecDeque<(usize, bool)>,
+    /// Those let go of, counted.
+    dropped: Dropped,
+    /// Sampler notes of targets let go of.
+    notes: Vec<String>,
+}
+
+/// Whether an exited target lived long enough to be judged (it is
+/// `leaking`, or its judged series' rate is known), and whether it leaks.
+fn judged(tg: &Target) -> (bool, bool) {
+    let all = tg.judging.judged();
+    if all.is_empty() {
+        return (false, false);
+    }
+    let (shown, kind) = tg.judging.judge().pick(&all);
+    let leaking = kind == VerdictKind::Leaking;
+    (leaking || shown.verdict.finding.rate_known(), leaking)
 }
 
 /// Why a step failed.

@@ -64,6 +64,12 @@ pub trait Output {
         Ok(())
     }
 
+    /// An exited target is let go of (see [`Driver::exited_cap`](super::Driver::exited_cap)):
+    /// forget what is kept for it.
+    fn dropped(&mut self, _target: &Target) -> Result<()> {
+        Ok(())
+    }
+
     /// The loop has ended: tidy up (clear a progress line, flush).
     fn finish(&mut self, _targets: &[Target]) {}
 
@@ -191,6 +197,11 @@ impl Output for LogDir {
             Some(log) => log.write(&row(tick)),
             None => Ok(()),
         }
+    }
+
+    fn dropped(&mut self, target: &Target) -> Result<()> {
+        self.paths.remove(&target.id);
+        Ok(())
     }
 
     fn left(&mut self, target: &Target) -> Result<()> {

@@ -4,6 +4,7 @@
 use super::plural;
 use super::scan::{Frame as TableFrame, Row, Shown, table_lines};
 use crate::engine::{Frame, Output, Target, Tick};
+use crate::sys::console;
 use crate::sys::terminal::{FullScreen, Stream};
 use crate::units::format_secs;
 use anyhow::Result;
@@ -102,20 +103,21 @@ impl Output for Progress {
             .then(|| Stream::Stderr.size().map(|(w, _)| w))
             .flatten();
         let line = status(tick, self.duration, width);
-        let mut err = std::io::stderr().lock();
         if self.tty {
-            let _ = write!(err, "\r\x1b[K{line}");
+            // Through the console, which keeps it below a started command's output.
+            console::draw_status(&line);
             self.drawn = true;
         } else {
+            let mut err = std::io::stderr().lock();
             let _ = writeln!(err, "leakwatch: {line}");
+            let _ = err.flush();
         }
-        let _ = err.flush();
         Ok(())
     }
 
     fn finish(&mut self, _targets: &[Target]) {
         if self.drawn {
-            let _ = write!(std::io::stderr(), "\r\x1b[K");
+            console::clear_status();
         }
     }
 }
@@ -127,8 +129,8 @@ pub struct LiveTable {
     duration: Option<f64>,
     interval: f64,
     judge: String,
-    /// Each target's verdict as shown, judged now and then.
-    shown: Vec<Option<Shown>>,
+    /// Each target's verdict as shown (by id), judged now and then.
+    shown: std::collections::HashMap<usize, Shown>,
     /// The next target to judge.
     cursor: usize,
 }
@@ -142,7 +144,7 @@ impl LiveTable {
             duration,
             interval,
             judge: judge.to_string(),
-            shown: Vec::new(),
+            shown: std::collections::HashMap::new(),
             cursor: 0,
         }
     }
@@ -150,16 +152,20 @@ impl LiveTable {
     /// Judges the next share of targets: all of them within about eight ticks.
     fn judge_some(&mut self, targets: &[Target]) {
         let n = targets.len();
-        self.shown.resize(n, None);
+        if self.shown.len() > n {
+            // Targets the scan let go of.
+            let ids: std::collections::HashSet<usize> = targets.iter().map(|t| t.id).collect();
+            self.shown.retain(|id, _| ids.contains(id));
+        }
         if n == 0 {
             return;
         }
         let share = n.div_ceil(8).max(64).min(n);
         for _ in 0..share {
-            let i = self.cursor % n;
+            let t = &targets[self.cursor % n];
             self.cursor = self.cursor.wrapping_add(1);
-            if self.shown[i].is_none() || !targets[i].gone {
-                self.shown[i] = Some(Shown::of(&targets[i].judging));
+            if !self.shown.contains_key(&t.id) || !t.gone {
+                self.shown.insert(t.id, Shown::of(&t.judging));
             }
         }
     }
@@ -186,7 +192,7 @@ impl Output for LiveTable {
                 label: t.label.cgroup.as_deref().unwrap_or(&t.label.command),
                 rss: t.last.rss(),
                 exited: t.gone,
-                shown: self.shown[t.id],
+                shown: self.shown.get(&t.id).copied(),
             })
             .collect();
         let (w, h) = Stream::Stdout.size().unwrap_or((80, 24));

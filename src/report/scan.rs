@@ -85,8 +85,14 @@ pub struct Counts {
     pub inconclusive: usize,
     /// Gone before the scan ended (counted in their verdicts too).
     pub exited: usize,
-    /// Samples taken, over every target.
+    /// Samples taken, over every target (kept in the report).
     pub samples: u64,
+    /// Exited targets left out of the report: gone before they could be
+    /// judged (not leaking, no rate known).
+    pub exited_short_lived: u64,
+    /// Exited targets judged but left out, over the report's cap (none leaking
+    /// while others could go).
+    pub exited_over_cap: u64,
 }
 
 /// One target in the report.
@@ -145,7 +151,11 @@ fn rank(kind: VerdictKind) -> u8 {
 impl From<&ScanOutcome> for ScanReport {
     fn from(out: &ScanOutcome) -> ScanReport {
         let (judge, min_rate, interval_s) = (&out.judge, out.detector.min_rate, out.interval_s);
-        let mut counts = Counts::default();
+        let mut counts = Counts {
+            exited_short_lived: out.left_out.short_lived,
+            exited_over_cap: out.left_out.over_cap,
+            ..Counts::default()
+        };
         let mut whole_inconclusive = false;
         let mut targets: Vec<TargetReport> = out
             .targets
@@ -183,7 +193,7 @@ impl From<&ScanOutcome> for ScanReport {
             VerdictKind::Plateau
         };
         let mut warnings = out.warnings.clone();
-        if counts.targets == 0 {
+        if counts.targets == 0 && counts.exited_short_lived + counts.exited_over_cap == 0 {
             warnings.push("no target matched: nothing was watched".into());
         }
         ScanReport {
@@ -225,6 +235,9 @@ impl Render for ScanReport {
             self.judge,
             self.ended_by
         );
+        if let Some(line) = left_out(&self.counts, &self.scope) {
+            let _ = writeln!(s, "{line}");
+        }
         let rows: Vec<Row> = self.targets.iter().map(row_of).collect();
         for line in rows_lines(
             &rows,
@@ -260,6 +273,33 @@ fn summary(c: &Counts, scope: &str) -> String {
         let _ = write!(s, " ({} exited during the scan)", c.exited);
     }
     s
+}
+
+/// The line on exited targets left out of the report, if any were.
+fn left_out(c: &Counts, scope: &str) -> Option<String> {
+    let what = scope.split(' ').next().unwrap_or(scope);
+    let one = |n: u64| match (n, what) {
+        (1, "processes") => "process",
+        (1, w) => w.strip_suffix('s').unwrap_or(w),
+        (_, w) => w,
+    };
+    let mut parts = Vec::new();
+    if c.exited_short_lived > 0 {
+        let n = c.exited_short_lived;
+        parts.push(format!(
+            "{n} exited {} that lived too briefly to judge (not leaking)",
+            one(n)
+        ));
+    }
+    if c.exited_over_cap > 0 {
+        let n = c.exited_over_cap;
+        parts.push(format!(
+            "{n} more exited {}, judged, over the report's cap of {} (the oldest not leaking first)",
+            one(n),
+            crate::scan::EXITED_KEPT
+        ));
+    }
+    (!parts.is_empty()).then(|| format!("  left out: {}", parts.join("; ")))
 }
 
 /// A target's report: the usual fields for its verdict.

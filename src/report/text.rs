@@ -2,7 +2,7 @@
 
 use super::Report;
 use super::verdict::VerdictReport;
-use crate::units::{Quantity, format_bytes, format_secs};
+use crate::units::{Quantity, escape_controls, format_bytes, format_secs, short_command};
 use std::fmt::Write;
 
 /// Renders `r` as text, ending with a newline; the verdict coloured when `color`.
@@ -31,7 +31,17 @@ pub(super) fn text(report: &Report, color: bool) -> String {
             report.pid.unwrap_or(0)
         )
     });
+    // The process judged, unless it is a cgroup's.
+    let process =
+        report
+            .pid
+            .filter(|_| report.cgroup.is_none())
+            .map(|p| match report.command.as_deref() {
+                Some(c) => format!("PID {p}, {}", escape_controls(&short_command(c, 100))),
+                None => format!("PID {p}"),
+            });
     for (label, value) in [
+        ("process", &process),
         ("cgroup", &report.cgroup),
         ("restarts", &restarts),
         ("set aside", &report.set_aside),

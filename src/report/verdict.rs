@@ -235,6 +235,9 @@ pub struct Report {
     pub source: Option<String>,
     /// The PID of the judged process.
     pub pid: Option<u64>,
+    /// Its command line, when watched live (a scan's target has its own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
     /// Earlier watches set aside or appended runs joined, in words.
     pub set_aside: Option<String>,
     /// Why a live watch ended (`duration`, `sample count`, `target exited`,
@@ -263,6 +266,7 @@ impl Report {
             verdict,
             source: None,
             pid: None,
+            command: None,
             set_aside: None,
             ended_by: None,
             target_exit: None,
@@ -280,6 +284,7 @@ impl From<&WatchOutcome> for Report {
         Report {
             source: o.log.as_ref().map(|p| p.display().to_string()),
             pid: o.pid.map(u64::from),
+            command: o.command.clone(),
             set_aside: o.set_aside.clone(),
             ended_by: Some(o.ended_by.clone()),
             target_exit: o.target_exit.clone(),

@@ -5,6 +5,7 @@
 
 pub mod cgroupfs;
 pub mod clock;
+pub mod console;
 pub mod files;
 pub mod process;
 pub mod procfs;

@@ -2,7 +2,9 @@
 //! ending it ends everything it started (SIGTERM, then SIGKILL after a
 //! grace), reaped, with how it ended in words.
 
+use super::console::Relay;
 use super::procfs::ProcFs;
+use super::terminal::Stream;
 use crate::units::quoted;
 use anyhow::{Context, Result, bail};
 use std::process::{Child, Command, Stdio};
@@ -21,18 +23,44 @@ pub enum Streams {
     StdoutToStderr,
     /// No input, no output, stderr piped for the caller to read.
     PipeStderr,
+    /// Stdout and stderr on ptys of their own, relayed by leakwatch above
+    /// its status line (see [`start`]): stdout to this stream, stderr to
+    /// stderr.
+    Relay(Stream),
 }
 
-/// Starts `argv` in a process group of its own.
-pub fn spawn(argv: &[String], streams: Streams) -> Result<Child> {
+/// Starts `argv` in a process group of its own, with the relay of its
+/// output when `streams` asks for one.
+pub fn start(argv: &[String], streams: Streams) -> Result<(Child, Option<Relay>)> {
+    let Streams::Relay(to) = streams else {
+        return Ok((spawn(argv, streams)?, None));
+    };
+    let (relay, out, err) = Relay::open(to)?;
+    let mut cmd = command(argv)?;
+    cmd.stdout(out).stderr(err);
+    let child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start {}", quoted(&argv.join(" "))))?;
+    Ok((child, Some(relay)))
+}
+
+/// `argv` as a command in a process group of its own.
+fn command(argv: &[String]) -> Result<Command> {
     use std::os::unix::process::CommandExt;
     let Some((prog, args)) = argv.split_first() else {
         bail!("no command to start");
     };
     let mut cmd = Command::new(prog);
     cmd.args(args).process_group(0);
+    Ok(cmd)
+}
+
+/// Starts `argv` in a process group of its own (its streams inherited for
+/// [`Streams::Relay`], which only [`start`] relays).
+pub fn spawn(argv: &[String], streams: Streams) -> Result<Child> {
+    let mut cmd = command(argv)?;
     match streams {
-        Streams::Inherit => {}
+        Streams::Inherit | Streams::Relay(_) => {}
         Streams::StdoutToStderr => {
             cmd.stdout(std::io::stderr());
         }

@@ -9,6 +9,7 @@ mod engine;
 mod examples;
 mod exposition;
 mod fakes;
+mod first_minutes;
 mod fleet;
 mod fuzz;
 mod hardening;

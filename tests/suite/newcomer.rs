@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// A tag no other test's processes carry.
-fn tag(name: &str) -> String {
+pub(crate) fn tag(name: &str) -> String {
     format!("lwnc-{name}-{}", std::process::id())
 }
 
@@ -49,10 +49,10 @@ fn end(mut kids: Vec<Child>) {
 }
 
 /// A tmux session `name` of `cols` × 24 running `cmd`.
-struct Tmux(String);
+pub(crate) struct Tmux(String);
 
 impl Tmux {
-    fn start(name: &str, cols: u32, cmd: &str) -> Tmux {
+    pub(crate) fn start(name: &str, cols: u32, cmd: &str) -> Tmux {
         let st = Command::new("tmux")
             .args(["new-session", "-d", "-s", name, "-x", &cols.to_string()])
             .args(["-y", "24", cmd])
@@ -62,7 +62,7 @@ impl Tmux {
         Tmux(name.to_string())
     }
 
-    fn capture(&self) -> String {
+    pub(crate) fn capture(&self) -> String {
         let out = Command::new("tmux")
             .args(["capture-pane", "-p", "-t", &self.0])
             .output()
@@ -70,8 +70,17 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The screen and everything scrolled off it.
+    pub(crate) fn history(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-S", "-", "-t", &self.0])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// The screen once it shows `needle` (waiting up to a minute).
-    fn screen_with(&self, needle: &str) -> String {
+    pub(crate) fn screen_with(&self, needle: &str) -> String {
         let mut screen = String::new();
         wait_until(needle, Duration::from_secs(60), || {
             screen = self.capture();

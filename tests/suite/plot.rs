@@ -231,3 +231,110 @@ fn a_rate_not_yet_known_is_said_so_not_printed_as_zero() {
     assert!(t.contains("rate not yet known"), "{t}");
     assert!(!t.contains("+0 B/h"), "{t}");
 }
+
+/// Issue 24, item 14: a nearly flat series (14.6 to 14.7 MiB) gets y tick
+/// labels with enough decimals to tell them apart, on both panels.
+#[test]
+fn a_flat_plots_axis_labels_are_distinct() {
+    let base = 14.65 * 1048576.0;
+    let log = log_text(
+        (0..300).map(|i| (i as f64, base + ((i * 37) % 11) as f64 * 3000.0)),
+        42,
+    );
+    let (svg, _) = svg_of(&log, &[]);
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    // The y axes' labels: numbers left of the plot area, by panel.
+    let mut panels: [Vec<String>; 2] = Default::default();
+    for n in doc.descendants().filter(|n| n.has_tag_name("text")) {
+        let t = n.text().unwrap_or("").trim().to_string();
+        let x: f64 = n.attribute("x").and_then(|v| v.parse().ok()).unwrap_or(1e9);
+        let y: f64 = n.attribute("y").and_then(|v| v.parse().ok()).unwrap_or(0.0);
+        if x < 90.0 && x > 30.0 && t.parse::<f64>().is_ok() {
+            panels[usize::from(y > 500.0)].push(t);
+        }
+    }
+    for labels in &panels {
+        assert!(labels.len() >= 4, "{panels:?}");
+        let mut seen = labels.clone();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), labels.len(), "repeated labels: {labels:?}");
+    }
+}
+
+/// Issue 24, item 16: a `--follow` log (a second process takes over, its
+/// `elapsed_s` going on) is plotted whole: the earlier watch before the
+/// judged one, marked as not judged, the time axis spanning both.
+#[test]
+fn a_follow_logs_earlier_run_is_plotted_too() {
+    let first = log_text((0..60).map(|i| (i as f64, 3e7 + 1e4 * i as f64)), 100);
+    let second = log_text((0..60).map(|i| (61.0 + i as f64, 2e7)), 200);
+    let second = second.lines().skip(1).collect::<Vec<_>>().join("\n") + "\n";
+    let (svg, stdout) = svg_of(&(first + &second), &[]);
+    assert!(stdout.starts_with("plateau"), "{stdout}");
+    let t = texts(&svg);
+    assert!(
+        t.iter().any(|s| s == "earlier watches (not judged)"),
+        "{t:?}"
+    );
+    // The time axis spans both watches (about 120 s).
+    assert!(t.iter().any(|s| s == "time since start (seconds)"), "{t:?}");
+    let ticks: Vec<f64> = t.iter().filter_map(|s| s.parse().ok()).collect();
+    assert!(ticks.contains(&100.0), "{ticks:?}");
+    // The earlier watch's RSS (about 30 MB) is on the axis, not only the
+    // judged one's 20 MB.
+    assert!(
+        ticks.iter().any(|&y| (28.0..=32.0).contains(&y)),
+        "{ticks:?}"
+    );
+}
+
+/// Issue 24, item 13: every image the README shows is what the documented
+/// command draws from its log now (`leakwatch plot docs/X.csv -o
+/// docs/X.svg`), byte for byte: a change to the plot redraws them.
+#[test]
+fn every_readme_image_is_what_plot_draws_from_its_log() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let mut images: Vec<&str> = readme
+        .match_indices("](docs/")
+        .filter_map(|(at, _)| {
+            let rest = &readme[at + 2..];
+            let end = rest.find(')')?;
+            rest[..end].ends_with(".svg").then(|| &rest[..end])
+        })
+        .collect();
+    images.sort();
+    images.dedup();
+    assert!(images.len() >= 4, "{images:?}");
+    let dir = tempfile::tempdir().unwrap();
+    for img in images {
+        let log = format!("{root}/{}", img.replace(".svg", ".csv"));
+        assert!(
+            readme.contains(&format!("`{}`", img.replace(".svg", ".csv")))
+                || readme.contains(&format!("leakwatch plot {}", img.replace(".svg", ".csv"))),
+            "the README does not say how {img} is drawn"
+        );
+        let out = dir.path().join("x.svg");
+        let res = leakwatch()
+            .arg("plot")
+            .arg(&log)
+            .arg("-o")
+            .arg(&out)
+            .arg("--force")
+            .output()
+            .unwrap();
+        assert!(
+            res.status.success(),
+            "{img}: {}",
+            String::from_utf8_lossy(&res.stderr)
+        );
+        let now = std::fs::read(&out).unwrap();
+        let shown = std::fs::read(format!("{root}/{img}")).unwrap();
+        assert!(
+            now == shown,
+            "{img} is stale: redraw it with `leakwatch plot {} -o {img}`",
+            img.replace(".svg", ".csv")
+        );
+    }
+}

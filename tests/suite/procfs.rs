@@ -7,7 +7,7 @@ use leakwatch::detector::DetectorConfig;
 use leakwatch::discovery::cgroups::Cgroups;
 use leakwatch::discovery::procs::{ProcSelect, Procs};
 use leakwatch::discovery::{self, Discovery};
-use leakwatch::engine::{Ended, Engine, Limits, NoDriver};
+use leakwatch::engine::{Driver, Ended, Engine, Limits, NoDriver};
 use leakwatch::judging::{Judge, Judging};
 use leakwatch::metrics::Metric;
 use leakwatch::runtime::{Runtime, detect};
@@ -137,6 +137,15 @@ impl Clock for Scripted<'_> {
 }
 
 fn scan(p: &FakeProc, secs: f64, at_tick: &mut dyn FnMut(u32)) -> Ended {
+    scan_with(p, secs, &mut NoDriver, at_tick)
+}
+
+fn scan_with(
+    p: &FakeProc,
+    secs: f64,
+    driver: &mut dyn Driver,
+    at_tick: &mut dyn FnMut(u32),
+) -> Ended {
     let mut clock = Scripted {
         clock: FakeClock::new(),
         ticks: 0,
@@ -159,10 +168,67 @@ fn scan(p: &FakeProc, secs: f64, at_tick: &mut dyn FnMut(u32)) -> Ended {
         )
         .with_buckets(96),
         outputs: vec![],
-        driver: &mut NoDriver,
+        driver,
     }
     .run(&mut || None)
     .unwrap()
+}
+
+/// A driver that keeps at most `.0` exited targets, as a scan does.
+struct Cap(usize);
+
+impl Driver for Cap {
+    fn exited_cap(&self) -> Option<usize> {
+        Some(self.0)
+    }
+}
+
+/// Issue 23, item 0: with a cap, an exited target is kept only if it was
+/// judged; those gone before are counted, and over the cap the oldest not
+/// leaking go first; running ones are all kept.
+#[test]
+fn exited_targets_are_kept_only_when_judged_and_under_the_cap() {
+    let p = FakeProc::new();
+    p.add(1000, 1, "leaky", &["leaky", "leak"], 20 << 20);
+    p.add(1001, 1, "steady", &["steady"], 30 << 20);
+    for i in 0..10 {
+        p.add(2000 + i, 1, "judged", &["judged"], 10 << 20);
+    }
+    let ended = scan_with(&p, 200.0, &mut Cap(3), &mut |tick| {
+        if tick < 150 {
+            p.set_rss(1000, (20 << 20) + u64::from(tick) * (64 << 10));
+        }
+        if (60..70).contains(&tick) {
+            p.exit(2000 + tick - 60);
+        }
+        if tick == 150 {
+            p.exit(1000);
+        }
+        // 50 brief processes, each listed for 3 ticks.
+        if (10..60).contains(&tick) {
+            p.add(3000 + tick, 1, "brief", &["brief"], 5 << 20);
+        }
+        if (13..63).contains(&tick) {
+            p.exit(3000 + tick - 3);
+        }
+    });
+    let pids: Vec<u32> = ended.targets.iter().map(|t| t.label.pid).collect();
+    let exited: Vec<u32> = ended
+        .targets
+        .iter()
+        .filter(|t| t.gone)
+        .map(|t| t.label.pid)
+        .collect();
+    assert!(pids.contains(&1001), "{pids:?}");
+    assert_eq!(exited.len(), 3, "{pids:?}");
+    // The leaking one stays; of the judged steady ones, the newest.
+    assert!(exited.contains(&1000), "{exited:?}");
+    assert!(
+        exited.contains(&2009) && exited.contains(&2008),
+        "{exited:?}"
+    );
+    assert_eq!(ended.dropped.short_lived, 50);
+    assert_eq!(ended.dropped.over_cap, 8);
 }
 
 #[test]

@@ -113,8 +113,8 @@ fn a_link_of_ones_own_or_of_the_directorys_owner_is_followed() {
 #[test]
 fn two_outputs_naming_one_file_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("x.csv");
-    let alias = dir.path().join("alias.csv");
+    let log = dir.path().join("x.prom");
+    let alias = dir.path().join("alias.prom");
     std::os::unix::fs::symlink(&log, &alias).unwrap();
     let (l, a) = (log.to_str().unwrap(), alias.to_str().unwrap());
     fails_with(

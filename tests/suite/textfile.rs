@@ -152,25 +152,25 @@ pub fn a_fifo_or_symlink_planted_at_the_old_temporary_name_is_harmless() {
 fn a_textfile_path_that_is_no_regular_file_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let device = d.join("null");
+    let device = d.join("null.prom");
     let c = CString::new(device.as_os_str().as_bytes()).unwrap();
     // SAFETY: mknod(2) on a NUL-terminated path: the character device 1:3,
     // as /dev/null is.
     let rc = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
     assert_eq!(rc, 0, "mknod: {}", std::io::Error::last_os_error());
-    mkfifo(&d.join("fifo"));
-    let _socket = std::os::unix::net::UnixListener::bind(d.join("socket")).unwrap();
-    std::fs::create_dir(d.join("dir")).unwrap();
+    mkfifo(&d.join("fifo.prom"));
+    let _socket = std::os::unix::net::UnixListener::bind(d.join("socket.prom")).unwrap();
+    std::fs::create_dir(d.join("dir.prom")).unwrap();
     std::fs::write(d.join("real.prom"), "").unwrap();
-    std::os::unix::fs::symlink(d.join("real.prom"), d.join("link")).unwrap();
+    std::os::unix::fs::symlink(d.join("real.prom"), d.join("link.prom")).unwrap();
     let target = Reaped(spawn_sleep("300"));
     let pid = target.0.id().to_string();
     for (name, what) in [
-        ("null", "is a character device, not a regular file"),
-        ("fifo", "is a FIFO, not a regular file"),
-        ("socket", "is a socket, not a regular file"),
-        ("dir", "is a directory, not a regular file"),
-        ("link", "is a symbolic link, not a regular file"),
+        ("null.prom", "is a character device, not a regular file"),
+        ("fifo.prom", "is a FIFO, not a regular file"),
+        ("socket.prom", "is a socket, not a regular file"),
+        ("dir.prom", "is a directory, not a regular file"),
+        ("link.prom", "is a symbolic link, not a regular file"),
         ("nowhere/x.prom", "no directory"),
     ] {
         let path = d.join(name);
