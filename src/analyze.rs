@@ -75,8 +75,8 @@ pub fn analyze(cfg: &AnalyzeConfig) -> Result<Analysis> {
     let mut judging = Judging::new(cfg.detector, &reader.present_metrics(), extra, judge);
     let mut seg = Segmenter::default();
     let mut pid = None;
-    while let Some(row) = reader.next_row()? {
-        let (t, placement) = seg.place(&row);
+    reader.for_each_row(|row| {
+        let (t, placement) = seg.place(row);
         if placement == Placement::NewWatch {
             judging.reset();
         }
@@ -85,7 +85,7 @@ pub fn analyze(cfg: &AnalyzeConfig) -> Result<Analysis> {
             Some(m) => row.metrics[m.index()].unwrap_or(row.value),
             None => row.value,
         });
-    }
+    })?;
     if judging.shown().detector.samples() == 0 {
         bail!(
             "{}: no samples to judge: {}",

@@ -126,8 +126,9 @@ pub fn plot(cfg: &PlotConfig) -> Result<Plotted> {
     // Every watch is drawn, each after the one before (a step's gap
     // between them); the last one is judged.
     let (mut shift, mut last_pt, mut step, mut judged_from) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-    while let Some(row) = reader.next_row()? {
-        let (t, placement) = seg.place(&row);
+    let own_vsz = column != "vsz_bytes";
+    reader.for_each_row(|row| {
+        let (t, placement) = seg.place(row);
         if placement == Placement::NewWatch {
             judging.reset();
             judged_from = last_pt + step.max(1e-3);
@@ -150,12 +151,10 @@ pub fn plot(cfg: &PlotConfig) -> Result<Plotted> {
         last_pt = pt;
         judging.push(t, |_| row.value);
         main.push(pt, row.value);
-        if column != "vsz_bytes"
-            && let Some(v) = row.metrics[Metric::Vsz.index()]
-        {
+        if own_vsz && let Some(v) = row.metrics[Metric::Vsz.index()] {
             vsz.push(pt, v);
         }
-    }
+    })?;
     if judging.shown().detector.samples() == 0 {
         anyhow::bail!(
             "{}: no samples to plot: {}",

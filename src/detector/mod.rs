@@ -487,10 +487,11 @@ impl Detector {
             self.origin = t;
         }
         self.judged += 1;
-        let mut idx = ((t - self.origin) / self.width).floor() as u64;
+        // `t - origin` is never negative, so the cast floors it.
+        let mut idx = ((t - self.origin) / self.width) as u64;
         while idx >= self.cap as u64 {
             self.coarsen();
-            idx = ((t - self.origin) / self.width).floor() as u64;
+            idx = ((t - self.origin) / self.width) as u64;
         }
         match self.buckets.last_mut() {
             Some(b) if b.idx == idx => {

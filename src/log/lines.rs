@@ -20,7 +20,7 @@ pub enum Line {
 
 /// Reads lines of at most [`MAX_LINE`] bytes, counting them.
 pub struct Lines {
-    rdr: BufReader<Box<dyn Read>>,
+    rdr: BufReader<Box<dyn Read + Send>>,
     /// The current line's bytes.
     pub buf: Vec<u8>,
     /// The current line's number (1-based).
@@ -29,12 +29,17 @@ pub struct Lines {
 
 impl Lines {
     /// Lines of `rdr`.
-    pub fn new(rdr: BufReader<Box<dyn Read>>) -> Lines {
+    pub fn new(rdr: BufReader<Box<dyn Read + Send>>) -> Lines {
         Lines {
             rdr,
             buf: Vec::with_capacity(256),
             number: 0,
         }
+    }
+
+    /// The input, from the first byte not yet read as a line.
+    pub fn into_inner(self) -> BufReader<Box<dyn Read + Send>> {
+        self.rdr
     }
 
     /// Reads the next line into `buf`; `name` names the input in errors.

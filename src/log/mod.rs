@@ -7,7 +7,9 @@
 //! millisecond; the PID; sizes in bytes), possibly followed by more columns.
 //! Readers find columns by name and ignore the ones they do not know.
 
+pub mod fields;
 pub mod lines;
+pub mod pipeline;
 pub mod reader;
 pub mod segments;
 pub mod shell;

@@ -28,7 +28,7 @@ pub struct ShellRows {
 
 impl ShellRows {
     /// Reads `rdr`; the judged value is RSS when `rss`, else VSZ.
-    pub fn new(rdr: BufReader<Box<dyn Read>>, rss: bool, interval: f64) -> ShellRows {
+    pub fn new(rdr: BufReader<Box<dyn Read + Send>>, rss: bool, interval: f64) -> ShellRows {
         ShellRows {
             lines: Lines::new(rdr),
             rss,
