@@ -39,8 +39,17 @@ impl Drop for Kids {
     }
 }
 
+/// Kills `kids`, and the whole process group of one that leads its own
+/// (a shell's servers too, which would otherwise outlive the test).
 fn end(mut kids: Vec<Child>) {
     for k in &mut kids {
+        let pid = k.id() as libc::pid_t;
+        // SAFETY: getpgid(2) and kill(2) on a child of ours, not yet reaped.
+        unsafe {
+            if libc::getpgid(pid) == pid {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+        }
         k.kill().ok();
     }
     for k in &mut kids {
@@ -105,27 +114,34 @@ impl Drop for Tmux {
 }
 
 /// A shell that starts the article's server, leaking and fixed, under a
-/// python3 named by its whole path, with the script's whole path.
-fn leak_and_fixed_servers() -> Child {
+/// python3 named by its whole path, with the script's whole path, and
+/// `args` (with `MODE` for the mode); in a process group of its own, which
+/// [`end`] ends whole.
+fn servers(args: &str) -> Kids {
+    use std::os::unix::process::CommandExt;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/leaky_server.py");
     let py = python();
     let sh = format!(
-        "{py} {script} --load 40 --mode leak & {py} {script} --load 40 --mode fixed & wait"
+        "{py} {script} {} & {py} {script} {} & wait",
+        args.replace("MODE", "leak"),
+        args.replace("MODE", "fixed")
     );
-    Command::new("sh")
+    let sh = Command::new("sh")
         .args(["-c", &sh])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
-        .unwrap()
+        .unwrap();
+    Kids(vec![sh], None)
 }
 
 /// Item 1: at 100 and at 60 columns, scan's table (live and at the end)
 /// shows each server's program and the arguments that tell them apart.
 #[test]
 fn scan_shows_which_process_grows_at_100_and_60_columns() {
-    let servers = leak_and_fixed_servers();
-    let pid = servers.id();
+    let servers = servers("--load 40 --mode MODE");
+    let pid = servers.0[0].id();
     wait_until("both servers", Duration::from_secs(30), || {
         let kids =
             std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
@@ -149,7 +165,7 @@ fn scan_shows_which_process_grows_at_100_and_60_columns() {
         .iter()
         .map(|(_, t)| t.screen_with("watched for"))
         .collect();
-    end(vec![servers]);
+    drop(servers);
     for (((cols, _), live), report) in sessions.iter().zip(&live).zip(&report) {
         for screen in [live, report] {
             let cols = *cols as usize;
@@ -196,19 +212,8 @@ fn scan_shows_which_process_grows_at_100_and_60_columns() {
 /// leaking server from the fixed one.
 #[test]
 fn the_modes_in_the_middle_stay_visible_and_the_title_on_top() {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/leaky_server.py");
-    let py = python();
-    let sh = format!(
-        "{py} {script} --mode leak --load 40 & {py} {script} --mode fixed --load 40 & wait"
-    );
-    let servers = Command::new("sh")
-        .args(["-c", &sh])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = servers.id();
-    let servers = Kids(vec![servers], None);
+    let servers = servers("--mode MODE --load 40");
+    let pid = servers.0[0].id();
     wait_until("both servers", Duration::from_secs(30), || {
         let kids =
             std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
