@@ -537,7 +537,13 @@ fn a_repeat_without_a_rate_per_run_says_null_not_zero() {
         .unwrap();
     target.kill().ok();
     target.wait().ok();
-    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    // A command silent on stderr is said to be, not quoted as ''.
+    assert!(
+        err.contains("failed 3 times in a row (exited with status 7); it wrote nothing on stderr"),
+        "{err}"
+    );
     let j = json(&out.stdout);
     assert_eq!(
         (j["verdict"].as_str(), j["runs"].as_u64()),
