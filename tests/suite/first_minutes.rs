@@ -175,6 +175,56 @@ fn the_text_verdict_names_its_process_by_pid_and_by_name() {
     }
 }
 
+/// Item 11, for a started command that calls exec (as the quick start's
+/// `python3` does under pyenv: a shim, `env bash …/shims/python3`, that
+/// runs python): the report names what the target runs at the end, not
+/// the command line it started with; a target that exited keeps the last
+/// one seen.
+#[test]
+fn a_target_that_calls_exec_is_named_by_what_it_runs() {
+    let out = leakwatch()
+        .args([
+            "-i",
+            "50ms",
+            "-d",
+            "1500ms",
+            "--",
+            "sh",
+            "-c",
+            "sleep 0.4; exec sleep 31",
+        ])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("  process:   PID ") && l.ends_with(", sleep 31")),
+        "{text}"
+    );
+    let out = leakwatch()
+        .args([
+            "-i",
+            "50ms",
+            "-d",
+            "5s",
+            "--",
+            "sh",
+            "-c",
+            "sleep 0.3; exec sleep 0.6",
+        ])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("  ended by:  target exited"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("  process:   PID ") && l.contains("sleep")),
+        "{text}"
+    );
+}
+
 /// Item 12: a mistyped subcommand gets clap's suggestion, as a mistyped
 /// flag does, exit 2; a command without `--` gets a tip.
 #[test]
