@@ -283,11 +283,14 @@ impl Runs<'_> {
             self.out.failed += 1;
             self.in_a_row += 1;
             if self.in_a_row >= MAX_FAILURES_IN_A_ROW {
+                let said = match status.last_err.trim() {
+                    "" => "it wrote nothing on stderr".to_string(),
+                    _ => format!("its last stderr line: {}", quoted(&status.last_err)),
+                };
                 self.out.error = Some(anyhow::anyhow!(
-                    "the command failed {} times in a row ({}); its last stderr line: {}",
+                    "the command failed {} times in a row ({}); {said}",
                     self.in_a_row,
-                    status.how,
-                    quoted(&status.last_err)
+                    status.how
                 ));
                 return Ok(Some("the command failed".into()));
             }

@@ -168,10 +168,31 @@ pub fn format_secs(secs: f64) -> String {
     }
 }
 
+/// Formats seconds as [`format_secs`] does, but keeps the tenths of a
+/// second a span under an hour has (`19.5s`, `9m 59.5s`), so that a window
+/// from `0.5s` to `20s` reads as lasting `19.5s`, not a rounded `20s`.
+pub fn format_span(secs: f64) -> String {
+    let s = secs.max(0.0);
+    let tenths = (s * 10.0).round() / 10.0;
+    if !(10.0..3600.0).contains(&s) || tenths.fract() == 0.0 {
+        return format_secs(s);
+    }
+    let m = (tenths / 60.0).floor();
+    let sec = tenths - m * 60.0;
+    if m > 0.0 {
+        format!("{m}m {sec:.1}s")
+    } else {
+        format!("{sec:.1}s")
+    }
+}
+
 /// A command line as a table shows it, in at most `max` characters: the
 /// program's base name and its arguments (`python3 server.py --mode leak`
 /// for `/usr/bin/python3 server.py --mode leak`), cut in the middle so both
-/// the program and the last arguments, which tell processes apart, stay.
+/// the program and the last arguments, which tell processes apart, stay:
+/// the program's name whole (with the first whole arguments that fit in a
+/// third of `max`), and the rest of the room for the end (`python3 …
+/// --mode leak`).
 pub fn short_command(command: &str, max: usize) -> String {
     let (program, args) = command.split_once(' ').unwrap_or((command, ""));
     let base = program
@@ -183,7 +204,21 @@ pub fn short_command(command: &str, max: usize) -> String {
     } else {
         format!("{base} {args}")
     };
-    cut_middle(&shown, max)
+    let n = shown.chars().count();
+    // "python3 " whole, and at least as much room left for the end.
+    let head = (base.chars().count() + 1).max(max.saturating_sub(1) / 3);
+    if n <= max || args.is_empty() || 2 * head + 1 > max {
+        return cut_middle(&shown, max);
+    }
+    // The first arguments only whole: a word cut short gives its room to the end.
+    let mut s: String = shown.chars().take(head).collect();
+    if let Some(i) = s.rfind(' ') {
+        s.truncate(i + 1);
+    }
+    let tail = max - 1 - s.chars().count();
+    s.push('…');
+    s.extend(shown.chars().skip(n - tail));
+    s
 }
 
 /// `text` in at most `max` characters: whole, or its start and end with `…`
@@ -299,6 +334,12 @@ mod tests {
         assert_eq!(Quantity::Count.value(37.0), "37");
         assert_eq!(format_secs(3725.0), "1h 2m");
         assert_eq!(format_secs(65.0), "1m 5s");
+        assert_eq!(format_span(19.5), "19.5s");
+        assert_eq!(format_span(20.0), "20s");
+        assert_eq!(format_span(599.5), "9m 59.5s");
+        assert_eq!(format_span(0.5), "0.5s");
+        assert_eq!(format_span(20.04), "20s");
+        assert_eq!(format_span(7200.5), "2h 0m");
     }
 
     #[test]
@@ -308,7 +349,13 @@ mod tests {
             short_command(cmd, 80),
             "python3 examples/leaky_server.py --mode leak"
         );
-        assert_eq!(short_command(cmd, 21), "python3 ex…-mode leak");
+        // The program whole, and what tells it apart whole: the end.
+        assert_eq!(short_command(cmd, 21), "python3 … --mode leak");
+        let long = "/usr/bin/python3 /srv/app/examples/leaky_server.py --mode leak --load 40";
+        assert_eq!(short_command(long, 24), "python3 … leak --load 40");
+        assert_eq!(short_command(long, 31), "python3 … --mode leak --load 40");
+        // A program name too long to keep whole: cut in the middle.
+        assert_eq!(short_command("/x/averyveryverylongname -v", 9), "aver…e -v");
         assert_eq!(short_command("[kthreadd]", 20), "[kthreadd]");
         assert_eq!(short_command("/usr/bin/", 20), "bin");
         assert_eq!(cut_middle("abcdef", 1), "…");

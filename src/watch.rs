@@ -368,14 +368,16 @@ fn drive(
     let mut out = outcome(cfg, judging, ended);
     if follows {
         out.restarts = Some(restarts.get());
-        // The current run's process, not the first one's.
-        if let Some(p) = out.pid {
-            out.command = env
-                .proc
-                .cmdline(p, discovery::MAX_CMDLINE)
-                .filter(|c| !c.is_empty())
-                .or(out.command);
-        }
+    }
+    // The current run's process, not the first one's; and the target as it
+    // is now, while it is still there: one that called exec (a pyenv shim
+    // that runs python, `sh -c 'exec …'`) is named by what it runs now.
+    if let Some(p) = out.pid.filter(|_| follows || out.ended_by != GONE) {
+        out.command = env
+            .proc
+            .cmdline(p, discovery::MAX_CMDLINE)
+            .filter(|c| !c.is_empty())
+            .or(out.command);
     }
     // While the target is still there (a started command is stopped after).
     if let Some(p) = out.pid

@@ -236,7 +236,9 @@ pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
 pub fn man_page(page: Option<&str>) -> Result<Vec<u8>> {
     let cmd = Cli::command();
     let cmd = match page {
-        None => cmd,
+        // Its SUBCOMMANDS name only pages that `leakwatch man PAGE` prints:
+        // no leakwatch-help(1) (`leakwatch help scan` still works).
+        None => cmd.disable_help_subcommand(true),
         Some(name) => {
             let names: Vec<String> = cmd
                 .get_subcommands()
@@ -749,6 +751,20 @@ mod tests {
         // A subcommand's page has its own options.
         let scan = String::from_utf8(man_page(Some("scan")).unwrap()).unwrap();
         assert!(scan.contains("children\\-of"), "{scan}");
+        // Every page the main page names exists, and no other.
+        let main = String::from_utf8(man_page(None).unwrap()).unwrap();
+        let named: Vec<&str> = main
+            .lines()
+            .filter_map(|l| l.strip_prefix("leakwatch\\-")?.strip_suffix("(1)"))
+            .collect();
+        let subs: Vec<String> = Cli::command()
+            .get_subcommands()
+            .map(|s| s.get_name().to_string())
+            .collect();
+        assert_eq!(named, subs, "{main}");
+        for page in named {
+            assert!(man_page(Some(page)).is_ok(), "{page}");
+        }
         assert!(man_page(Some("nope")).is_err());
     }
 }

@@ -290,20 +290,7 @@ fn judge_windows(
                 .unwrap_or(*s)
         });
     let w = chosen.unwrap_or(primary);
-    v.rate = w.slope();
-    v.rate_ci95 = [w.fit.lo, w.fit.hi];
-    v.window_start_s = w.t_start;
-    v.window_end_s = w.t_end;
-    v.baseline_start = w.fit.intercept + w.slope() * w.t_start;
-    v.baseline_end = w.fit.intercept + w.slope() * w.t_end;
-    if !explicit_warmup {
-        // A window from the first block sets nothing aside.
-        v.warmup_s = if w.t_start > stats[0].t_start {
-            w.t_start
-        } else {
-            0.0
-        };
-    }
+    take_window(v, &w, stats[0].t_start, explicit_warmup);
     if chosen.is_some() {
         v.kind = VerdictKind::Leaking;
         v.finding = Finding::StillRising {
@@ -325,18 +312,44 @@ fn judge_windows(
         curve = warmup_curve(&v.floor, &primary);
     }
     if let Some(rate_now) = curve {
-        v.kind = VerdictKind::Plateau;
-        v.watch_more_s = None;
-        v.finding = Finding::LevellingOff {
-            rise: primary.rise(),
-            span_s: primary.span(),
-            recent_rate: primary.recent_rate(),
-            recent_s: primary.t_end - primary.recent().1,
-            curve_rate: Some(rate_now),
-        };
+        on_a_curve(v, &primary, rate_now);
     }
     rest_on(v, &primary, explicit_warmup, min_rate);
     curve
+}
+
+/// A plateau: the growth of the `primary` window is a warm-up curve's,
+/// levelling off, rising `rate_now` now.
+fn on_a_curve(v: &mut Verdict, primary: &WindowStats, rate_now: f64) {
+    v.kind = VerdictKind::Plateau;
+    v.watch_more_s = None;
+    v.finding = Finding::LevellingOff {
+        rise: primary.rise(),
+        span_s: primary.span(),
+        recent_rate: primary.recent_rate(),
+        recent_s: primary.t_end - primary.recent().1,
+        curve_rate: Some(rate_now),
+    };
+}
+
+/// The verdict's numbers from window `w`: its rate and 95% interval, its
+/// ends and baseline; unless the warm-up was given, what comes before it
+/// is set aside as warm-up (nothing, for a window from the first block,
+/// which starts at `first_start`).
+fn take_window(v: &mut Verdict, w: &WindowStats, first_start: f64, explicit_warmup: bool) {
+    v.rate = w.slope();
+    v.rate_ci95 = [w.fit.lo, w.fit.hi];
+    v.window_start_s = w.t_start;
+    v.window_end_s = w.t_end;
+    v.baseline_start = w.fit.intercept + w.slope() * w.t_start;
+    v.baseline_end = w.fit.intercept + w.slope() * w.t_end;
+    if !explicit_warmup {
+        v.warmup_s = if w.t_start > first_start {
+            w.t_start
+        } else {
+            0.0
+        };
+    }
 }
 
 /// Not a leak: the verdict rests on the recent part of growth that levelled

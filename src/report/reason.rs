@@ -2,7 +2,7 @@
 //! a plot.
 
 use crate::detector::{Finding, Hold, Verdict};
-use crate::units::{Quantity, format_secs};
+use crate::units::{Quantity, format_secs, format_span};
 
 /// The sentence for `v`, on a series of `q`.
 pub fn reason(v: &Verdict, q: Quantity) -> String {
@@ -41,7 +41,7 @@ pub fn reason(v: &Verdict, q: Quantity) -> String {
         } => format!(
             "{floor} rose steadily by {} over the last {} ({}, {}) and is still rising",
             val(rise),
-            secs(span_s),
+            format_span(span_s),
             rate(r),
             z_text(z)
         ),
@@ -53,8 +53,8 @@ pub fn reason(v: &Verdict, q: Quantity) -> String {
         } => format!(
             "{floor} rose by {} over the last {} but has levelled off: over the last {} its rate is {}",
             val(rise),
-            secs(span_s),
-            secs(recent_s),
+            format_span(span_s),
+            format_span(recent_s),
             rate(recent_rate)
         ),
         Finding::Fell {
@@ -64,11 +64,14 @@ pub fn reason(v: &Verdict, q: Quantity) -> String {
         } => format!(
             "{floor} fell by {} over the last {} ({})",
             val(fall),
-            secs(span_s),
+            format_span(span_s),
             rate(r)
         ),
         Finding::Unchanged { span_s } => {
-            format!("{floor} did not change over the last {}", secs(span_s))
+            format!(
+                "{floor} did not change over the last {}",
+                format_span(span_s)
+            )
         }
         Finding::HeldWithin {
             within,
@@ -78,7 +81,7 @@ pub fn reason(v: &Verdict, q: Quantity) -> String {
         } => format!(
             "{floor} held within {} over the last {} ({}, below the {} threshold)",
             val(within),
-            secs(span_s),
+            format_span(span_s),
             rate(r),
             rate(min_rate)
         ),
@@ -91,7 +94,6 @@ pub fn reason(v: &Verdict, q: Quantity) -> String {
 fn uncertain(f: Finding, floor: &str, q: Quantity) -> String {
     let rate = |r: f64| q.rate(r, "h");
     let val = |x: f64| q.value(x);
-    let secs = format_secs;
     match f {
         Finding::FewSwings {
             blocks,
@@ -116,7 +118,7 @@ fn uncertain(f: Finding, floor: &str, q: Quantity) -> String {
         } => format!(
             "{floor} grew at {} over {}, but growth of up to {} is not ruled out (a leak is at least {})",
             rate(r),
-            secs(span_s),
+            format_span(span_s),
             rate(up_to),
             rate(min_rate)
         ),
@@ -125,34 +127,7 @@ fn uncertain(f: Finding, floor: &str, q: Quantity) -> String {
             z,
             span_s,
             held,
-        } => {
-            let head = format!("{floor} may be rising ({}, {})", rate(r), z_text(z));
-            let over = secs(span_s);
-            match held {
-                Hold::Significance { needed, .. } => format!(
-                    "{head} but not yet significantly over {over} (z of {needed:.1} needed)"
-                ),
-                Hold::Noise { rise, noise } => format!(
-                    "{head} but its rise of {} over {over} is not yet clear of the noise ({})",
-                    val(rise),
-                    val(noise)
-                ),
-                Hold::Sampling { rise, drift } => format!(
-                    "{head} but its rise of {} over {over} is not yet more than sampling the swing at few points can fake ({})",
-                    val(rise),
-                    val(drift)
-                ),
-                Hold::NoNewHigh { below } => {
-                    format!("{head} but is still {} under its earlier high", val(below))
-                }
-                Hold::OneStep => format!(
-                    "{head} but only in the second half of the last {over}: one step so far"
-                ),
-                Hold::Slowing { recent } => {
-                    format!("{head} but has slowed to {} lately", rate(recent))
-                }
-            }
-        }
+        } => may_be_rising(floor, q, (r, z, span_s), held),
         Finding::CreptUp {
             rise,
             span_s,
@@ -163,7 +138,7 @@ fn uncertain(f: Finding, floor: &str, q: Quantity) -> String {
         } => format!(
             "{floor} crept up by {} over the last {} ({}), not significant against its noise of {} ({}, {z_needed} needed to suspect growth)",
             val(rise),
-            secs(span_s),
+            format_span(span_s),
             rate(r),
             val(noise),
             z_text(z)
@@ -176,14 +151,14 @@ fn uncertain(f: Finding, floor: &str, q: Quantity) -> String {
         } => format!(
             "{floor} shows no growth beyond its noise of {} over the last {} ({}, {})",
             val(noise),
-            secs(span_s),
+            format_span(span_s),
             rate(r),
             z_text(z)
         ),
         Finding::Wanders { moved, span_s } => format!(
             "{floor} moved by {} over the last {} but stayed within its earlier range: it wanders, it does not climb",
             val(moved),
-            secs(span_s)
+            format_span(span_s)
         ),
         Finding::LevellingOff {
             rise,
@@ -195,20 +170,51 @@ fn uncertain(f: Finding, floor: &str, q: Quantity) -> String {
             Some(now) => format!(
                 "{floor} rose by {} over the last {} along a warm-up curve that is levelling off, rising {} now; over the last {} its rate is {}",
                 val(rise),
-                secs(span_s),
+                format_span(span_s),
                 rate(now),
-                secs(recent_s),
+                format_span(recent_s),
                 rate(recent_rate)
             ),
             None => format!(
                 "{floor} rose by {} over the last {} but is levelling off: over the last {} its rate is {}",
                 val(rise),
-                secs(span_s),
-                secs(recent_s),
+                format_span(span_s),
+                format_span(recent_s),
                 rate(recent_rate)
             ),
         },
         other => format!("{other:?}"),
+    }
+}
+
+/// The sentence for growth that may be rising at rate `r` (with its `z`)
+/// over `span_s`, and what holds it back from `leaking`.
+fn may_be_rising(floor: &str, q: Quantity, (r, z, span_s): (f64, f64, f64), held: Hold) -> String {
+    let rate = |r: f64| q.rate(r, "h");
+    let val = |x: f64| q.value(x);
+    let head = format!("{floor} may be rising ({}, {})", rate(r), z_text(z));
+    let over = format_span(span_s);
+    match held {
+        Hold::Significance { needed, .. } => {
+            format!("{head} but not yet significantly over {over} (z of {needed:.1} needed)")
+        }
+        Hold::Noise { rise, noise } => format!(
+            "{head} but its rise of {} over {over} is not yet clear of the noise ({})",
+            val(rise),
+            val(noise)
+        ),
+        Hold::Sampling { rise, drift } => format!(
+            "{head} but its rise of {} over {over} is not yet more than sampling the swing at few points can fake ({})",
+            val(rise),
+            val(drift)
+        ),
+        Hold::NoNewHigh { below } => {
+            format!("{head} but is still {} under its earlier high", val(below))
+        }
+        Hold::OneStep => {
+            format!("{head} but only in the second half of the last {over}: one step so far")
+        }
+        Hold::Slowing { recent } => format!("{head} but has slowed to {} lately", rate(recent)),
     }
 }
 

@@ -15,10 +15,11 @@ pub struct PerRun {
     pub verdict: VerdictKind,
     /// `bytes` or `count`.
     pub unit: Quantity,
-    /// Retained per run (bytes, or a count).
-    pub per_run: f64,
-    /// Its 95% interval.
-    pub per_run_ci95: [f64; 2],
+    /// Retained per run (bytes, or a count); `None` (`null`) while not
+    /// known: unknown, not zero.
+    pub per_run: Option<f64>,
+    /// Its 95% interval; `None` while not known.
+    pub per_run_ci95: Option<[f64; 2]>,
     /// Whether enough runs were judged for the numbers to mean something.
     pub rate_known: bool,
 }
@@ -36,10 +37,11 @@ pub struct RepeatReport {
     pub reason: String,
     /// Runs whose command failed.
     pub failed_runs: u64,
-    /// RSS retained per run, bytes.
-    pub retained_bytes_per_run: f64,
-    /// Its 95% interval.
-    pub retained_bytes_per_run_ci95: [f64; 2],
+    /// RSS retained per run, bytes; `None` (`null`) while not known
+    /// (`rate_known` false): unknown, not zero.
+    pub retained_bytes_per_run: Option<f64>,
+    /// Its 95% interval; `None` while not known.
+    pub retained_bytes_per_run_ci95: Option<[f64; 2]>,
     /// Whether enough runs were judged for the numbers to mean something.
     pub rate_known: bool,
     /// The first runs set aside as warm-up.
@@ -90,12 +92,13 @@ impl From<&RepeatOutcome> for RepeatReport {
             .iter()
             .map(|j| {
                 let v = &j.verdict;
+                let known = v.finding.rate_known();
                 let r = PerRun {
                     verdict: v.kind,
                     unit: j.quantity,
-                    per_run: v.rate,
-                    per_run_ci95: v.rate_ci95,
-                    rate_known: v.finding.rate_known(),
+                    per_run: known.then_some(v.rate),
+                    per_run_ci95: known.then_some(v.rate_ci95),
+                    rate_known: known,
                 };
                 (j.column.clone(), r)
             })
@@ -110,8 +113,8 @@ impl From<&RepeatOutcome> for RepeatReport {
                 _ => reason(rss, max_per_run),
             },
             failed_runs: o.failed,
-            retained_bytes_per_run: rss.rate,
-            retained_bytes_per_run_ci95: rss.rate_ci95,
+            retained_bytes_per_run: rss.finding.rate_known().then_some(rss.rate),
+            retained_bytes_per_run_ci95: rss.finding.rate_known().then_some(rss.rate_ci95),
             rate_known: rss.finding.rate_known(),
             runs_set_aside: rss.warmup_s.round() as u64,
             max_per_run_bytes: max_per_run,
@@ -137,8 +140,10 @@ impl Render for RepeatReport {
         let b = Quantity::Bytes;
         let mut s = String::new();
         let _ = writeln!(s, "{}", verdict_word(self.verdict, color));
-        if self.rate_known {
-            let [lo, hi] = self.retained_bytes_per_run_ci95;
+        if let (Some(per_run), Some([lo, hi])) = (
+            self.retained_bytes_per_run,
+            self.retained_bytes_per_run_ci95,
+        ) {
             let aside = match self.runs_set_aside {
                 0 => String::new(),
                 n => format!("; first {} set aside", crate::report::plural(n, "run")),
@@ -146,7 +151,7 @@ impl Render for RepeatReport {
             let _ = writeln!(
                 s,
                 "  per run:   {} retained (95% interval {} to {}){aside}",
-                signed(b, self.retained_bytes_per_run),
+                signed(b, per_run),
                 signed(b, lo),
                 signed(b, hi)
             );
@@ -169,14 +174,16 @@ impl Render for RepeatReport {
         let _ = writeln!(s, "  reason:    {}", self.reason);
         let _ = writeln!(s, "  cool-down: {}", self.cooldown_text());
         for (col, m) in &self.metrics {
-            if col == "rss_bytes" || col == "vsz_bytes" || !m.rate_known {
+            let Some(per_run) = m
+                .per_run
+                .filter(|_| col != "rss_bytes" && col != "vsz_bytes")
+            else {
                 continue;
-            }
-            let q = m.unit;
+            };
             let _ = writeln!(
                 s,
                 "  {col:<10} {} per run ({})",
-                signed(q, m.per_run),
+                signed(m.unit, per_run),
                 m.verdict
             );
         }

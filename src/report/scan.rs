@@ -257,22 +257,44 @@ impl Render for ScanReport {
     }
 }
 
-/// "2 leaking, 120 plateau, 15 inconclusive of 137 processes (6 exited)".
+/// "2 leaking, 120 plateau, 15 inconclusive of 137 processes (6 exited
+/// during the scan)".
 fn summary(c: &Counts, scope: &str) -> String {
+    summaries(c, scope).swap_remove(0)
+}
+
+/// The summary line, whole first, then shorter by whole parts (for a narrow
+/// terminal): the exited in fewer words, then without them, the total, the
+/// inconclusive, the plateau.
+fn summaries(c: &Counts, scope: &str) -> Vec<String> {
     let what = scope.split(' ').next().unwrap_or(scope);
     let what = match (c.targets, what) {
         (1, "processes") => "process",
         (1, w) => w.strip_suffix('s').unwrap_or(w),
         (_, w) => w,
     };
-    let mut s = format!(
-        "{} leaking, {} plateau, {} inconclusive of {} {what}",
-        c.leaking, c.plateau, c.inconclusive, c.targets
-    );
+    let leaking = format!("{} leaking", c.leaking);
+    let plateau = format!("{leaking}, {} plateau", c.plateau);
+    let inconclusive = format!("{plateau}, {} inconclusive", c.inconclusive);
+    let of = format!("{inconclusive} of {} {what}", c.targets);
+    let mut forms = Vec::new();
     if c.exited > 0 {
-        let _ = write!(s, " ({} exited during the scan)", c.exited);
+        forms.push(format!("{of} ({} exited during the scan)", c.exited));
+        forms.push(format!("{of} ({} exited)", c.exited));
     }
-    s
+    forms.extend([of, inconclusive, plateau, leaking]);
+    forms
+}
+
+/// The first of `forms` (whole first, then shorter by whole parts) that fits
+/// in `width`, else the last cut to it: a narrow terminal loses whole parts,
+/// not the end of one.
+fn fitted(forms: &[String], width: usize) -> String {
+    forms
+        .iter()
+        .find(|f| f.chars().count() <= width)
+        .cloned()
+        .unwrap_or_else(|| clip(forms.last().map_or("", String::as_str), width))
 }
 
 /// The line on exited targets left out of the report, if any were.
@@ -478,7 +500,10 @@ fn rows_lines(
             &format_bytes(r.rss as f64),
             &rate_cell(r.shown, l.full),
             &verdict_cell(r),
-            &cut_middle(c, l.command.max(1)),
+            &match cgroups {
+                true => cut_middle(c, l.command.max(1)),
+                false => short_command(c, l.command.max(1)),
+            },
         ));
     }
     if rows.len() > shown.len() {
@@ -526,17 +551,21 @@ pub fn table_lines(f: &Frame, width: usize, height: usize) -> Vec<String> {
         Some(d) => format!(" of {}", format_secs(d)),
         None => String::new(),
     };
+    let now = format!("leakwatch scan: {}", format_secs(f.t));
+    let when = format!("{now}{of}");
+    let at = format!("{when} at {}", format_secs(f.interval));
+    let judging = format!("{at}, judging {}", f.judge);
+    let title = [
+        format!("{judging}; Ctrl-C ends it with the report"),
+        format!("{judging}; Ctrl-C ends it"),
+        format!("{at}; Ctrl-C ends it"),
+        format!("{when}; Ctrl-C ends it"),
+        when,
+        now,
+    ];
     let mut out = vec![
-        clip(
-            &format!(
-                "leakwatch scan: {}{of} at {}, judging {}; Ctrl-C ends it with the report",
-                format_secs(f.t),
-                format_secs(f.interval),
-                f.judge
-            ),
-            width,
-        ),
-        clip(&summary(&c, f.scope), width),
+        fitted(&title, width),
+        fitted(&summaries(&c, f.scope), width),
         String::new(),
     ];
     let room = height.saturating_sub(out.len() + 2).max(1);
@@ -597,5 +626,69 @@ mod tests {
         assert!(lines[4].trim_start().starts_with("8 "), "{}", lines[4]);
         assert!(lines[5].trim_start().starts_with("7 "), "{}", lines[5]);
         assert!(lines.last().unwrap().contains("more"));
+    }
+
+    /// Issue 24, item 3: on a narrow terminal the title and the counts lose
+    /// whole parts, never the end of one, and the title keeps how to end it.
+    #[test]
+    fn the_title_and_counts_lose_whole_parts_on_a_narrow_terminal() {
+        let rows: Vec<Row> = (0..2000)
+            .map(|i| row(1000 + i, VerdictKind::Inconclusive, 0.0, i % 500 == 0))
+            .collect();
+        let f = Frame {
+            rows,
+            t: 72.0,
+            duration: Some(600.0),
+            interval: 1.0,
+            scope: "processes",
+            judge: "rss_bytes",
+        };
+        let wide = table_lines(&f, 100, 24);
+        assert_eq!(
+            wide[0],
+            "leakwatch scan: 1m 12s of 10m 0s at 1s, judging rss_bytes; Ctrl-C ends it with the report"
+        );
+        assert_eq!(
+            wide[1],
+            "0 leaking, 0 plateau, 2000 inconclusive of 2000 processes (4 exited during the scan)"
+        );
+        let narrow = table_lines(&f, 60, 24);
+        assert_eq!(
+            narrow[0],
+            "leakwatch scan: 1m 12s of 10m 0s at 1s; Ctrl-C ends it"
+        );
+        assert_eq!(
+            narrow[1],
+            "0 leaking, 0 plateau, 2000 inconclusive of 2000 processes"
+        );
+        let tiny = table_lines(&f, 30, 24);
+        assert_eq!(tiny[0], "leakwatch scan: 1m 12s");
+        assert_eq!(tiny[1], "0 leaking, 0 plateau");
+    }
+
+    /// Issue 24, item 1: a command column too narrow for a command line keeps
+    /// the program's name and the arguments at the end, which tell processes
+    /// apart.
+    #[test]
+    fn a_narrow_command_column_keeps_the_program_and_the_end() {
+        let leak = "/usr/bin/python3 /srv/examples/leaky_server.py --mode leak --load 40";
+        let fixed = "/usr/bin/python3 /srv/examples/leaky_server.py --mode fixed --load 40";
+        let rows: Vec<Row> = [leak, fixed]
+            .iter()
+            .zip([1.0e6, 0.0])
+            .map(|(label, rate)| Row {
+                label,
+                ..row(4242, VerdictKind::Leaking, rate, false)
+            })
+            .collect();
+        let lines = rows_lines(&rows, 60, true, usize::MAX, false);
+        assert!(lines.iter().all(|l| l.chars().count() <= 60), "{lines:#?}");
+        for (line, mode) in lines[1..].iter().zip(["leak", "fixed"]) {
+            assert!(line.contains("  python3 …"), "{lines:#?}");
+            assert!(
+                line.ends_with(&format!(" --mode {mode} --load 40")),
+                "{lines:#?}"
+            );
+        }
     }
 }

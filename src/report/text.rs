@@ -2,7 +2,9 @@
 
 use super::Report;
 use super::verdict::VerdictReport;
-use crate::units::{Quantity, escape_controls, format_bytes, format_secs, short_command};
+use crate::units::{
+    Quantity, escape_controls, format_bytes, format_secs, format_span, short_command,
+};
 use std::fmt::Write;
 
 /// Renders `r` as text, ending with a newline; the verdict coloured when `color`.
@@ -15,7 +17,7 @@ pub(super) fn text(report: &Report, color: bool) -> String {
         s,
         "  samples:   {} over {}",
         r.samples,
-        format_secs(r.duration_s)
+        format_span(r.duration_s)
     );
     let _ = writeln!(s, "  reason:    {}", r.reason);
     if let Some(w) = r.watch_more_s {
@@ -86,9 +88,9 @@ fn window_lines(r: &VerdictReport, s: &mut String) {
     let _ = writeln!(
         s,
         "  window:    last {} ({} to {}){warmup}",
-        format_secs(r.window_s),
-        format_secs(r.window_start_s),
-        format_secs(r.window_end_s)
+        format_span(r.window_s),
+        format_span(r.window_start_s),
+        format_span(r.window_end_s)
     );
 }
 

@@ -175,6 +175,56 @@ fn the_text_verdict_names_its_process_by_pid_and_by_name() {
     }
 }
 
+/// Item 11, for a started command that calls exec (as the quick start's
+/// `python3` does under pyenv: a shim, `env bash …/shims/python3`, that
+/// runs python): the report names what the target runs at the end, not
+/// the command line it started with; a target that exited keeps the last
+/// one seen.
+#[test]
+fn a_target_that_calls_exec_is_named_by_what_it_runs() {
+    let out = leakwatch()
+        .args([
+            "-i",
+            "50ms",
+            "-d",
+            "1500ms",
+            "--",
+            "sh",
+            "-c",
+            "sleep 0.4; exec sleep 31",
+        ])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("  process:   PID ") && l.ends_with(", sleep 31")),
+        "{text}"
+    );
+    let out = leakwatch()
+        .args([
+            "-i",
+            "50ms",
+            "-d",
+            "5s",
+            "--",
+            "sh",
+            "-c",
+            "sleep 0.3; exec sleep 0.6",
+        ])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("  ended by:  target exited"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("  process:   PID ") && l.contains("sleep")),
+        "{text}"
+    );
+}
+
 /// Item 12: a mistyped subcommand gets clap's suggestion, as a mistyped
 /// flag does, exit 2; a command without `--` gets a tip.
 #[test]
@@ -332,4 +382,130 @@ fn a_closed_stdout_is_an_error_under_a_log_and_quiet_under_a_report() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     assert!(readme.contains("Under a log it is\n  a write error (`-o - | head`, exit 2"));
+}
+
+/// Items 4 and 10: the README's "Installing" lines, run as a new user would
+/// after `cargo install` (here: the built binary on a `bin` of its own on
+/// `PATH`, a fresh `HOME`, no `MANPATH`): `man` then finds a page for
+/// leakwatch and for every subcommand its page names, with the
+/// subcommand's own options, EXIT STATUS and ENVIRONMENT (`NO_COLOR`).
+#[test]
+fn the_readmes_install_lines_put_every_man_page_where_man_finds_it() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let section = readme.split("\n## Installing\n").nth(1).unwrap();
+    let block = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .unwrap();
+    let (install, rest) = block.split_once('\n').unwrap();
+    assert_eq!(install, "cargo install --locked --path .");
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("cargo/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(leakwatch_path(), bin.join("leakwatch")).unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let path = format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display());
+    let sh = |script: &str| {
+        std::process::Command::new("sh")
+            .args(["-c", script])
+            .env("PATH", &path)
+            .env("HOME", &home)
+            .env_remove("MANPATH")
+            .env("MANWIDTH", "100")
+            .output()
+            .unwrap()
+    };
+    let ran = sh(&format!("set -e\n{rest}"));
+    assert!(ran.status.success(), "{ran:?}");
+    let page = |name: &str| {
+        let out = sh(&format!("man -P cat {name}"));
+        assert!(out.status.success(), "man {name}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let main = page("leakwatch");
+    assert!(main.contains("--fail-on-leak"), "{main}");
+    let named: Vec<String> = main
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix("leakwatch-")?.strip_suffix("(1)"))
+        .map(str::to_string)
+        .collect();
+    assert!(named.len() >= 7, "{named:?}: {main}");
+    for sub in named.iter().chain([&"leakwatch".to_string()]) {
+        let name = match sub.as_str() {
+            "leakwatch" => sub.clone(),
+            s => format!("leakwatch-{s}"),
+        };
+        let text = page(&name);
+        for section in ["EXIT STATUS", "ENVIRONMENT", "NO_COLOR"] {
+            assert!(text.contains(section), "{name}: no {section}: {text}");
+        }
+    }
+    let scan = page("leakwatch-scan");
+    assert!(
+        scan.contains("--children-of") && scan.contains("--cgroups"),
+        "{scan}"
+    );
+    // Installed where `man` looks beside the binary's bin, not in $HOME.
+    let man1 = dir.path().join("cargo/share/man/man1");
+    assert!(man1.join("leakwatch-scan.1").is_file(), "{man1:?}");
+}
+
+/// Item 16: one process is "1 process", in the scan's report and its live
+/// table's counts line alike.
+#[test]
+fn one_process_is_one_process() {
+    let t = tag("one");
+    let mut idle = crate::common::spawn_leaky(&["idle", "--tag", &t]);
+    let out = leakwatch()
+        .args(["scan", "--name", &t, "-i", "100ms", "-d", "300ms"])
+        .output()
+        .unwrap();
+    idle.kill().ok();
+    idle.wait().ok();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().next().unwrap_or("");
+    assert!(first.ends_with("inconclusive of 1 process"), "{text}");
+}
+
+/// Item 16: `--listen` given a port alone says HOST:PORT is wanted, with
+/// an example, one line, exit 2, for a watch and a scan.
+#[test]
+fn a_listen_port_alone_gets_a_host_port_hint() {
+    for args in [
+        &["-p", "1", "--listen", "9464"][..],
+        &["scan", "--listen", "9464"],
+    ] {
+        let out = leakwatch().args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("not HOST:PORT") && err.contains("127.0.0.1:9464"),
+            "{err}"
+        );
+    }
+}
+
+/// Item 16: a window of 40 samples at 500ms lasts 19.5 s, and the report
+/// says so in each place (not a rounded "last 20s" beside "0.5s to 20s",
+/// as the quick start's watch showed).
+#[test]
+fn the_window_says_how_long_it_lasts() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("leak.csv");
+    let rows = (0..40).map(|i| (f64::from(i) * 0.5, 16e6 + f64::from(i) * 3e5));
+    std::fs::write(&log, crate::common::log_text(rows, 7)).unwrap();
+    let out = leakwatch().arg("analyze").arg(&log).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("leaking"), "{text}");
+    for said in [
+        "\n  window:    last 19.5s (0s to 19.5s)\n",
+        "\n  samples:   40 over 19.5s\n",
+        "over the last 19.5s",
+    ] {
+        assert!(text.contains(said), "no {said:?} in:\n{text}");
+    }
 }

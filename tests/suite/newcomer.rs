@@ -39,8 +39,17 @@ impl Drop for Kids {
     }
 }
 
+/// Kills `kids`, and the whole process group of one that leads its own
+/// (a shell's servers too, which would otherwise outlive the test).
 fn end(mut kids: Vec<Child>) {
     for k in &mut kids {
+        let pid = k.id() as libc::pid_t;
+        // SAFETY: getpgid(2) and kill(2) on a child of ours, not yet reaped.
+        unsafe {
+            if libc::getpgid(pid) == pid {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+        }
         k.kill().ok();
     }
     for k in &mut kids {
@@ -53,9 +62,14 @@ pub(crate) struct Tmux(String);
 
 impl Tmux {
     pub(crate) fn start(name: &str, cols: u32, cmd: &str) -> Tmux {
+        Tmux::sized(name, cols, 24, cmd)
+    }
+
+    /// A session of `cols` × `rows`.
+    pub(crate) fn sized(name: &str, cols: u32, rows: u32, cmd: &str) -> Tmux {
         let st = Command::new("tmux")
             .args(["new-session", "-d", "-s", name, "-x", &cols.to_string()])
-            .args(["-y", "24", cmd])
+            .args(["-y", &rows.to_string(), cmd])
             .status()
             .expect("tmux (the test command installs it)");
         assert!(st.success());
@@ -100,27 +114,34 @@ impl Drop for Tmux {
 }
 
 /// A shell that starts the article's server, leaking and fixed, under a
-/// python3 named by its whole path, with the script's whole path.
-fn leak_and_fixed_servers() -> Child {
+/// python3 named by its whole path, with the script's whole path, and
+/// `args` (with `MODE` for the mode); in a process group of its own, which
+/// [`end`] ends whole.
+fn servers(args: &str) -> Kids {
+    use std::os::unix::process::CommandExt;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/leaky_server.py");
     let py = python();
     let sh = format!(
-        "{py} {script} --load 40 --mode leak & {py} {script} --load 40 --mode fixed & wait"
+        "{py} {script} {} & {py} {script} {} & wait",
+        args.replace("MODE", "leak"),
+        args.replace("MODE", "fixed")
     );
-    Command::new("sh")
+    let sh = Command::new("sh")
         .args(["-c", &sh])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
-        .unwrap()
+        .unwrap();
+    Kids(vec![sh], None)
 }
 
 /// Item 1: at 100 and at 60 columns, scan's table (live and at the end)
 /// shows each server's program and the arguments that tell them apart.
 #[test]
 fn scan_shows_which_process_grows_at_100_and_60_columns() {
-    let servers = leak_and_fixed_servers();
-    let pid = servers.id();
+    let servers = servers("--load 40 --mode MODE");
+    let pid = servers.0[0].id();
     wait_until("both servers", Duration::from_secs(30), || {
         let kids =
             std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
@@ -144,7 +165,7 @@ fn scan_shows_which_process_grows_at_100_and_60_columns() {
         .iter()
         .map(|(_, t)| t.screen_with("watched for"))
         .collect();
-    end(vec![servers]);
+    drop(servers);
     for (((cols, _), live), report) in sessions.iter().zip(&live).zip(&report) {
         for screen in [live, report] {
             let cols = *cols as usize;
@@ -180,6 +201,94 @@ fn scan_shows_which_process_grows_at_100_and_60_columns() {
         "{}",
         report[0]
     );
+}
+
+/// Items 1 and 3, with the arguments in the README's order (`--mode leak
+/// --load 40`, the mode in the middle of the command line): at 100 and at
+/// 60 columns, on a terminal too short for every row, every live screen
+/// has the title on its first line and the counts whole below it (a narrow
+/// terminal drops whole parts, never the end of one), and each server's
+/// row, live and in the report, shows `python3` and the end that tells the
+/// leaking server from the fixed one.
+#[test]
+fn the_modes_in_the_middle_stay_visible_and_the_title_on_top() {
+    let servers = servers("--mode MODE --load 40");
+    let pid = servers.0[0].id();
+    wait_until("both servers", Duration::from_secs(30), || {
+        let kids =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        kids.split_whitespace().count() >= 2
+    });
+    // Rows for the title, the counts, a blank, the header, one target and
+    // "… 1 more": the two servers do not both fit.
+    let sessions: Vec<(usize, Tmux)> = [100, 60]
+        .into_iter()
+        .map(|cols| {
+            let cmd = format!(
+                "{} scan --children-of {pid} -i 200ms -d 6s; sleep 60",
+                leakwatch_path().display()
+            );
+            let t = Tmux::sized(&tag(&format!("mid{cols}")), cols as u32, 6, &cmd);
+            (cols, t)
+        })
+        .collect();
+    let mut live: Vec<Vec<String>> = vec![Vec::new(); sessions.len()];
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline
+        && !sessions
+            .iter()
+            .all(|(_, t)| t.capture().contains("watched for"))
+    {
+        for ((_, t), screens) in sessions.iter().zip(&mut live) {
+            let screen = t.capture();
+            if screen.contains("Ctrl-C") || screen.contains("leaking") {
+                screens.push(screen);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let reports: Vec<String> = sessions.iter().map(|(_, t)| t.history()).collect();
+    drop(servers);
+    for (((cols, _), screens), report) in sessions.iter().zip(&live).zip(&reports) {
+        let cols = *cols;
+        let screens: Vec<&String> = screens
+            .iter()
+            .filter(|s| !s.contains("watched for"))
+            .collect();
+        assert!(screens.len() >= 3, "{cols} columns: {screens:?}");
+        for screen in &screens {
+            let lines: Vec<&str> = screen.lines().collect();
+            assert!(lines.len() <= 6, "{screen}");
+            assert!(lines.iter().all(|l| l.chars().count() <= cols), "{screen}");
+            assert!(
+                lines[0].starts_with("leakwatch scan: ") && lines[0].ends_with("; Ctrl-C ends it")
+                    || lines[0].ends_with("; Ctrl-C ends it with the report"),
+                "{cols} columns, the title:\n{screen}"
+            );
+            assert!(
+                lines[1].ends_with(" of 2 processes") && !lines[1].contains('…'),
+                "{cols} columns, the counts:\n{screen}"
+            );
+            for row in lines.iter().filter(|l| l.contains("python3")) {
+                assert!(
+                    row.ends_with("leak --load 40") || row.ends_with("fixed --load 40"),
+                    "{cols} columns: {row}"
+                );
+            }
+        }
+        let start = report.rfind("watched for").unwrap();
+        let rows: Vec<&str> = report[start..].lines().collect();
+        for mode in ["leak", "fixed"] {
+            let row = rows
+                .iter()
+                .find(|l| l.contains("  python3 ") && l.ends_with(&format!("{mode} --load 40")))
+                .unwrap_or_else(|| panic!("{cols} columns, no row of {mode}:\n{report}"));
+            assert!(row.chars().count() <= cols, "{row}");
+            if cols == 100 {
+                assert!(row.ends_with(&format!("--mode {mode} --load 40")), "{row}");
+            }
+        }
+    }
 }
 
 /// Idle python processes whose command lines are 4 KiB long, `tag-a` and
@@ -411,6 +520,48 @@ fn an_unknown_rate_is_null_not_zero() {
         .unwrap_or_else(|| panic!("{r:#}"));
     assert_eq!(t["rate_known"], false, "{t:#}");
     assert!(t["growth_rate_bytes_per_s"].is_null(), "{t:#}");
+}
+
+/// Item 8, for `repeat`: a repeat its command's failures stop has no rate
+/// per run; it is `null` with `rate_known: false` (in every metric too),
+/// not 0 bytes a run, which a pipeline would read as no leak.
+#[test]
+fn a_repeat_without_a_rate_per_run_says_null_not_zero() {
+    let mut target = crate::common::spawn_sleep("60");
+    let pid = target.id().to_string();
+    let out = leakwatch()
+        .args(["repeat", "-p", &pid, "-n", "10", "--format", "json"])
+        .args(["--", "sh", "-c", "exit 7"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    target.kill().ok();
+    target.wait().ok();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    // A command silent on stderr is said to be, not quoted as ''.
+    assert!(
+        err.contains("failed 3 times in a row (exited with status 7); it wrote nothing on stderr"),
+        "{err}"
+    );
+    let j = json(&out.stdout);
+    assert_eq!(
+        (j["verdict"].as_str(), j["runs"].as_u64()),
+        (Some("inconclusive"), Some(3)),
+        "{j:#}"
+    );
+    assert_eq!(j["rate_known"], false, "{j:#}");
+    assert!(j["retained_bytes_per_run"].is_null(), "{j:#}");
+    assert!(j["retained_bytes_per_run_ci95"].is_null(), "{j:#}");
+    let metrics = j["metrics"].as_object().unwrap();
+    assert!(metrics.contains_key("rss_bytes"), "{j:#}");
+    for (col, m) in metrics {
+        assert_eq!(m["rate_known"], false, "{col}: {j:#}");
+        assert!(
+            m["per_run"].is_null() && m["per_run_ci95"].is_null(),
+            "{col}: {j:#}"
+        );
+    }
 }
 
 /// The fields a scan target and `analyze` of its log must agree on.
