@@ -26,9 +26,9 @@ impl<F: FnMut(&[u8], &mut Vec<f64>) -> bool + Send + Clone + 'static> ParseLine 
 pub enum Stop {
     /// The input ended after the batch's lines.
     End,
-    /// The input's last line has no newline: a row cut short (its text), or
-    /// nothing but blanks (empty).
-    Cut(Vec<u8>),
+    /// The input's last line has no newline and is not blank: a row cut
+    /// short.
+    Cut,
     /// Line `rel` of the batch (1-based) is no row: its text, for the slow
     /// path to say why.
     Bad(u32, Vec<u8>),
@@ -202,13 +202,13 @@ fn parse_piece(text: &[u8], last: bool, parse: &mut impl ParseLine) -> Batch {
         } else if blank(rest) {
             Stop::End
         } else {
-            Stop::Cut(rest.to_vec())
+            Stop::Cut
         });
     }
     b
 }
 
 /// Whether a line holds nothing but white space.
-pub fn blank(line: &[u8]) -> bool {
+fn blank(line: &[u8]) -> bool {
     line.iter().all(u8::is_ascii_whitespace)
 }

@@ -416,7 +416,7 @@ impl CsvRows {
         let at = |rel: u32| self.lines_before + u64::from(rel);
         match stop {
             Stop::End => Ok(()),
-            Stop::Cut(_) => {
+            Stop::Cut => {
                 warnings.push(format!(
                     "{name}: line {}: skipped a last row cut short (it has no newline)",
                     at(self.batch.nlines + 1)
