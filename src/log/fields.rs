@@ -226,6 +226,35 @@ mod tests {
     }
 
     #[test]
+    fn seeded_fields_of_any_bytes_are_what_the_general_parser_makes_of_them() {
+        let alphabet: &[u8] = b"0123456789012345678901234567890123456789..,,-+e /:\xfa\xff\x00\x7f";
+        let mut x: u64 = 0xDEAD_BEEF_1234_5678;
+        for _ in 0..300_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 24) as usize;
+            let field: Vec<u8> = (0..len)
+                .map(|j| alphabet[((x >> (j * 2 % 60)) as usize + j * 7) % alphabet.len()])
+                .collect();
+            let want = std::str::from_utf8(&field)
+                .ok()
+                .and_then(|s| s.trim().parse::<f64>().ok());
+            assert_eq!(
+                number(&field).map(f64::to_bits),
+                want.map(f64::to_bits),
+                "{field:?}"
+            );
+            let mut line = field.clone();
+            line.extend_from_slice(b",9");
+            if let Some((v, end)) = decimal_at(&line, 0).filter(|_| !field.contains(&b',')) {
+                assert_eq!(end, field.len(), "{field:?}");
+                assert_eq!(Some(v.to_bits()), want.map(f64::to_bits), "{field:?}");
+            }
+        }
+    }
+
+    #[test]
     fn timestamps_are_what_the_general_parser_makes_of_them() {
         let slow = |s: &str| super::super::parse_timestamp(s);
         let cases = [
