@@ -1,5 +1,6 @@
 //! Throughput of `leakwatch analyze` (and `plot`) on a generated log of 10
-//! million rows, on one core, and the detector's cost per sample.
+//! million rows (parsed on every core), and the detector's cost per sample.
+//! `bash benches/vs_duckdb.sh` sets the same log beside DuckDB.
 //!
 //! `cargo bench --bench analyze_throughput` (ROWS=N to change the size).
 //! The log is written to a temporary file (about 600 MB) and removed after.
@@ -8,8 +9,7 @@ use leakwatch::analyze::{AnalyzeConfig, analyze};
 use leakwatch::detector::{Detector, DetectorConfig};
 use leakwatch::log::ReadOptions;
 use leakwatch::plot::{PlotConfig, plot};
-use std::io::Write;
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::Instant;
 
 fn main() {
     let rows: u64 = std::env::var("ROWS")
@@ -19,26 +19,7 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.csv");
     let t = Instant::now();
-    {
-        let mut f =
-            std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path).unwrap());
-        writeln!(f, "timestamp,elapsed_s,pid,rss_bytes,vsz_bytes").unwrap();
-        let t0 = UNIX_EPOCH + Duration::from_secs(1_750_000_000);
-        for i in 0..rows {
-            // 10 ms samples of a slow leak under a GC sawtooth.
-            let ms = i * 10;
-            let ts = humantime::format_rfc3339_millis(t0 + Duration::from_millis(ms));
-            let rss = 200_000_000 + i * 3 + (i % 3000) * 20_000;
-            writeln!(
-                f,
-                "{ts},{}.{:03},4242,{rss},{}",
-                ms / 1000,
-                ms % 1000,
-                rss * 3
-            )
-            .unwrap();
-        }
-    }
+    leakwatch::synth::write_big_log(rows, std::fs::File::create(&path).unwrap()).unwrap();
     let bytes = std::fs::metadata(&path).unwrap().len();
     println!(
         "generated {rows} rows, {:.0} MB, in {:.1?}",

@@ -463,3 +463,28 @@ impl NewShapes {
 fn rng_const(seed: u64, lo: f64, hi: f64) -> f64 {
     Rng::new(seed).range(lo, hi)
 }
+
+/// Writes a large leakwatch log to `out`: `rows` samples at 10 ms of a slow
+/// leak under a GC sawtooth, with the columns `timestamp,elapsed_s,pid,
+/// rss_bytes,vsz_bytes` (about 60 bytes a row), for timing `analyze` and
+/// `plot` on logs of millions of rows.
+pub fn write_big_log(rows: u64, out: impl std::io::Write) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::time::{Duration, UNIX_EPOCH};
+    let mut f = std::io::BufWriter::with_capacity(1 << 20, out);
+    writeln!(f, "timestamp,elapsed_s,pid,rss_bytes,vsz_bytes")?;
+    let t0 = UNIX_EPOCH + Duration::from_secs(1_750_000_000);
+    for i in 0..rows {
+        let ms = i * 10;
+        let ts = humantime::format_rfc3339_millis(t0 + Duration::from_millis(ms));
+        let rss = 200_000_000 + i * 3 + (i % 3000) * 20_000;
+        writeln!(
+            f,
+            "{ts},{}.{:03},4242,{rss},{}",
+            ms / 1000,
+            ms % 1000,
+            rss * 3
+        )?;
+    }
+    f.flush()
+}
