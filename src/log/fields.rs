@@ -159,6 +159,13 @@ fn millis_utc(b: &[u8]) -> Option<Duration> {
 mod tests {
     use super::*;
 
+    /// The next value of a seeded xorshift generator.
+    fn next(x: &mut u64) {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+    }
+
     fn general(field: &str) -> Option<f64> {
         field.trim().parse::<f64>().ok()
     }
@@ -206,9 +213,7 @@ mod tests {
     fn seeded_decimals_are_what_the_general_parser_makes_of_them() {
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         for _ in 0..200_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            next(&mut x);
             let int = x % 10u64.pow((x >> 60) as u32 % 12 + 1);
             let frac_digits = (x >> 40) as usize % 5;
             let s = if frac_digits == 0 {
@@ -230,9 +235,7 @@ mod tests {
         let alphabet: &[u8] = b"0123456789012345678901234567890123456789..,,-+e /:\xfa\xff\x00\x7f";
         let mut x: u64 = 0xDEAD_BEEF_1234_5678;
         for _ in 0..300_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            next(&mut x);
             let len = (x % 24) as usize;
             let field: Vec<u8> = (0..len)
                 .map(|j| alphabet[((x >> (j * 2 % 60)) as usize + j * 7) % alphabet.len()])
@@ -288,9 +291,7 @@ mod tests {
         }
         let mut x: u64 = 12345;
         for _ in 0..100_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            next(&mut x);
             let s = format!(
                 "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
                 1960 + x % 300,
