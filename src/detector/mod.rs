@@ -364,6 +364,16 @@ impl Bucket {
         self.t_first = self.t_first.min(o.t_first);
         self.t_last = self.t_last.max(o.t_last);
     }
+
+    /// Adds one sample.
+    #[inline]
+    fn add(&mut self, t: f64, v: f64) {
+        self.count += 1;
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+        self.sum += v;
+        self.t_last = t;
+    }
 }
 
 /// A streaming, bounded-memory plateau-vs-growth detector.
@@ -379,7 +389,14 @@ pub struct Detector {
     last_t: f64,
     last_v: f64,
     cap: usize,
+    /// A sample whose `t - origin` is below this falls in the last bucket
+    /// (see [`Detector::push`]); -inf until a bucket is made.
+    edge: f64,
 }
+
+/// Shrinks a bucket's end so that whatever lies below it divides (rounded)
+/// to less than the end's index: see [`Detector::push`].
+const EDGE_SHRINK: f64 = 1.0 - 1.0 / (1u64 << 50) as f64;
 
 /// A bucket's summary as the outside sees it (for plots and tests).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -419,6 +436,7 @@ impl Detector {
             last_t: 0.0,
             last_v: 0.0,
             cap: cap.clamp(16, MAX_BUCKETS),
+            edge: f64::NEG_INFINITY,
         }
     }
 
@@ -487,20 +505,26 @@ impl Detector {
             self.origin = t;
         }
         self.judged += 1;
-        // `t - origin` is never negative, so the cast floors it.
-        let mut idx = ((t - self.origin) / self.width) as u64;
+        let x = t - self.origin;
+        // Most samples fall in the last bucket; this spares them the
+        // division. Times never go back, so `x / width` (rounded) is at least
+        // the last bucket's index; below the edge, it is less than that
+        // index + 1 (the edge is (index + 1) * width, shrunk by far more than
+        // its rounding, and the index is below 512).
+        if x < self.edge
+            && let Some(b) = self.buckets.last_mut()
+        {
+            b.add(t, v);
+            return;
+        }
+        // `x` is never negative, so the cast floors it.
+        let mut idx = (x / self.width) as u64;
         while idx >= self.cap as u64 {
             self.coarsen();
-            idx = ((t - self.origin) / self.width) as u64;
+            idx = (x / self.width) as u64;
         }
         match self.buckets.last_mut() {
-            Some(b) if b.idx == idx => {
-                b.count += 1;
-                b.min = b.min.min(v);
-                b.max = b.max.max(v);
-                b.sum += v;
-                b.t_last = t;
-            }
+            Some(b) if b.idx == idx => b.add(t, v),
             _ => {
                 // Grow to the cap and no further (a doubling would overshoot it).
                 if self.buckets.len() == self.buckets.capacity() {
@@ -518,6 +542,7 @@ impl Detector {
                 });
             }
         }
+        self.edge = (idx + 1) as f64 * self.width * EDGE_SHRINK;
     }
 
     /// Doubles the bucket width, merging neighbours pairwise.
@@ -555,4 +580,102 @@ pub fn judge(cfg: DetectorConfig, samples: impl IntoIterator<Item = (f64, f64)>)
         d.push(t, v);
     }
     d.verdict()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    impl Detector {
+        /// `push` as it was before the edge: every sample divided.
+        fn push_dividing(&mut self, t: f64, v: f64) {
+            if !t.is_finite() || !v.is_finite() {
+                return;
+            }
+            let first = *self.first_t.get_or_insert(t);
+            let t = if self.samples > 0 {
+                t.max(self.last_t)
+            } else {
+                t
+            };
+            self.samples += 1;
+            self.last_t = t;
+            self.last_v = v;
+            if let Some(w) = self.cfg.warmup
+                && t - first < w
+            {
+                return;
+            }
+            if self.judged == 0 {
+                self.origin = t;
+            }
+            self.judged += 1;
+            let mut idx = ((t - self.origin) / self.width).floor() as u64;
+            while idx >= self.cap as u64 {
+                self.coarsen();
+                idx = ((t - self.origin) / self.width).floor() as u64;
+            }
+            match self.buckets.last_mut() {
+                Some(b) if b.idx == idx => b.add(t, v),
+                _ => self.buckets.push(Bucket {
+                    idx,
+                    count: 1,
+                    min: v,
+                    max: v,
+                    sum: v,
+                    t_first: t,
+                    t_last: t,
+                }),
+            }
+        }
+    }
+
+    /// Seeded runs whose times land on, just before and just after bucket
+    /// ends (multiples of 1 ms × 2^k), in tiny and huge steps, some going
+    /// back: the same buckets, bit for bit, as dividing every sample.
+    #[test]
+    fn the_edge_puts_every_sample_where_dividing_does() {
+        let mut x: u64 = 0x1234_5678_9ABC_DEF1;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for case in 0..3000 {
+            let warmup = (case % 3 == 0).then_some(0.5);
+            let cfg = DetectorConfig {
+                warmup,
+                ..DetectorConfig::default()
+            };
+            let cap = [16, 96, MAX_BUCKETS][case % 3];
+            let (mut a, mut b) = (
+                Detector::with_buckets(cfg, cap),
+                Detector::with_buckets(cfg, cap),
+            );
+            let mut t = (rnd() % 1000) as f64 * 0.37;
+            for _ in 0..(rnd() % 4000) {
+                let r = rnd();
+                let step = match r % 6 {
+                    0 => 1e-3 * (1u64 << (r >> 8) % 12) as f64,
+                    1 => f64::EPSILON * t.abs().max(1.0) * ((r >> 8) % 4) as f64,
+                    2 => ((r >> 8) % 1000) as f64 * 1e-4,
+                    3 => -(((r >> 8) % 100) as f64) * 1e-3,
+                    4 => ((r >> 8) % 1000) as f64,
+                    _ => 0.1,
+                };
+                t += step;
+                let v = (r >> 20) as f64;
+                a.push(t, v);
+                b.push_dividing(t, v);
+            }
+            assert_eq!(a.width.to_bits(), b.width.to_bits(), "case {case}");
+            assert_eq!(
+                format!("{:?}", a.buckets),
+                format!("{:?}", b.buckets),
+                "case {case}"
+            );
+            assert_eq!((a.samples, a.judged), (b.samples, b.judged), "case {case}");
+        }
+    }
 }
