@@ -657,7 +657,7 @@ mod tests {
             for _ in 0..(rnd() % 4000) {
                 let r = rnd();
                 let step = match r % 6 {
-                    0 => 1e-3 * (1u64 << (r >> 8) % 12) as f64,
+                    0 => 1e-3 * (1u64 << ((r >> 8) % 12)) as f64,
                     1 => f64::EPSILON * t.abs().max(1.0) * ((r >> 8) % 4) as f64,
                     2 => ((r >> 8) % 1000) as f64 * 1e-4,
                     3 => -(((r >> 8) % 100) as f64) * 1e-3,
