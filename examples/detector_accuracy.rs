@@ -1,7 +1,10 @@
 //! Accuracy of the detector on seeded synthetic series of every shape, at
 //! several intervals and lengths: final verdicts, false leaks, how early a
 //! leak is called (as a fraction of the leak's span), whether an
-//! `inconclusive` decides right when its `watch_more_s` is followed, and how
+//! `inconclusive` decides right when its `watch_more_s` is followed (and
+//! whole-run accuracy counting those right too; and without the right
+//! `plateau` calls whose interval does not rule out --min-rate, which the
+//! honesty rule makes `inconclusive`), and how
 //! often the 95% rate interval of a leaking call holds the true mean growth
 //! rate over its window (on the constant-rate leaks).
 //!
@@ -47,6 +50,9 @@ struct Totals {
     covered_of: usize,
     plateau_above: usize,
     plateaus: usize,
+    /// Right `plateau` calls whose interval reaches above --min-rate
+    /// (growth at that rate is not ruled out).
+    plateau_not_ruled_out: usize,
     ls_correct: usize,
     ls_false: usize,
     ls_missed: usize,
@@ -94,20 +100,7 @@ fn evaluate(seeds: std::ops::Range<u64>, configs: &[(f64, f64)]) {
                 honesty[usize::from(shape.hard())].score(&s, &prefixes);
                 n += 1;
                 score_least_squares(&s, &mut tot);
-                if v.kind == VerdictKind::Plateau {
-                    tot.plateaus += 1;
-                    let above = v.rate_ci95[0] > leakwatch::detector::DEFAULT_MIN_RATE;
-                    tot.plateau_above += usize::from(above);
-                    if above && std::env::var_os("SHOW_MISSED").is_some() {
-                        println!(
-                            "  plateau above min-rate: {} {dur}s@{iv}s#{seed} [{:.1}, {:.1}] {}",
-                            shape.name(),
-                            v.rate_ci95[0],
-                            v.rate_ci95[1],
-                            leakwatch::report::reason(&v, leakwatch::units::Quantity::Bytes)
-                        );
-                    }
-                }
+                count_plateau(&mut tot, &v, shape, (dur, iv, seed));
                 if v.kind == shape.expected() {
                     ok += 1;
                 } else {
@@ -181,6 +174,29 @@ fn evaluate(seeds: std::ops::Range<u64>, configs: &[(f64, f64)]) {
     }
     summary(&tot);
     print_honesty(&honesty);
+}
+
+/// Tallies a `plateau` call: whether its interval lies wholly above
+/// --min-rate, and whether a right one's reaches above it.
+fn count_plateau(tot: &mut Totals, v: &Verdict, shape: Shape, (dur, iv, seed): (f64, f64, u64)) {
+    if v.kind != VerdictKind::Plateau {
+        return;
+    }
+    let min_rate = leakwatch::detector::DEFAULT_MIN_RATE;
+    tot.plateaus += 1;
+    tot.plateau_not_ruled_out +=
+        usize::from(shape.expected() == VerdictKind::Plateau && v.rate_ci95[1] >= min_rate);
+    let above = v.rate_ci95[0] > min_rate;
+    tot.plateau_above += usize::from(above);
+    if above && std::env::var_os("SHOW_MISSED").is_some() {
+        println!(
+            "  plateau above min-rate: {} {dur}s@{iv}s#{seed} [{:.1}, {:.1}] {}",
+            shape.name(),
+            v.rate_ci95[0],
+            v.rate_ci95[1],
+            leakwatch::report::reason(v, leakwatch::units::Quantity::Bytes)
+        );
+    }
 }
 
 /// The real recordings of `examples/recordings/` (rss_bytes), by split:
@@ -342,6 +358,19 @@ fn summary(tot: &Totals) {
         pct(tot.correct, tot.runs),
         tot.false_leaks,
         100.0 * med
+    );
+    println!(
+        "right, counting an inconclusive right when its watch_more_s followed decides right: {}/{} = {:.1}%",
+        tot.correct + tot.followed_right,
+        tot.runs,
+        pct(tot.correct + tot.followed_right, tot.runs)
+    );
+    println!(
+        "right plateau calls whose 95% interval reaches above --min-rate (a leak not ruled out): {}; right without them: {}/{} = {:.1}%",
+        tot.plateau_not_ruled_out,
+        tot.correct - tot.plateau_not_ruled_out,
+        tot.runs,
+        pct(tot.correct - tot.plateau_not_ruled_out, tot.runs)
     );
     println!(
         "contrary to the truth: {} ({} false leaks, {} leaks called plateau); the rest of the misses are inconclusive",

@@ -257,7 +257,7 @@ fn judge_windows(
     // is not known yet) can be on a swing's rising phase: its growth must
     // clear the swing's height, even at the interval's lower bound.
     let period = v.period_s;
-    let drops = repeated_drop(&v.floor);
+    let drops = swing_drop(&v.floor);
     let past_the_swing = |s: &WindowStats| {
         // Falls within the floor's noise are no swing.
         drops <= 3.0 * s.fit.noise
@@ -394,27 +394,42 @@ fn rest_on(v: &mut Verdict, primary: &WindowStats, explicit_warmup: bool, min_ra
     }
 }
 
-/// How far the floor fell back, at least twice, from a high it had reached:
-/// the second-largest fall from a running high (one fall is a drop, as a
-/// compaction makes; falls that repeat are a swing).
-fn repeated_drop(floor: &[(f64, f64)]) -> f64 {
-    let (mut high, mut low) = (f64::MIN, f64::MAX);
-    let mut falls: Vec<f64> = Vec::new();
-    for &(_, v) in floor {
-        if v > high {
-            if high > low {
-                falls.push(high - low);
+/// How far the floor fell back from a high it had reached, as a swing's
+/// height: the second-largest fall from a running high (one fall is a
+/// drop, as a compaction makes; falls that repeat are a swing). The
+/// largest fall counts too while the climb since its low has lasted no
+/// longer than twice the stretch before its high: that stretch is part
+/// of a swing's rise, on average half a period, so until then the floor
+/// has not shown whether it falls again (a swing's next trough: a few
+/// GC peaks that grow over a flat floor) or keeps climbing (a leak after
+/// a one-off drop).
+fn swing_drop(floor: &[(f64, f64)]) -> f64 {
+    let Some(&(t_first, first)) = floor.first() else {
+        return 0.0;
+    };
+    let t_last = floor[floor.len() - 1].0;
+    // The running high and the low since it: (value, time) each.
+    let (mut high, mut low) = ((first, t_first), (first, t_first));
+    // Each fall: (height, time of its high, time of its low).
+    let mut falls: Vec<(f64, f64, f64)> = Vec::new();
+    for &(t, v) in floor {
+        if v > high.0 {
+            if high.0 > low.0 {
+                falls.push((high.0 - low.0, high.1, low.1));
             }
-            (high, low) = (v, v);
-        } else {
-            low = low.min(v);
+            (high, low) = ((v, t), (v, t));
+        } else if v < low.0 {
+            low = (v, t);
         }
     }
-    if high > low {
-        falls.push(high - low);
+    if high.0 > low.0 {
+        falls.push((high.0 - low.0, high.1, low.1));
     }
-    falls.sort_by(|a, b| b.total_cmp(a));
-    falls.get(1).copied().unwrap_or(0.0)
+    falls.sort_by(|a, b| b.0.total_cmp(&a.0));
+    match falls.first() {
+        Some(&(height, at_high, at_low)) if t_last - at_low <= 2.0 * (at_high - t_first) => height,
+        _ => falls.get(1).map_or(0.0, |f| f.0),
+    }
 }
 
 /// Shows `f`, fitted from `start` to the window's end, as the verdict's rate.
@@ -661,5 +676,36 @@ fn not_a_leak(
                 curve_rate: None,
             }
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::swing_drop;
+
+    /// Floor blocks one second apart with the values `v`.
+    fn floor(v: &[f64]) -> Vec<(f64, f64)> {
+        v.iter().enumerate().map(|(i, &x)| (i as f64, x)).collect()
+    }
+
+    #[test]
+    fn one_fall_is_a_swing_until_the_climb_after_it_outlasts_it() {
+        // A rise over 4 s, a fall of 8, then a climb of 3 s: it may be the
+        // same swing rising again, so the fall counts.
+        assert_eq!(
+            swing_drop(&floor(&[0., 2., 4., 6., 8., 0., 2., 4., 6.])),
+            8.0
+        );
+        // A climb of 10 s after it (more than twice the 4 s before it): a
+        // one-off drop, which does not count.
+        let long: Vec<f64> = (0..5)
+            .map(|i| 2.0 * i as f64)
+            .chain((0..11).map(|i| i as f64))
+            .collect();
+        assert_eq!(swing_drop(&floor(&long)), 0.0);
+        // Falls that repeat count, as the second largest, however long the
+        // climb after them.
+        let repeated = [0., 9., 0., 10., 1., 5., 7., 9., 11., 12., 13., 14., 15.];
+        assert_eq!(swing_drop(&floor(&repeated)), 9.0);
     }
 }
