@@ -51,9 +51,11 @@ pub fn decimal_at(line: &[u8], i: usize) -> Option<(f64, usize)> {
     if digits == 0 || digits > 15 {
         return None;
     }
+    // Below 10^15, so exact as an i64, whose conversion is one instruction.
+    let m = mantissa as i64 as f64;
     match point {
-        None => Some((mantissa as f64, end)),
-        Some(p) if p + 1 < end => Some((mantissa as f64 / POW10[end - p - 1], end)),
+        None => Some((m, end)),
+        Some(p) if p + 1 < end => Some((m / POW10[end - p - 1], end)),
         Some(_) => None,
     }
 }

@@ -579,7 +579,7 @@ impl Layout {
                 }
                 Field::Elapsed(s) => put(out, s, line, i, |v| (0.0..=MAX_ELAPSED).contains(&v))?,
                 Field::Pid(s) => put(out, s, line, i, |p| {
-                    (0.0..=u32::MAX as f64).contains(&p) && p == p as u64 as f64
+                    (0.0..=u32::MAX as f64).contains(&p) && p == p as i64 as f64
                 })?,
                 Field::Run(s) => put(out, s, line, i, |r| r.abs() <= 1e15 && r == r as i64 as f64)?,
                 Field::Amount(s) => put(out, s, line, i, |v| (0.0..=MAX_VALUE).contains(&v))?,
