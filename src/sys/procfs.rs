@@ -651,6 +651,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_procfs_lists_from_a_pid() {
+        let fs = ProcFs::host();
+        if !fs.lists_by_pid() {
+            return;
+        }
+        let me = std::process::id();
+        let (mut all, mut from) = (Vec::new(), Vec::new());
+        let mut buf = vec![0; 64 * 1024];
+        fs.list_pids(&mut buf, &mut all);
+        // A small buffer: several calls.
+        fs.list_pids_in(0, u32::MAX, &mut buf[..512], &mut from);
+        let mut each = Vec::new();
+        fs.list_pids_in(me, me, &mut buf[..512], &mut each);
+        assert_eq!(each, [me]);
+        // Processes come and go meanwhile: the lists mostly agree.
+        let common = from.iter().filter(|p| all.contains(p)).count();
+        assert!(common * 10 >= all.len() * 9, "{from:?} / {all:?}");
+        assert!(from.windows(2).all(|w| w[0] < w[1]), "{from:?}");
+        assert!(!ProcFs::new(std::env::temp_dir()).lists_by_pid());
+    }
+
+    #[test]
     fn parsers() {
         let stat = b"42 (my (odd) name) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 7 0 12345 1000 200 18446744073709551615";
         let info = parse_stat(stat).unwrap();
@@ -659,7 +681,9 @@ mod tests {
             (info.ppid, info.start, info.kernel, info.threads),
             (1, 12345, false, 7)
         );
-        assert_eq!((info.pgrp, info.zombie), (42, false));
+        assert_eq!((info.pgrp, info.zombie, info.forked), (42, false, false));
+        let forked = b"43 (sh) R 42 42 42 0 -1 4194624 0 0 0 0 0 0 0 0 20 0 1 0 12346 1000 200 0";
+        assert!(parse_stat(forked).unwrap().forked);
         let rollup = b"00-ff ---p 0 00:00 0 [rollup]\nRss: 100 kB\nPss: 60 kB\nPrivate_Clean: 4 kB\nPrivate_Dirty: 40 kB\nSwap: 8 kB\nSwapPss: 8 kB\n";
         assert_eq!(parse_rollup(rollup), (60 * 1024, 44 * 1024, 8 * 1024));
         assert_eq!(join_args(b"a\0b c\0\x1b[2J\0"), "a b c  [2J");
