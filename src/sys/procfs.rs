@@ -227,8 +227,10 @@ impl ProcFs {
         });
     }
 
-    /// Whether the root is a procfs, whose listing can start at a PID
-    /// ([`ProcFs::list_pids_in`]); a test's tree is not.
+    /// Whether the root is a procfs whose listing can start at a PID
+    /// ([`ProcFs::list_pids_in`]), and of this process's PID namespace (the
+    /// one `loadavg` gives the last PID of): listed from this process's
+    /// PID, it lists this process first. A test's tree is no procfs.
     pub fn lists_by_pid(&self) -> bool {
         const PROC_SUPER_MAGIC: i64 = 0x9fa0;
         let Ok(path) = CString::new(self.root.as_os_str().as_bytes()) else {
@@ -238,7 +240,13 @@ impl ProcFs {
         let mut st: libc::statfs = unsafe { std::mem::zeroed() };
         // SAFETY: statfs(2) of a NUL-terminated path into the struct we pass.
         let rc = unsafe { libc::statfs(path.as_ptr(), &mut st) };
-        rc == 0 && st.f_type as i64 == PROC_SUPER_MAGIC
+        if rc != 0 || st.f_type as i64 != PROC_SUPER_MAGIC {
+            return false;
+        }
+        let me = std::process::id();
+        let mut listed = Vec::new();
+        self.list_pids_in(me, me, &mut [0; 512], &mut listed);
+        listed == [me]
     }
 
     /// Appends to `out` the PIDs from `lo` to `hi` (both included), in
