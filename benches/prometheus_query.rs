@@ -2,7 +2,8 @@
 //! cost of one `/metrics` scrape.
 //!
 //! `cargo bench --bench prometheus_query` (needs Debian's `prometheus`, which
-//! `bash .ci/deps` installs; FLEET_PASSES=N for N fleet passes, default 10)
+//! `bash .ci/deps` installs; FLEET_PASSES=N for N fleet passes, default 10;
+//! SCRAPE_ONLY=1 for the two scrapes alone, without Prometheus)
 //!
 //! - 1,000 seeded series of every shape, 720 points each (6 hours every
 //!   30 s), backfilled with `promtool tsdb create-blocks-from openmetrics`,
@@ -41,8 +42,11 @@ fn cpu() -> f64 {
 }
 
 fn main() {
-    fleet();
-    fleet_passes();
+    // SCRAPE_ONLY=1: the two scrapes alone (no Prometheus needed).
+    if std::env::var_os("SCRAPE_ONLY").is_none() {
+        fleet();
+        fleet_passes();
+    }
     scrape();
     scrape_scan();
 }

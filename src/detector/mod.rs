@@ -545,18 +545,22 @@ impl Detector {
         self.edge = (idx + 1) as f64 * self.width * EDGE_SHRINK;
     }
 
-    /// Doubles the bucket width, merging neighbours pairwise.
+    /// Doubles the bucket width, merging neighbours pairwise (in place: no
+    /// allocation, and a scan's thousands of detectors coarsen often).
     fn coarsen(&mut self) {
         self.width *= 2.0;
-        let mut out: Vec<Bucket> = Vec::with_capacity(self.cap);
-        for b in &self.buckets {
+        let mut kept = 0;
+        for i in 0..self.buckets.len() {
+            let b = self.buckets[i];
             let idx = b.idx / 2;
-            match out.last_mut() {
-                Some(o) if o.idx == idx => o.merge(b),
-                _ => out.push(Bucket { idx, ..*b }),
+            if kept > 0 && self.buckets[kept - 1].idx == idx {
+                self.buckets[kept - 1].merge(&b);
+            } else {
+                self.buckets[kept] = Bucket { idx, ..b };
+                kept += 1;
             }
         }
-        self.buckets = out;
+        self.buckets.truncate(kept);
     }
 
     /// Seconds from the first to the last sample (0 before two samples).

@@ -26,14 +26,40 @@ pub struct ProcSelect {
 /// main class may come after kilobytes of flags).
 const MAX_SHOWN: usize = 16 * 1024;
 
+/// Seconds between whole listings of the procfs, where a listing of the
+/// PIDs given out since the last one does in between (see [`Procs`]).
+pub const FULL_LISTING_EVERY_S: f64 = 30.0;
+
+/// A process listed: the listing it was last seen in, its start time (with
+/// the PID, its identity), and whether it joined (as a target not yet gone).
+#[derive(Debug, Clone, Copy)]
+struct Known {
+    listing: u64,
+    start: u64,
+    target: bool,
+}
+
 /// Finds new processes, one listing a tick.
+///
+/// A listing is skipped when the kernel gave out no PID since the last (the
+/// last field of `loadavg`). On a procfs it is partial: only the PIDs given
+/// out since the listing before the last (from the last PID given out then
+/// to the one now, around the end of the PID space if it wrapped: a process
+/// gets its PID a moment before it is listed, so each range is listed
+/// twice), listed from the first of them on (a procfs's listing can start
+/// at a PID), at the cost of those PIDs rather than of every process. A PID
+/// given out since the last listing that is already known is the same
+/// process only if its start time is too; a target's PID reused before its
+/// sampler saw it go is looked at again once it is forgotten.
+/// Every [`FULL_LISTING_EVERY_S`] a whole listing forgets the PIDs gone,
+/// as every listing does elsewhere (a test's tree).
 pub struct Procs {
     fs: ProcFs,
     select: ProcSelect,
     metrics: Vec<Metric>,
     budget: FdBudget,
-    /// PID → the listing it was last seen in.
-    known: HashMap<u32, u64>,
+    /// PID → what was seen of it.
+    known: HashMap<u32, Known>,
     /// The process and its descendants, for `children_of`.
     tree: HashSet<u32>,
     /// This process and, with a name, its ancestors: never targets.
@@ -44,8 +70,21 @@ pub struct Procs {
     dirbuf: Vec<u8>,
     buf: Vec<u8>,
     page: u64,
-    /// The last PID given out at the last listing.
+    /// The last PID given out at the last listing, and at the one before.
     last_pid: Option<u32>,
+    before: Option<u32>,
+    /// The procfs lists from a PID: listings are partial between whole ones.
+    by_pid: bool,
+    /// Engine seconds of the last whole listing.
+    last_full: Option<f64>,
+    /// PIDs of targets gone, looked at again at the next listing (their
+    /// PID may have been given out again before they were seen to go).
+    recheck: Vec<u32>,
+    /// Parents' command lines read during this listing.
+    parents: HashMap<u32, Option<String>>,
+    /// A process's name is its `stat`'s (else its `comm` file's, which
+    /// drops a trailing newline).
+    stat_names: bool,
     /// New processes that still had their parent's command line (forked,
     /// not yet exec'd): looked at again at the next listing; with the time
     /// they were first listed, which their own time counts from.
@@ -67,8 +106,14 @@ impl Procs {
         } else {
             vec![std::process::id()]
         };
+        let stat_names = select.children_of.is_some()
+            || select.name.is_some()
+            || metrics
+                .iter()
+                .any(|m| matches!(m, Metric::Pss | Metric::Uss | Metric::Swap));
         Procs {
             tree: select.children_of.into_iter().collect(),
+            by_pid: fs.lists_by_pid(),
             fs,
             select,
             metrics: metrics.to_vec(),
@@ -81,6 +126,11 @@ impl Procs {
             buf: vec![0; 4096],
             page: page_size(),
             last_pid: None,
+            before: None,
+            last_full: None,
+            recheck: Vec::new(),
+            parents: HashMap::new(),
+            stat_names,
             pending: HashMap::new(),
             unkept: 0,
             denied: 0,
@@ -89,49 +139,121 @@ impl Procs {
         }
     }
 
-    /// The PIDs listed now that were not listed before, with their `stat`
-    /// when something needs it (the parent for children_of, the name, the
-    /// start time for smaps_rollup).
-    fn list_new(&mut self) -> Vec<(u32, Option<Stat>)> {
+    /// Lists into `pids` the PIDs given out since the listing before the
+    /// last (to `last`), and those to look at again; `None` when a whole
+    /// listing is due instead, else the PIDs given out since the last
+    /// listing: `(prev, last]`, around the end of the PID space if wrapped.
+    fn list_since(&mut self, t: f64, last: Option<u32>) -> Option<(u32, u32)> {
+        let (Some(prev), Some(last)) = (self.last_pid, last) else {
+            return None;
+        };
+        if !self.by_pid || self.last_full.is_none_or(|f| t - f >= FULL_LISTING_EVERY_S) {
+            return None;
+        }
+        let from = self.before.unwrap_or(prev);
+        self.pids.clear();
+        // A small buffer: the listing stops soon past `last`.
+        let buf = &mut self.dirbuf[..2048];
+        if last > from {
+            self.fs.list_pids_in(from + 1, last, buf, &mut self.pids);
+        } else if last < from {
+            // Wrapped around the end of the PID space.
+            let after = from.saturating_add(1);
+            self.fs.list_pids_in(after, u32::MAX, buf, &mut self.pids);
+            self.fs.list_pids_in(0, last, buf, &mut self.pids);
+        }
+        self.pids.extend(self.pending.keys());
+        self.pids.append(&mut self.recheck);
+        self.pids.sort_unstable();
+        self.pids.dedup();
+        Some((prev, last))
+    }
+
+    /// A PID listed: its `stat` if it is a process not seen before. A PID
+    /// already known is the same process, unless it is among those given
+    /// out since the last listing (`new`, a partial listing's) and started
+    /// anew.
+    fn first_sight(&mut self, pid: u32, new: Option<(u32, u32)>) -> Option<Stat> {
+        let listing = self.listing;
+        if let Some(k) = self.known.get_mut(&pid) {
+            let given_out = new.is_some_and(|(prev, last)| match last >= prev {
+                true => prev < pid && pid <= last,
+                false => pid > prev || pid <= last,
+            });
+            if !given_out {
+                k.listing = listing;
+                return None;
+            }
+            let st = self.fs.stat(pid)?;
+            // Same process; or a target's PID given out again before its
+            // sampler saw it go: looked at once it is forgotten.
+            if st.start == k.start || k.target {
+                k.listing = listing;
+                return None;
+            }
+            self.tree.remove(&pid);
+            self.known.remove(&pid);
+        }
+        let st = self.fs.stat(pid);
+        // Gone already: a whole listing knows it was listed (and forgets
+        // it at the next); a partial one forgets it now.
+        if st.is_some() || new.is_none() {
+            let start = st.as_ref().map_or(0, |s| s.start);
+            let target = false;
+            self.known.insert(
+                pid,
+                Known {
+                    listing,
+                    start,
+                    target,
+                },
+            );
+        }
+        st
+    }
+
+    /// The PIDs listed now that were not listed before, with their `stat`.
+    fn list_new(&mut self, t: f64, last: Option<u32>) -> Vec<(u32, Stat)> {
         self.listing += 1;
         let listing = self.listing;
-        self.fs.list_pids(&mut self.dirbuf, &mut self.pids);
-        let need_stat = self.select.children_of.is_some()
-            || self.select.name.is_some()
-            || self
-                .metrics
-                .iter()
-                .any(|m| matches!(m, Metric::Pss | Metric::Uss | Metric::Swap));
-        let mut fresh = Vec::new();
-        for &pid in &self.pids {
-            if self.known.insert(pid, listing).is_none() {
-                if !need_stat {
-                    fresh.push((pid, None));
-                } else if let Some(st) = self.fs.stat(pid) {
-                    fresh.push((pid, Some(st)));
-                }
-            }
+        let new = self.list_since(t, last);
+        if new.is_none() {
+            self.fs.list_pids(&mut self.dirbuf, &mut self.pids);
+            self.last_full = Some(t);
+            self.recheck.clear();
+        }
+        let pids = std::mem::take(&mut self.pids);
+        let fresh = pids
+            .iter()
+            .filter_map(|&pid| Some((pid, self.first_sight(pid, new)?)))
+            .collect();
+        self.pids = pids;
+        if new.is_some() {
+            // A fork gone before it exec'd.
+            let known = &self.known;
+            self.pending
+                .retain(|p, _| known.get(p).is_some_and(|k| k.listing == listing));
+            return fresh;
         }
         // A PID no longer listed is gone: if it comes back, it is new.
-        self.known.retain(|_, seen| *seen == listing);
+        self.known.retain(|_, k| k.listing == listing);
         // A tree member gone is no parent of anything new.
         let known = &self.known;
         self.tree.retain(|p| known.contains_key(p));
-        let listed = &self.pids;
-        self.pending.retain(|p, _| listed.contains(p));
+        self.pending.retain(|p, _| known.contains_key(p));
         fresh
     }
 
     /// Adds the new descendants of the `children_of` process to the tree
     /// (a child may be listed before its parent).
-    fn grow_tree(&mut self, fresh: &[(u32, Option<Stat>)]) {
+    fn grow_tree(&mut self, fresh: &[(u32, Stat)]) {
         if self.select.children_of.is_none() {
             return;
         }
         loop {
             let before = self.tree.len();
             for (pid, st) in fresh {
-                if st.as_ref().is_some_and(|s| self.tree.contains(&s.ppid)) {
+                if self.tree.contains(&st.ppid) {
                     self.tree.insert(*pid);
                 }
             }
@@ -143,8 +265,8 @@ impl Procs {
 
     /// Whether a new process is one to watch (the name is checked later,
     /// against its command line).
-    fn wanted(&self, pid: u32, st: Option<&Stat>) -> bool {
-        if st.is_some_and(|s| s.kernel) || self.exclude.contains(&pid) {
+    fn wanted(&self, pid: u32, st: &Stat) -> bool {
+        if st.kernel || self.exclude.contains(&pid) {
             return false;
         }
         if let Some(root) = self.select.children_of
@@ -160,14 +282,22 @@ impl Procs {
         true
     }
 
+    /// The command line of `ppid`, read once a listing (siblings share it).
+    fn parent_cmdline(&mut self, ppid: u32) -> Option<&str> {
+        let fs = &self.fs;
+        self.parents
+            .entry(ppid)
+            .or_insert_with(|| fs.cmdline(ppid, super::MAX_CMDLINE))
+            .as_deref()
+    }
+
     /// Opens a new process `pid`, listed at `t`, and takes its first
     /// reading; `None` when it is not to join (yet).
-    fn open(&mut self, pid: u32, st: Option<Stat>, t: f64) -> Option<NewTarget> {
+    fn open(&mut self, pid: u32, st: Stat, t: f64) -> Option<NewTarget> {
         let keep = self.budget.room(3);
-        let start = st.as_ref().map(|s| s.start);
         // The first read tells a user process from a kernel thread or a
         // zombie (no memory), which never join.
-        let mut files = match ProcFiles::open(&self.fs, pid, &self.metrics, start, keep) {
+        let mut files = match ProcFiles::open(&self.fs, pid, &self.metrics, Some(st.start), keep) {
             Ok(f) => f,
             Err((ProcError::Denied(path), needed)) => {
                 self.denied += 1;
@@ -181,25 +311,21 @@ impl Procs {
         let mut command = self.fs.cmdline(pid, super::MAX_CMDLINE)?;
         // Forked and not yet exec'd, a process has its parent's command
         // line for a moment: it joins at the next listing, under the
-        // command it has then (a fork that never execs, as it is).
+        // command it has then (a fork that never execs, as it is). The
+        // kernel's flag tells it even once its parent has exited (and the
+        // one it is reparented to runs another command).
         let listed = self.pending.remove(&pid);
-        if listed.is_none() {
-            let ppid = st
-                .as_ref()
-                .map(|s| s.ppid)
-                .or_else(|| self.fs.stat(pid).map(|s| s.ppid));
-            if ppid
-                .and_then(|pp| self.fs.cmdline(pp, super::MAX_CMDLINE))
-                .is_some_and(|c| c == command)
-            {
-                self.pending.insert(pid, t);
-                self.known.remove(&pid);
-                return None;
-            }
+        if listed.is_none() && (st.forked || self.parent_cmdline(st.ppid) == Some(command.as_str()))
+        {
+            self.pending.insert(pid, t);
+            self.known.remove(&pid);
+            return None;
         }
-        let comm = match st {
-            Some(s) => s.comm,
-            None => self.fs.comm(pid).unwrap_or_default(),
+        let comm = if self.stat_names {
+            st.comm
+        } else {
+            // As the `comm` file has it.
+            st.comm.trim_end_matches('\n').to_string()
         };
         if let Some(pat) = &self.select.name
             && !super::name_matches(pat, &comm, &command)
@@ -211,6 +337,9 @@ impl Procs {
         }
         self.budget.take(files.held() as u64);
         self.unkept += u64::from(files.held() == 0);
+        if let Some(k) = self.known.get_mut(&pid) {
+            k.target = true;
+        }
         Some(NewTarget {
             label: Label {
                 pid,
@@ -237,25 +366,34 @@ impl Discovery for Procs {
         // The last PID the kernel gave out: unchanged, no process (or
         // thread) was created since the last listing, so none is needed.
         let last = self.fs.last_pid();
-        if last.is_some() && last == self.last_pid && self.pending.is_empty() {
+        if last.is_some()
+            && last == self.last_pid
+            && self.pending.is_empty()
+            && self.recheck.is_empty()
+        {
             return Vec::new();
         }
+        let fresh = self.list_new(t, last);
+        self.before = self.last_pid;
         self.last_pid = last;
-        let fresh = self.list_new();
         self.grow_tree(&fresh);
         let mut out = Vec::new();
         for (pid, st) in fresh {
-            if self.wanted(pid, st.as_ref())
+            if self.wanted(pid, &st)
                 && let Some(nt) = self.open(pid, st, t)
             {
                 out.push(nt);
             }
         }
+        self.parents.clear();
         out
     }
 
     fn forget(&mut self, label: &Label, held: u64) {
         self.known.remove(&label.pid);
+        if self.by_pid {
+            self.recheck.push(label.pid);
+        }
         self.budget.give(held);
     }
 

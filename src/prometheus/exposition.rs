@@ -6,18 +6,21 @@
 
 use crate::detector::VerdictKind;
 use crate::judging::{Judged, Judging};
-use crate::metrics::{Metric, Reading};
+use crate::metrics::{COUNT, Metric, Reading};
+use crate::units::Quantity;
 use prometheus_client::encoding::text::encode;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::family::Family as ClientFamily;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
 
 /// A label set: (name, value) pairs.
 pub(super) type Labels = Vec<(String, String)>;
 /// A family of float gauges.
-pub(super) type Gauges = Family<Labels, Gauge<f64, AtomicU64>>;
+pub(super) type Gauges = ClientFamily<Labels, Gauge<f64, AtomicU64>>;
 
 /// The `bound` label of a growth series: the estimate and its 95% interval.
 pub(super) const BOUNDS: [&str; 3] = ["estimate", "lower", "upper"];
@@ -142,89 +145,270 @@ impl TargetLabels {
             ("command".into(), self.command.clone()),
         ]
     }
-}
 
-/// The metrics leakwatch exposes, kept current by [`Exposition::update`] and
-/// read by any number of scrapes.
-#[derive(Debug)]
-pub struct Exposition {
-    registry: Registry,
-    memory: Gauges,
-    floor: Gauges,
-    growth: Gauges,
-    fds: Gauges,
-    fds_growth: Gauges,
-    threads: Gauges,
-    threads_growth: Gauges,
-    verdict: Gauges,
-    time_to_limit: Gauges,
-    up: Gauges,
-    samples: Family<Labels, Counter>,
-}
-
-impl Default for Exposition {
-    fn default() -> Self {
-        Exposition::new()
+    /// The labels as a scrape writes them inside the braces:
+    /// `pid="41",command="api"` (values escaped).
+    fn written(&self) -> String {
+        let mut out = String::new();
+        for (k, v) in self.labels() {
+            if !out.is_empty() {
+                out.push(',');
+            }
+            push_label(&mut out, &k, &v);
+        }
+        out
     }
 }
 
-impl Exposition {
-    /// The metrics, registered, with no values yet but the build's.
-    pub fn new() -> Exposition {
-        let mut registry = Registry::with_prefix("leakwatch");
-        let mut gauges = |name: &str, help: &str| {
-            let g = Gauges::default();
-            registry.register(name, help, g.clone());
-            g
+/// Appends `key="value"` to `out`, the value escaped as the text formats
+/// want (`\\`, `\"`, `\n`).
+fn push_label(out: &mut String, key: &str, value: &str) {
+    out.push_str(key);
+    out.push_str("=\"");
+    let mut last = 0;
+    for (i, b) in value.bytes().enumerate() {
+        let escaped = match b {
+            b'\\' => "\\\\",
+            b'"' => "\\\"",
+            b'\n' => "\\n",
+            _ => continue,
         };
-        let memory = gauges(
-            "memory_bytes",
-            "Memory of the target now, by metric (rss, vsz, pss, uss, swap)",
-        );
-        let floor = gauges(
-            "floor_bytes",
-            "The floor the detector judges: the fitted trend at the end of its window",
-        );
-        let growth = gauges(
-            "growth_bytes_per_second",
-            "Growth of the floor over the judged window, with its 95% interval (bound=lower|upper)",
-        );
-        let fds = gauges("fds", "Open file descriptors of the target now");
-        let fds_growth = gauges(
-            "fds_growth_per_second",
-            "Growth of the open file descriptors over the judged window, with its 95% interval (bound=lower|upper)",
-        );
-        let threads = gauges("threads", "Threads of the target now");
-        let threads_growth = gauges(
-            "threads_growth_per_second",
-            "Growth of the threads over the judged window, with its 95% interval (bound=lower|upper)",
-        );
-        let verdict = gauges(
-            "verdict",
-            "1 for the current verdict of a metric (leaking, plateau, inconclusive), 0 for the others",
-        );
-        let time_to_limit = gauges(
-            "time_to_limit_seconds",
-            "Seconds until the judged floor reaches the memory limit at its current rate",
-        );
-        let up = gauges("up", UP_HELP);
-        register_build(&mut registry);
-        let samples = Family::<Labels, Counter>::default();
-        registry.register("samples", "Samples taken of the target", samples.clone());
-        Exposition {
-            registry,
-            memory,
-            floor,
-            growth,
-            fds,
-            fds_growth,
-            threads,
-            threads_growth,
-            verdict,
-            time_to_limit,
-            up,
-            samples,
+        out.push_str(&value[last..i]);
+        out.push_str(escaped);
+        last = i + 1;
+    }
+    out.push_str(&value[last..]);
+    out.push('"');
+}
+
+/// The families of an [`Exposition`], in the order a scrape shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Memory,
+    Floor,
+    Growth,
+    Count(Metric),
+    CountGrowth(Metric),
+    Verdict,
+    TimeToLimit,
+    Up,
+    Build,
+    Samples,
+}
+
+/// Each family with its name (after `leakwatch_`) and HELP.
+const FAMILIES: [(Family, &str, &str); 12] = [
+    (
+        Family::Memory,
+        "memory_bytes",
+        "Memory of the target now, by metric (rss, vsz, pss, uss, swap)",
+    ),
+    (
+        Family::Floor,
+        "floor_bytes",
+        "The floor the detector judges: the fitted trend at the end of its window",
+    ),
+    (
+        Family::Growth,
+        "growth_bytes_per_second",
+        "Growth of the floor over the judged window, with its 95% interval (bound=lower|upper)",
+    ),
+    (
+        Family::Count(Metric::Fds),
+        "fds",
+        "Open file descriptors of the target now",
+    ),
+    (
+        Family::CountGrowth(Metric::Fds),
+        "fds_growth_per_second",
+        "Growth of the open file descriptors over the judged window, with its 95% interval (bound=lower|upper)",
+    ),
+    (
+        Family::Count(Metric::Threads),
+        "threads",
+        "Threads of the target now",
+    ),
+    (
+        Family::CountGrowth(Metric::Threads),
+        "threads_growth_per_second",
+        "Growth of the threads over the judged window, with its 95% interval (bound=lower|upper)",
+    ),
+    (
+        Family::Verdict,
+        "verdict",
+        "1 for the current verdict of a metric (leaking, plateau, inconclusive), 0 for the others",
+    ),
+    (
+        Family::TimeToLimit,
+        "time_to_limit_seconds",
+        "Seconds until the judged floor reaches the memory limit at its current rate",
+    ),
+    (Family::Up, "up", UP_HELP),
+    (
+        Family::Build,
+        "build_info",
+        "The leakwatch build: 1, labelled with its version",
+    ),
+    (Family::Samples, "samples", "Samples taken of the target"),
+];
+
+/// One target's series: its labels as written, and each value it has.
+#[derive(Debug)]
+struct Series {
+    labels: String,
+    up: Option<f64>,
+    samples: Option<u64>,
+    /// By metric: the value now, the floor, the growth (estimate, lower,
+    /// upper) and the verdict.
+    now: [Option<f64>; COUNT],
+    floor: [Option<f64>; COUNT],
+    growth: [Option<[f64; 3]>; COUNT],
+    verdict: [Option<VerdictKind>; COUNT],
+    time_to_limit: Option<f64>,
+}
+
+impl Series {
+    fn new(labels: String) -> Series {
+        Series {
+            labels,
+            up: None,
+            samples: None,
+            now: [None; COUNT],
+            floor: [None; COUNT],
+            growth: [None; COUNT],
+            verdict: [None; COUNT],
+            time_to_limit: None,
         }
+    }
+}
+
+/// Writes series lines of one family into a scrape.
+struct Lines<'a> {
+    out: &'a mut String,
+    name: &'a str,
+    dtoa: dtoa::Buffer,
+}
+
+impl Lines<'_> {
+    /// `leakwatch_<name>{labels,extra} value`.
+    fn line(&mut self, labels: &str, extra: &[(&str, &str)], value: f64) {
+        self.start(labels, extra);
+        self.out.push_str(self.dtoa.format(value));
+        self.out.push('\n');
+    }
+
+    /// The line up to its value, and the space before it.
+    fn start(&mut self, labels: &str, extra: &[(&str, &str)]) {
+        self.out.push_str("leakwatch_");
+        self.out.push_str(self.name);
+        if !labels.is_empty() || !extra.is_empty() {
+            self.out.push('{');
+            self.out.push_str(labels);
+            for (i, (k, v)) in extra.iter().enumerate() {
+                if i > 0 || !labels.is_empty() {
+                    self.out.push(',');
+                }
+                push_label(self.out, k, v);
+            }
+            self.out.push('}');
+        }
+        self.out.push(' ');
+    }
+
+    /// The growth lines, one per bound.
+    fn bounds(&mut self, labels: &str, metric: Option<&str>, g: &[f64; 3]) {
+        for (b, x) in BOUNDS.into_iter().zip(g) {
+            match metric {
+                Some(m) => self.line(labels, &[("metric", m), ("bound", b)], *x),
+                None => self.line(labels, &[("bound", b)], *x),
+            }
+        }
+    }
+
+    /// Family `f`'s lines for target `s`.
+    fn series(&mut self, f: Family, s: &Series) {
+        let bytes = Metric::ALL
+            .into_iter()
+            .filter(|m| m.quantity() == Quantity::Bytes);
+        let l = s.labels.as_str();
+        match f {
+            Family::Memory | Family::Floor => {
+                let v = if f == Family::Memory {
+                    &s.now
+                } else {
+                    &s.floor
+                };
+                for m in bytes {
+                    if let Some(x) = v[m.index()] {
+                        self.line(l, &[("metric", m.name())], x);
+                    }
+                }
+            }
+            Family::Growth => {
+                for m in bytes {
+                    if let Some(g) = &s.growth[m.index()] {
+                        self.bounds(l, Some(m.name()), g);
+                    }
+                }
+            }
+            Family::Count(m) => {
+                if let Some(x) = s.now[m.index()] {
+                    self.line(l, &[], x);
+                }
+            }
+            Family::CountGrowth(m) => {
+                if let Some(g) = &s.growth[m.index()] {
+                    self.bounds(l, None, g);
+                }
+            }
+            Family::Verdict => self.verdicts(s),
+            Family::TimeToLimit => s
+                .time_to_limit
+                .into_iter()
+                .for_each(|t| self.line(l, &[], t)),
+            Family::Up => s.up.into_iter().for_each(|u| self.line(l, &[], u)),
+            Family::Samples => {
+                if let Some(n) = s.samples {
+                    self.start(l, &[]);
+                    // Writing to a String cannot fail.
+                    let _ = writeln!(self.out, "{n}");
+                }
+            }
+            Family::Build => {}
+        }
+    }
+
+    /// The verdict lines of `s`: 1 for each metric's verdict, 0 for the others.
+    fn verdicts(&mut self, s: &Series) {
+        for m in Metric::ALL {
+            let Some(kind) = s.verdict[m.index()] else {
+                continue;
+            };
+            for k in VERDICTS {
+                let on = if k == kind { 1.0 } else { 0.0 };
+                self.line(
+                    &s.labels,
+                    &[("metric", m.name()), ("verdict", k.as_str())],
+                    on,
+                );
+            }
+        }
+    }
+}
+
+/// The metrics leakwatch exposes, kept current by [`Exposition::update`] and
+/// read by any number of scrapes. Each target's values are kept together
+/// and written straight into the text (a scan's thousands of targets render
+/// in milliseconds), family by family, targets in the order of their labels.
+#[derive(Debug, Default)]
+pub struct Exposition {
+    targets: Mutex<BTreeMap<String, Series>>,
+}
+
+impl Exposition {
+    /// The metrics, with no values yet but the build's.
+    pub fn new() -> Exposition {
+        Exposition::default()
     }
 
     /// What a finished watch leaves in the textfile: `leakwatch_up 0` (for
@@ -234,69 +418,89 @@ impl Exposition {
         one_gauge("up", UP_HELP, &labels, 0.0)
     }
 
-    /// The gauges of count metric `m` (fds, threads): now, and its growth.
-    fn count_gauges(&self, m: Metric) -> Option<(&Gauges, &Gauges)> {
-        match m {
-            Metric::Fds => Some((&self.fds, &self.fds_growth)),
-            Metric::Threads => Some((&self.threads, &self.threads_growth)),
-            _ => None,
+    /// Runs `f` on the series of `target`, made if new.
+    fn with_series(&self, target: &TargetLabels, f: impl FnOnce(&mut Series)) {
+        let labels = target.written();
+        let mut all = self.targets.lock().unwrap_or_else(|e| e.into_inner());
+        match all.get_mut(&labels) {
+            Some(s) => f(s),
+            None => f(all.entry(labels.clone()).or_insert(Series::new(labels))),
         }
     }
 
     /// Says whether `target` is watched now (`leakwatch_up` 1 or 0).
     pub fn set_up(&self, target: &TargetLabels, up: bool) {
-        self.up
-            .get_or_create(&target.labels())
-            .set(if up { 1.0 } else { 0.0 });
+        self.with_series(target, |s| s.up = Some(if up { 1.0 } else { 0.0 }));
     }
 
     /// Removes every series of `target` (a process another one replaced).
     pub fn forget(&self, target: &TargetLabels) {
-        let base = target.labels();
-        for m in Metric::ALL {
-            let name = m.name();
-            let lm = with(&base, &[("metric", name)]);
-            self.memory.remove(&lm);
-            self.floor.remove(&lm);
-            for b in BOUNDS {
-                self.growth
-                    .remove(&with(&base, &[("metric", name), ("bound", b)]));
-            }
-            for k in VERDICTS {
-                self.verdict
-                    .remove(&with(&base, &[("metric", name), ("verdict", k.as_str())]));
-            }
-            if let Some((now, growth)) = self.count_gauges(m) {
-                now.remove(&base);
-                for b in BOUNDS {
-                    growth.remove(&with(&base, &[("bound", b)]));
-                }
-            }
-        }
-        self.time_to_limit.remove(&base);
-        self.up.remove(&base);
-        self.samples.remove(&base);
+        let mut all = self.targets.lock().unwrap_or_else(|e| e.into_inner());
+        all.remove(&target.written());
     }
 
     /// The exposition now, in the OpenMetrics text format (what `/metrics`
     /// serves).
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        // Writing to a String cannot fail.
-        let _ = encode(&mut out, &self.registry);
-        out
+        self.write(false)
     }
 
     /// The exposition in the classic Prometheus text format, which
     /// node_exporter's textfile collector reads (see [`classic`]).
     pub fn render_classic(&self) -> String {
-        classic(&self.render())
+        self.write(true)
+    }
+
+    /// Every family with series, in either format: in the classic one a
+    /// counter's HELP and TYPE name its `_total` series and there is no
+    /// `# EOF`.
+    fn write(&self, classic: bool) -> String {
+        let all = self.targets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = String::with_capacity(4096 + all.len() * 1600);
+        for (f, name, help) in FAMILIES {
+            let head = out.len();
+            let (kind, total) = match f {
+                Family::Samples => ("counter", if classic { "_total" } else { "" }),
+                _ => ("gauge", ""),
+            };
+            for meta in ["HELP", "TYPE"] {
+                let tail = if meta == "HELP" { help } else { kind };
+                let dot = if meta == "HELP" { "." } else { "" };
+                // Writing to a String cannot fail.
+                let _ = writeln!(out, "# {meta} leakwatch_{name}{total} {tail}{dot}");
+            }
+            let body = out.len();
+            let mut lines = Lines {
+                out: &mut out,
+                name: if f == Family::Samples {
+                    "samples_total"
+                } else {
+                    name
+                },
+                dtoa: dtoa::Buffer::new(),
+            };
+            if f == Family::Build {
+                lines.line("", &[("version", env!("LEAKWATCH_VERSION"))], 1.0);
+            }
+            for s in all.values() {
+                lines.series(f, s);
+            }
+            // A family with no series is left out.
+            if out.len() == body {
+                out.truncate(head);
+            }
+        }
+        if !classic {
+            out.push_str("# EOF\n");
+        }
+        out
     }
 
     /// Counts the samples of `target`: `total` so far.
     pub fn count(&self, target: &TargetLabels, total: u64) {
-        let c = self.samples.get_or_create(&target.labels());
-        c.inc_by(total.saturating_sub(c.get()));
+        self.with_series(target, |s| {
+            s.samples = Some(s.samples.unwrap_or(0).max(total));
+        });
     }
 
     /// Takes one sample of `target`: its reading now, the judging so far and,
@@ -308,64 +512,41 @@ impl Exposition {
         judging: &Judging,
         limit: Option<f64>,
     ) {
-        let base = target.labels();
         // Each series' verdict, judged once for every metric and the limit.
         let judged = judging.judged();
-        for (s, j) in judging.series().iter().zip(&judged) {
-            let Some(m) = s.metric else { continue };
-            let v = &j.verdict;
-            let name = m.name();
-            let rate_known = v.finding.rate_known();
-            let bounds = BOUNDS
-                .into_iter()
-                .zip([v.rate, v.rate_ci95[0], v.rate_ci95[1]]);
-            if let Some((now, growth)) = self.count_gauges(m) {
-                now.get_or_create(&base).set(reading.get(m) as f64);
-                for (bound, x) in bounds.filter(|_| rate_known) {
-                    growth
-                        .get_or_create(&with(&base, &[("bound", bound)]))
-                        .set(x);
-                }
-            } else {
-                let lm = with(&base, &[("metric", name)]);
-                self.memory.get_or_create(&lm).set(reading.get(m) as f64);
-                if rate_known {
-                    self.floor.get_or_create(&lm).set(v.baseline_end);
-                }
-                for (bound, x) in bounds.filter(|_| rate_known) {
-                    self.growth
-                        .get_or_create(&with(&base, &[("metric", name), ("bound", bound)]))
-                        .set(x);
-                }
-            }
-            for k in VERDICTS {
-                let on = if k == v.kind { 1.0 } else { 0.0 };
-                self.verdict
-                    .get_or_create(&with(&base, &[("metric", name), ("verdict", k.as_str())]))
-                    .set(on);
-            }
-        }
         let shown = judged.iter().find(|j| j.column == judging.shown().column);
-        self.update_limit(&base, shown, limit);
+        let limit = limit_of(shown, limit);
+        self.with_series(target, |s| {
+            for (series, j) in judging.series().iter().zip(&judged) {
+                let Some(m) = series.metric else { continue };
+                let (i, v) = (m.index(), &j.verdict);
+                s.now[i] = Some(reading.get(m) as f64);
+                if v.finding.rate_known() {
+                    if m.quantity() == Quantity::Bytes {
+                        s.floor[i] = Some(v.baseline_end);
+                    }
+                    s.growth[i] = Some([v.rate, v.rate_ci95[0], v.rate_ci95[1]]);
+                }
+                s.verdict[i] = Some(v.kind);
+            }
+            if let Some(t) = limit {
+                s.time_to_limit = t;
+            }
+        });
     }
+}
 
-    /// Time to the limit, for the judged byte series, while it grows towards it.
-    fn update_limit(&self, base: &Labels, shown: Option<&Judged>, limit: Option<f64>) {
-        let (Some(limit), Some(j)) = (limit, shown) else {
-            return;
-        };
-        if j.quantity == crate::units::Quantity::Count {
-            return;
-        }
-        match time_to_limit(&j.verdict, limit) {
-            Some(t) => {
-                self.time_to_limit.get_or_create(base).set(t);
-            }
-            None => {
-                self.time_to_limit.remove(base);
-            }
-        }
+/// What the time to the limit becomes for the judged series `shown`: set
+/// (`Some(Some)`), removed (`Some(None)`: not growing towards it), or left
+/// as it is (`None`: no limit, or a count series).
+fn limit_of(shown: Option<&Judged>, limit: Option<f64>) -> Option<Option<f64>> {
+    let (Some(limit), Some(j)) = (limit, shown) else {
+        return None;
+    };
+    if j.quantity == Quantity::Count {
+        return None;
     }
+    Some(time_to_limit(&j.verdict, limit))
 }
 
 #[cfg(test)]

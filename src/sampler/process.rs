@@ -142,7 +142,9 @@ impl FilesSampler {
     pub fn new(files: ProcFiles) -> FilesSampler {
         FilesSampler {
             files,
-            buf: vec![0; 4096],
+            // Grown by the first read to what the files need (512 bytes
+            // for statm): a scan holds thousands.
+            buf: Vec::new(),
             page: page_size(),
         }
     }

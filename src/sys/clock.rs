@@ -46,6 +46,17 @@ fn grid_next(tick: &mut u64, now: f64, interval: f64) -> f64 {
     *tick as f64 * interval
 }
 
+/// Sleeps for `d`, or less if a signal handler ran in this thread meanwhile
+/// (`nanosleep` is never restarted after a handler).
+fn sleep_unless_signalled(d: Duration) {
+    let ts = libc::timespec {
+        tv_sec: d.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
+        tv_nsec: d.subsec_nanos() as _,
+    };
+    // SAFETY: nanosleep(2) reads the timespec we pass; no remainder asked.
+    unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) };
+}
+
 /// The system clock: monotonic time from its start, ticks on a fixed grid.
 #[derive(Debug)]
 pub struct SystemClock {
@@ -102,8 +113,9 @@ impl Clock for SystemClock {
                 Some(d) => d - now,
                 None => Duration::MAX,
             };
-            // Sleep in short slices so a signal ends even a long interval promptly.
-            std::thread::sleep(left.min(self.slice));
+            // Sleep in slices so a stop is seen within one even where the
+            // signal went to another thread; here it cuts the sleep short.
+            sleep_unless_signalled(left.min(self.slice));
         }
     }
 }

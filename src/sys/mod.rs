@@ -23,8 +23,23 @@ pub fn page_size() -> u64 {
 /// Calls `each` with the name of every entry of the directory at `path`,
 /// listed with `getdents64` into `buf` (one or two system calls for
 /// thousands of entries, no allocation per entry).
-#[cfg(target_os = "linux")]
 fn dirents(path: &std::ffi::CStr, buf: &mut [u8], mut each: impl FnMut(&[u8])) {
+    dirents_from(path, 0, buf, |name| {
+        each(name);
+        true
+    });
+}
+
+/// Calls `each` with the name of the entries of the directory at `path`
+/// from directory offset `from` (`lseek`; 0: the start), listed with
+/// `getdents64` into `buf`, until `each` returns `false` or the listing ends.
+#[cfg(target_os = "linux")]
+fn dirents_from(
+    path: &std::ffi::CStr,
+    from: i64,
+    buf: &mut [u8],
+    mut each: impl FnMut(&[u8]) -> bool,
+) {
     // SAFETY: open(2) of a NUL-terminated path.
     let fd = unsafe {
         libc::open(
@@ -35,7 +50,13 @@ fn dirents(path: &std::ffi::CStr, buf: &mut [u8], mut each: impl FnMut(&[u8])) {
     if fd < 0 {
         return;
     }
-    loop {
+    // SAFETY: lseek(2) on the descriptor opened above.
+    if from > 0 && unsafe { libc::lseek(fd, from, libc::SEEK_SET) } < 0 {
+        // SAFETY: closing the descriptor opened above.
+        unsafe { libc::close(fd) };
+        return;
+    }
+    'calls: loop {
         // SAFETY: getdents64(2) writes at most buf.len() bytes into buf.
         let n = unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) };
         if n <= 0 {
@@ -49,7 +70,9 @@ fn dirents(path: &std::ffi::CStr, buf: &mut [u8], mut each: impl FnMut(&[u8])) {
                 break;
             }
             let name = &buf[at + 19..(at + reclen).min(n as usize)];
-            each(&name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())]);
+            if !each(&name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())]) {
+                break 'calls;
+            }
             at += reclen;
         }
     }
@@ -58,14 +81,22 @@ fn dirents(path: &std::ffi::CStr, buf: &mut [u8], mut each: impl FnMut(&[u8])) {
 }
 
 /// Calls `each` with the name of every entry of the directory at `path`
-/// (elsewhere than Linux: a plain directory listing).
+/// until it returns `false` (elsewhere than Linux: a plain directory
+/// listing, from its start whatever `from`).
 #[cfg(not(target_os = "linux"))]
-fn dirents(path: &std::ffi::CStr, _buf: &mut [u8], mut each: impl FnMut(&[u8])) {
+fn dirents_from(
+    path: &std::ffi::CStr,
+    _from: i64,
+    _buf: &mut [u8],
+    mut each: impl FnMut(&[u8]) -> bool,
+) {
     use std::os::unix::ffi::OsStrExt;
     let Ok(p) = path.to_str() else { return };
     if let Ok(dir) = std::fs::read_dir(p) {
         for e in dir.flatten() {
-            each(e.file_name().as_bytes());
+            if !each(e.file_name().as_bytes()) {
+                return;
+            }
         }
     }
 }

@@ -57,6 +57,9 @@ pub struct Stat {
     pub pgrp: u32,
     /// Exited, not yet reaped by its parent.
     pub zombie: bool,
+    /// Forked and not (yet) exec'd (`PF_FORKNOEXEC`): it has its parent's
+    /// command line.
+    pub forked: bool,
 }
 
 impl ProcFs {
@@ -123,10 +126,28 @@ impl ProcFs {
     /// characters made spaces (empty for a kernel thread or a zombie);
     /// `None` when it is gone. At most `max` bytes are read.
     pub fn cmdline(&self, pid: u32, max: usize) -> Option<String> {
-        let f = File::open(self.path(pid, "cmdline")).ok()?;
-        let mut raw = Vec::new();
-        f.take(max as u64).read_to_end(&mut raw).ok()?;
-        Some(join_args(&raw))
+        let mut f = File::open(self.path(pid, "cmdline")).ok()?;
+        // Each read of a `cmdline` reaches into the process's memory (a few
+        // µs): one read of a page takes most whole, and one that comes back
+        // short has reached the end (the kernel fills what it is asked for
+        // while there is more), so no read is spent on finding the end.
+        let mut raw = vec![0; max.min(4096)];
+        let mut len = 0;
+        while len < raw.len() {
+            match f.read(&mut raw[len..]) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => return None,
+            }
+            if len < raw.len() {
+                break;
+            }
+            if raw.len() < max {
+                raw.resize((raw.len() * 4).min(max), 0);
+            }
+        }
+        Some(join_args(&raw[..len]))
     }
 
     /// `pid`'s command name (`comm`), lossily decoded, at most 64 characters.
@@ -202,6 +223,51 @@ impl ProcFs {
         super::dirents(&path, buf, |name| {
             if let Some(pid) = parse_pid(name) {
                 out.push(pid);
+            }
+        });
+    }
+
+    /// Whether the root is a procfs whose listing can start at a PID
+    /// ([`ProcFs::list_pids_in`]), and of this process's PID namespace (the
+    /// one `loadavg` gives the last PID of): listed from this process's
+    /// PID, it lists this process first. A test's tree is no procfs.
+    pub fn lists_by_pid(&self) -> bool {
+        const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+        let Ok(path) = CString::new(self.root.as_os_str().as_bytes()) else {
+            return false;
+        };
+        // SAFETY: statfs is plain data, valid when zeroed.
+        let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+        // SAFETY: statfs(2) of a NUL-terminated path into the struct we pass.
+        let rc = unsafe { libc::statfs(path.as_ptr(), &mut st) };
+        if rc != 0 || st.f_type as i64 != PROC_SUPER_MAGIC {
+            return false;
+        }
+        let me = std::process::id();
+        let mut listed = Vec::new();
+        self.list_pids_in(me, me, &mut [0; 512], &mut listed);
+        listed == [me]
+    }
+
+    /// Appends to `out` the PIDs from `lo` to `hi` (both included), in
+    /// order, listed from `lo` on: a procfs's directory offsets follow the
+    /// PIDs (a process's is its PID plus 258 since Linux 3.17, plus 257
+    /// before), so the listing starts a little before `lo` and stops past
+    /// `hi`, at the cost of the PIDs in between. Only where
+    /// [`ProcFs::lists_by_pid`]; `buf` sized for the PIDs expected (each
+    /// takes 24 bytes; a call fills it).
+    pub fn list_pids_in(&self, lo: u32, hi: u32, buf: &mut [u8], out: &mut Vec<u32>) {
+        let Ok(path) = CString::new(self.root.as_os_str().as_bytes()) else {
+            return;
+        };
+        super::dirents_from(&path, 256 + i64::from(lo), buf, |name| {
+            match parse_pid(name) {
+                Some(pid) if pid > hi => false,
+                Some(pid) if pid >= lo => {
+                    out.push(pid);
+                    true
+                }
+                _ => true,
             }
         });
     }
@@ -296,6 +362,7 @@ fn parse_u64(b: &[u8]) -> Option<u64> {
 /// Parses `stat` text.
 pub fn parse_stat(stat: &[u8]) -> Option<Stat> {
     const PF_KTHREAD: u64 = 0x0020_0000;
+    const PF_FORKNOEXEC: u64 = 0x0000_0040;
     let open = stat.iter().position(|&b| b == b'(')?;
     let close = stat.iter().rposition(|&b| b == b')')?;
     let mut f = stat
@@ -318,6 +385,7 @@ pub fn parse_stat(stat: &[u8]) -> Option<Stat> {
         threads,
         pgrp: pgrp as u32,
         zombie: state == b"Z",
+        forked: flags & PF_FORKNOEXEC != 0,
     })
 }
 
@@ -591,6 +659,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_procfs_lists_from_a_pid() {
+        let fs = ProcFs::host();
+        if !fs.lists_by_pid() {
+            return;
+        }
+        let me = std::process::id();
+        let (mut all, mut from) = (Vec::new(), Vec::new());
+        let mut buf = vec![0; 64 * 1024];
+        fs.list_pids(&mut buf, &mut all);
+        // A small buffer: several calls.
+        fs.list_pids_in(0, u32::MAX, &mut buf[..512], &mut from);
+        let mut each = Vec::new();
+        fs.list_pids_in(me, me, &mut buf[..512], &mut each);
+        assert_eq!(each, [me]);
+        // Processes come and go meanwhile: the lists mostly agree.
+        let common = from.iter().filter(|p| all.contains(p)).count();
+        assert!(common * 10 >= all.len() * 9, "{from:?} / {all:?}");
+        assert!(from.windows(2).all(|w| w[0] < w[1]), "{from:?}");
+        assert!(!ProcFs::new(std::env::temp_dir()).lists_by_pid());
+    }
+
+    #[test]
     fn parsers() {
         let stat = b"42 (my (odd) name) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 7 0 12345 1000 200 18446744073709551615";
         let info = parse_stat(stat).unwrap();
@@ -599,7 +689,9 @@ mod tests {
             (info.ppid, info.start, info.kernel, info.threads),
             (1, 12345, false, 7)
         );
-        assert_eq!((info.pgrp, info.zombie), (42, false));
+        assert_eq!((info.pgrp, info.zombie, info.forked), (42, false, false));
+        let forked = b"43 (sh) R 42 42 42 0 -1 4194624 0 0 0 0 0 0 0 0 20 0 1 0 12346 1000 200 0";
+        assert!(parse_stat(forked).unwrap().forked);
         let rollup = b"00-ff ---p 0 00:00 0 [rollup]\nRss: 100 kB\nPss: 60 kB\nPrivate_Clean: 4 kB\nPrivate_Dirty: 40 kB\nSwap: 8 kB\nSwapPss: 8 kB\n";
         assert_eq!(parse_rollup(rollup), (60 * 1024, 44 * 1024, 8 * 1024));
         assert_eq!(join_args(b"a\0b c\0\x1b[2J\0"), "a b c  [2J");
