@@ -6,6 +6,8 @@
 //! the batches back in the same turn, so rows come in file order. Memory
 //! stays bounded: each channel holds one piece or batch. Line numbers are
 //! counted by the taker, who alone knows how many lines came before a piece.
+//! Where no thread can be started, each piece is read and parsed when the
+//! reader asks for its batch, with the same result.
 
 use super::lines::MAX_LINE;
 use std::io::Read;
@@ -65,84 +67,172 @@ enum Piece {
 
 /// The batches of a log's body, in file order.
 pub struct Pipeline {
-    from: Vec<Receiver<Batch>>,
-    turn: usize,
+    mode: Mode,
+}
+
+/// On worker threads, or (where none can be started) on the caller's.
+enum Mode {
+    Threads {
+        from: Vec<Receiver<Batch>>,
+        turn: usize,
+    },
+    Inline(Box<dyn FnMut() -> Option<Batch> + Send>),
 }
 
 impl Pipeline {
     /// Starts reading `input`, `piece` bytes at a time (and what is left of
     /// a line from the piece before), and parsing it with `parse` on
-    /// `workers` threads.
+    /// `workers` threads; with none (or where a thread cannot be started),
+    /// each piece is read and parsed when its batch is asked for.
     pub fn start<R: Read + Send + 'static>(
         input: R,
         piece: usize,
         workers: usize,
         parse: impl ParseLine,
     ) -> Pipeline {
-        let workers = workers.max(1);
-        let mut to = Vec::with_capacity(workers);
-        let mut from = Vec::with_capacity(workers);
-        for _ in 0..workers {
-            let (piece_tx, piece_rx) = sync_channel::<Piece>(1);
-            let (batch_tx, batch_rx) = sync_channel::<Batch>(1);
-            let parse = parse.clone();
-            std::thread::spawn(move || work(&piece_rx, &batch_tx, parse));
-            to.push(piece_tx);
-            from.push(batch_rx);
+        let cutter = Cutter {
+            input,
+            piece: piece.max(1),
+            carry: Vec::new(),
+            queued: None,
+            ended: false,
+        };
+        match threads(cutter, workers, parse.clone()) {
+            Ok(from) => Pipeline {
+                mode: Mode::Threads { from, turn: 0 },
+            },
+            Err(mut cutter) => {
+                let mut parse = parse;
+                Pipeline {
+                    mode: Mode::Inline(Box::new(move || {
+                        Some(batch_of(cutter.next_piece()?, &mut parse))
+                    })),
+                }
+            }
         }
-        let piece = piece.max(1);
-        std::thread::spawn(move || deal(input, piece, &to));
-        Pipeline { from, turn: 0 }
     }
 
     /// The next batch; after one with a `stop`, none.
     pub fn next_batch(&mut self) -> Option<Batch> {
-        let b = self.from[self.turn % self.from.len()].recv().ok()?;
-        self.turn += 1;
-        Some(b)
+        match &mut self.mode {
+            Mode::Threads { from, turn } => {
+                let b = from[*turn % from.len()].recv().ok()?;
+                *turn += 1;
+                Some(b)
+            }
+            Mode::Inline(next) => next(),
+        }
     }
 }
 
-/// Reads `input` in pieces that end at a line's end and deals them to the
-/// workers in turn, until the input ends, fails or nobody takes them.
-fn deal<R: Read>(mut input: R, piece: usize, to: &[SyncSender<Piece>]) {
-    let mut dealt = 0usize;
-    let mut send = |p: Piece| {
-        dealt += 1;
-        to[(dealt - 1) % to.len()].send(p).is_ok()
-    };
-    let mut carry: Vec<u8> = Vec::new();
-    loop {
-        let mut buf = Vec::with_capacity(piece + carry.len());
-        buf.append(&mut carry);
-        let want = piece as u64;
-        let got = match (&mut input).take(want).read_to_end(&mut buf) {
-            Ok(n) => n,
-            Err(e) => {
-                // The lines read before the failure first.
-                let partial = buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-                buf.truncate(partial);
-                let _ = send(Piece::Lines(buf)) && send(Piece::Read(e));
-                return;
+/// Starts a thread that deals `cutter`'s pieces to `workers` threads that
+/// parse them: the workers' batches, to take in turn. The cutter back when
+/// no thread is wanted or one cannot be started.
+fn threads<R: Read + Send + 'static>(
+    cutter: Cutter<R>,
+    workers: usize,
+    parse: impl ParseLine,
+) -> Result<Vec<Receiver<Batch>>, Cutter<R>> {
+    if workers == 0 {
+        return Err(cutter);
+    }
+    // The dealer gets the cutter once every thread has started.
+    let (hand_tx, hand_rx) = sync_channel::<(Cutter<R>, Vec<SyncSender<Piece>>)>(1);
+    let dealer = std::thread::Builder::new()
+        .name("log reader".into())
+        .spawn(move || {
+            if let Ok((mut cutter, to)) = hand_rx.recv() {
+                deal(&mut cutter, &to);
             }
-        };
-        if (got as u64) < want {
-            let _ = send(Piece::Last(buf));
+        });
+    if dealer.is_err() {
+        return Err(cutter);
+    }
+    let mut to = Vec::with_capacity(workers);
+    let mut from = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let (piece_tx, piece_rx) = sync_channel::<Piece>(1);
+        let (batch_tx, batch_rx) = sync_channel::<Batch>(1);
+        let parse = parse.clone();
+        let worker = std::thread::Builder::new()
+            .name("log parser".into())
+            .spawn(move || work(&piece_rx, &batch_tx, parse));
+        if worker.is_err() {
+            // Dropping the channels ends the threads started.
+            return Err(cutter);
+        }
+        to.push(piece_tx);
+        from.push(batch_rx);
+    }
+    match hand_tx.send((cutter, to)) {
+        Ok(()) => Ok(from),
+        Err(std::sync::mpsc::SendError((cutter, _))) => Err(cutter),
+    }
+}
+
+/// Deals the pieces to the workers in turn, until the input ends, fails
+/// or nobody takes them.
+fn deal<R: Read>(cutter: &mut Cutter<R>, to: &[SyncSender<Piece>]) {
+    let mut turn = 0;
+    while let Some(p) = cutter.next_piece() {
+        if to[turn % to.len()].send(p).is_err() {
             return;
         }
-        match memchr::memrchr(b'\n', &buf) {
-            Some(i) => {
-                carry.extend_from_slice(&buf[i + 1..]);
-                buf.truncate(i + 1);
-                if !send(Piece::Lines(buf)) {
-                    return;
+        turn += 1;
+    }
+}
+
+/// Cuts an input into pieces that end at a line's end.
+struct Cutter<R> {
+    input: R,
+    piece: usize,
+    /// What is left of a line from the piece before.
+    carry: Vec<u8>,
+    /// A piece to hand out next (a read error after the lines before it).
+    queued: Option<Piece>,
+    ended: bool,
+}
+
+impl<R: Read> Cutter<R> {
+    /// The next piece; none after the last (`Last`, `Long` or `Read`).
+    fn next_piece(&mut self) -> Option<Piece> {
+        if let Some(p) = self.queued.take() {
+            return Some(p);
+        }
+        if self.ended {
+            return None;
+        }
+        loop {
+            let mut buf = Vec::with_capacity(self.piece + self.carry.len());
+            buf.append(&mut self.carry);
+            let want = self.piece as u64;
+            let got = match (&mut self.input).take(want).read_to_end(&mut buf) {
+                Ok(n) => n,
+                Err(e) => {
+                    // The lines read before the failure first.
+                    self.ended = true;
+                    let partial = buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                    buf.truncate(partial);
+                    self.queued = Some(Piece::Read(e));
+                    return Some(Piece::Lines(buf));
                 }
+            };
+            if (got as u64) < want {
+                self.ended = true;
+                return Some(Piece::Last(buf));
             }
-            None if buf.len() > MAX_LINE => {
-                let _ = send(Piece::Long);
-                return;
+            match memchr::memrchr(b'\n', &buf) {
+                Some(i) => {
+                    self.carry.extend_from_slice(&buf[i + 1..]);
+                    buf.truncate(i + 1);
+                    return Some(Piece::Lines(buf));
+                }
+                None if buf.len() > MAX_LINE => {
+                    self.ended = true;
+                    return Some(Piece::Long);
+                }
+                None => self.carry = buf,
             }
-            None => carry = buf,
         }
     }
 }
@@ -151,21 +241,23 @@ fn deal<R: Read>(mut input: R, piece: usize, to: &[SyncSender<Piece>]) {
 /// hangs up.
 fn work(pieces: &Receiver<Piece>, batches: &SyncSender<Batch>, mut parse: impl ParseLine) {
     while let Ok(piece) = pieces.recv() {
-        let batch = match piece {
-            Piece::Lines(text) => parse_piece(&text, false, &mut parse),
-            Piece::Last(text) => parse_piece(&text, true, &mut parse),
-            Piece::Long => Batch {
-                stop: Some(Stop::Long(1)),
-                ..Batch::default()
-            },
-            Piece::Read(e) => Batch {
-                stop: Some(Stop::Read(e)),
-                ..Batch::default()
-            },
-        };
-        if batches.send(batch).is_err() {
+        if batches.send(batch_of(piece, &mut parse)).is_err() {
             return;
         }
+    }
+}
+
+/// The batch of one piece.
+fn batch_of(piece: Piece, parse: &mut impl ParseLine) -> Batch {
+    let stop = |s: Stop| Batch {
+        stop: Some(s),
+        ..Batch::default()
+    };
+    match piece {
+        Piece::Lines(text) => parse_piece(&text, false, parse),
+        Piece::Last(text) => parse_piece(&text, true, parse),
+        Piece::Long => stop(Stop::Long(1)),
+        Piece::Read(e) => stop(Stop::Read(e)),
     }
 }
 

@@ -155,15 +155,17 @@ impl LogReader {
         input: Box<dyn Read + Send>,
         opts: &ReadOptions,
     ) -> Result<LogReader> {
-        Self::in_pieces(name, input, opts, PIECE)
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        Self::in_pieces(name, input, opts, (PIECE, workers))
     }
 
-    /// [`Self::from_reader`], the body read `piece` bytes at a time.
+    /// [`Self::from_reader`], the body read `piece` bytes at a time and
+    /// parsed on `workers` threads (none: on the caller's).
     fn in_pieces(
         name: String,
         input: Box<dyn Read + Send>,
         opts: &ReadOptions,
-        piece: usize,
+        (piece, workers): (usize, usize),
     ) -> Result<LogReader> {
         let mut br = BufReader::with_capacity(256 * 1024, input);
         // A byte-order mark (from an editor on Windows) is not part of the header.
@@ -188,7 +190,7 @@ impl LogReader {
         let column = opts.column.clone().unwrap_or_else(|| "rss_bytes".into());
         let shell_loop = shell::looks_like(&head);
         if !shell_loop && !empty {
-            let rows = CsvRows::open(&name, br, &column, piece)?;
+            let rows = CsvRows::open(&name, br, &column, (piece, workers))?;
             return Ok(LogReader::new(
                 name,
                 InputKind::Csv,
@@ -289,7 +291,7 @@ impl CsvRows {
         name: &str,
         input: BufReader<Box<dyn Read + Send>>,
         column: &str,
-        piece: usize,
+        (piece, workers): (usize, usize),
     ) -> Result<Box<CsvRows>> {
         let mut lines = Lines::new(input);
         lines.next(name)?;
@@ -337,7 +339,6 @@ impl CsvRows {
                 layout.parse(line, &cols, (&mut spans, &mut times), vals)
             }
         };
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
         let lines_before = lines.number;
         let pipe = Pipeline::start(lines.into_inner(), piece, workers, parse);
         Ok(Box::new(CsvRows {
@@ -860,12 +861,16 @@ mod tests {
         (rows, warnings, None)
     }
 
-    /// The same through the pipeline, `piece` bytes at a time, by
-    /// `next_row` or `for_each_row`.
-    fn piecewise(text: &[u8], piece: usize, each: bool) -> (Vec<Row>, Vec<String>, Option<String>) {
+    /// The same through the pipeline, `piece` bytes at a time on `workers`
+    /// threads, by `next_row` or `for_each_row`.
+    fn piecewise(
+        text: &[u8],
+        pieces: (usize, usize),
+        each: bool,
+    ) -> (Vec<Row>, Vec<String>, Option<String>) {
         let input: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(text.to_vec()));
         let mut r =
-            match LogReader::in_pieces("t.csv".into(), input, &ReadOptions::default(), piece) {
+            match LogReader::in_pieces("t.csv".into(), input, &ReadOptions::default(), pieces) {
                 Ok(r) => r,
                 Err(e) => return (Vec::new(), Vec::new(), Some(format!("{e:#}"))),
             };
@@ -886,7 +891,8 @@ mod tests {
 
     /// Seeded logs, damaged in every way a log can be (blank lines, CRLF,
     /// quotes, cut rows, bad numbers and times, long lines, odd number
-    /// forms), read through the pipeline in pieces of 1 byte to 1 MiB:
+    /// forms), read through the pipeline in pieces of 1 byte to 1 MiB, on
+    /// worker threads and on none:
     /// the same rows (bit for bit), warnings and errors as line by line.
     #[test]
     fn the_pipeline_reads_what_the_line_by_line_reader_read() {
@@ -959,8 +965,9 @@ mod tests {
                 text.truncate(text.len() - rnd(30).min(text.len() as u64) as usize);
             }
             let want = line_by_line(&text);
-            for piece in [1, 7, 64, 4096, PIECE] {
-                let got = piecewise(&text, piece, case % 2 == 0);
+            // On two workers, and on none (no thread could be started).
+            for (piece, workers) in [(1, 2), (7, 2), (64, 0), (4096, 2), (PIECE, 2), (PIECE, 0)] {
+                let got = piecewise(&text, (piece, workers), case % 2 == 0);
                 assert_eq!(got.2, want.2, "case {case}, pieces of {piece}");
                 assert_eq!(got.1, want.1, "case {case}, pieces of {piece}");
                 assert_eq!(got.0.len(), want.0.len(), "case {case}, pieces of {piece}");

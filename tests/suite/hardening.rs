@@ -501,3 +501,48 @@ fn an_absurd_interval_is_no_panic() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// Where no thread can be started (a user at its process limit),
+/// `analyze` and `plot` read the log on their own thread: the same verdict,
+/// no panic. Run as `nobody` with `prlimit --nproc=1`, which leaves the
+/// process itself and no thread more.
+#[test]
+fn without_threads_a_log_is_still_read_and_judged_the_same() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let log = dir.path().join("leak.csv");
+    std::fs::write(&log, leak_log(3000)).unwrap();
+    std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let limited = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .args(["prlimit", "--nproc=1:1"])
+            .arg(leakwatch_path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let path = log.to_str().unwrap();
+    let alone = limited(&["analyze", path, "--format", "json"]);
+    assert!(
+        alone.status.success(),
+        "{}",
+        String::from_utf8_lossy(&alone.stderr)
+    );
+    let threaded = leakwatch()
+        .args(["analyze", path, "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&alone.stdout),
+        String::from_utf8_lossy(&threaded.stdout)
+    );
+    let svg = dir.path().join("leak.svg");
+    let plotted = limited(&["plot", path, "-o", svg.to_str().unwrap()]);
+    assert!(
+        plotted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plotted.stderr)
+    );
+}
