@@ -2,7 +2,8 @@
 //!
 //! `cargo bench --bench scan_cost` (Linux; set SCAN_PROCS to change the
 //! 2,000 extra processes it starts, SCAN_ROUNDS the rounds of scan and bare
-//! loop, default 3; LEAKWATCH_BIN another build of leakwatch to measure)
+//! loop, default 3; SCAN_SECONDS the length of each, default 10; LEAKWATCH_BIN
+//! another build of leakwatch to measure)
 //!
 //! Starts 2,000 sleeping processes, then runs `leakwatch scan` over the whole
 //! machine for 10 s at 1 s with the open-file soft limit at 1024 (as a login
@@ -88,8 +89,8 @@ fn samples(text: &str) -> (u64, u64) {
 const RESERVED_FDS: u64 = 32;
 
 /// The bare loop (`BARE_LOOP=1`): lists `/proc` and opens every process's
-/// `statm` (but its own), then `pread`s each every second for 10 s: 11
-/// ticks, as the scan's 10 s at 1 s, the first read (at tick 0) telling a
+/// `statm` (but its own), then `pread`s each every second for SCAN_SECONDS
+/// (10 s: 11 ticks, as the scan's 10 s at 1 s), the first read (at tick 0) telling a
 /// process from a kernel thread (no memory), which is dropped. It holds as
 /// many descriptors as the raised limit allows and reads the rest by
 /// open/pread/close. Prints "SAMPLES PROCESSES".
@@ -128,7 +129,7 @@ fn bare_loop() {
         })
         .collect();
     let mut samples = procs.len() as u64;
-    for tick in 1..11u32 {
+    for tick in 1..=seconds() {
         let due = start + std::time::Duration::from_secs(tick.into());
         std::thread::sleep(due.saturating_duration_since(std::time::Instant::now()));
         for (p, f) in &procs {
@@ -200,6 +201,14 @@ fn scan_against_bare(scan: Scan, rounds: usize) -> (String, f64) {
     last
 }
 
+/// How long each scan and bare loop runs, seconds (SCAN_SECONDS, default 10).
+fn seconds() -> u32 {
+    std::env::var("SCAN_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10)
+}
+
 fn main() {
     if std::env::var_os("BARE_LOOP").is_some() {
         return bare_loop();
@@ -211,7 +220,8 @@ fn main() {
     let mut kids: Vec<Child> = (0..extra)
         .map(|_| {
             Command::new("sleep")
-                .arg("600")
+                // Through the empty scan and every round of both.
+                .arg((seconds() * 8 + 120).to_string())
                 .stdin(Stdio::null())
                 .spawn()
                 .expect("sleep")
@@ -222,10 +232,11 @@ fn main() {
     // LEAKWATCH_BIN: another build to measure (an earlier commit's).
     let bin = std::env::var("LEAKWATCH_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_leakwatch").to_string());
+    let duration = format!("{}s", seconds());
     let scan = |args: &[&str]| {
         measured(
             Command::new(&bin)
-                .args(["scan", "-i", "1s", "-d", "10s", "-q"])
+                .args(["scan", "-i", "1s", "-d", &duration, "-q"])
                 .args(args),
         )
     };
@@ -237,7 +248,10 @@ fn main() {
         .unwrap_or(3);
     let (report, rss) = scan_against_bare(&scan, rounds.max(1));
     let (n, targets) = samples(&report);
-    println!("processes watched: {targets} ({n} samples over 10 s at 1 s, the last round)");
+    println!(
+        "processes watched: {targets} ({n} samples over {} s at 1 s, the last round)",
+        seconds()
+    );
     println!(
         "{:44} {:8.1} MB peak RSS; {:.2} KB per target over an empty scan ({:.1} MB)",
         "leakwatch scan",
