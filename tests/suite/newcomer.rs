@@ -116,7 +116,8 @@ impl Drop for Tmux {
 /// A shell that starts the article's server, leaking and fixed, under a
 /// python3 named by its whole path, with the script's whole path, and
 /// `args` (with `MODE` for the mode); in a process group of its own, which
-/// [`end`] ends whole.
+/// [`end`] ends whole. Returns once both servers have started; the shell
+/// is `.0[0]`.
 fn servers(args: &str) -> Kids {
     use std::os::unix::process::CommandExt;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/leaky_server.py");
@@ -133,6 +134,12 @@ fn servers(args: &str) -> Kids {
         .process_group(0)
         .spawn()
         .unwrap();
+    let pid = sh.id();
+    wait_until("both servers", Duration::from_secs(30), || {
+        let kids =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        kids.split_whitespace().count() >= 2
+    });
     Kids(vec![sh], None)
 }
 
@@ -142,11 +149,6 @@ fn servers(args: &str) -> Kids {
 fn scan_shows_which_process_grows_at_100_and_60_columns() {
     let servers = servers("--load 40 --mode MODE");
     let pid = servers.0[0].id();
-    wait_until("both servers", Duration::from_secs(30), || {
-        let kids =
-            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-        kids.split_whitespace().count() >= 2
-    });
     let sessions: Vec<(u32, Tmux)> = [100, 60]
         .into_iter()
         .map(|cols| {
@@ -214,11 +216,6 @@ fn scan_shows_which_process_grows_at_100_and_60_columns() {
 fn the_modes_in_the_middle_stay_visible_and_the_title_on_top() {
     let servers = servers("--mode MODE --load 40");
     let pid = servers.0[0].id();
-    wait_until("both servers", Duration::from_secs(30), || {
-        let kids =
-            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-        kids.split_whitespace().count() >= 2
-    });
     // Rows for the title, the counts, a blank, the header, one target and
     // "… 1 more": the two servers do not both fit.
     let sessions: Vec<(usize, Tmux)> = [100, 60]
