@@ -44,6 +44,8 @@ struct Totals {
     called_plateau: usize,
     inconclusive: usize,
     followed_right: usize,
+    /// Each inconclusive run's watch_more_s over the run's length.
+    asks: Vec<f64>,
     early: Vec<f64>,
     ever: Vec<f64>,
     covered: usize,
@@ -113,6 +115,9 @@ fn evaluate(seeds: std::ops::Range<u64>, configs: &[(f64, f64)]) {
                     if v.kind == VerdictKind::Inconclusive {
                         tot.inconclusive += 1;
                         tot.followed_right += usize::from(followed(&s, seed, dur, iv, &v));
+                        if let Some(more) = v.watch_more_s {
+                            tot.asks.push(more / dur);
+                        }
                     }
                     wrong.push(format!(
                         "{dur}s@{iv}s#{seed}={} ({})",
@@ -202,7 +207,7 @@ fn count_plateau(tot: &mut Totals, v: &Verdict, shape: Shape, (dur, iv, seed): (
 /// The real recordings of `examples/recordings/` (rss_bytes), by split:
 /// whole-run verdicts against their truth, and prefix honesty (a leak's
 /// prefixes that end after its onset called `plateau`; a no-leak
-/// recording's prefixes called `leaking`).
+/// recording's prefixes called `leaking`, after its fill and during it).
 fn recordings() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/recordings");
     let Ok(manifest) = std::fs::read_to_string(format!("{dir}/manifest.csv")) else {
@@ -212,6 +217,7 @@ fn recordings() {
     for split in ["tune", "heldout"] {
         let (mut n, mut right, mut contrary, mut undecided) = (0, 0, 0, 0);
         let (mut lp, mut lp_plateau, mut fp, mut fp_leaking) = (0, 0, 0, 0);
+        let (mut fill, mut fill_leaking) = (0, 0);
         for line in manifest.lines().skip(1) {
             let row: Vec<&str> = line.splitn(7, ',').collect();
             if row.len() < 6 || row[5] != split {
@@ -220,6 +226,7 @@ fn recordings() {
             let leak = row[3] == "leaking";
             let onset: f64 = row[4].parse().unwrap_or(0.0);
             let samples = read_rss(&format!("{dir}/{}", row[1]));
+            let filled = fill_end(&samples);
             let mut d = Detector::new(DetectorConfig::default());
             let len = samples.len();
             let mut cuts = 0;
@@ -231,9 +238,12 @@ fn recordings() {
                     if leak && t > onset {
                         lp += 1;
                         lp_plateau += usize::from(p == VerdictKind::Plateau);
-                    } else if !leak {
+                    } else if !leak && t > filled {
                         fp += 1;
                         fp_leaking += usize::from(p == VerdictKind::Leaking);
+                    } else if !leak {
+                        fill += 1;
+                        fill_leaking += usize::from(p == VerdictKind::Leaking);
                     }
                 }
             }
@@ -256,9 +266,25 @@ fn recordings() {
             );
         }
         println!(
-            "  {split:8} whole runs: {right}/{n} right, {undecided} inconclusive, {contrary} contrary to the truth; prefixes: `plateau` on {lp_plateau}/{lp} of a leak's, `leaking` on {fp_leaking}/{fp} of a no-leak's"
+            "  {split:8} whole runs: {right}/{n} right, {undecided} inconclusive, {contrary} contrary to the truth; prefixes: `plateau` on {lp_plateau}/{lp} of a leak's, `leaking` on {fp_leaking}/{fp} of a no-leak's after its fill ({fill_leaking}/{fill} during it)"
         );
     }
+}
+
+/// When a no-leak recording's fill ends (a cache or heap growing to the
+/// size it then holds, truly growing until then): the first sample at 95%
+/// of the median of its last quarter.
+fn fill_end(samples: &[(f64, f64)]) -> f64 {
+    let mut last: Vec<f64> = samples[samples.len() * 3 / 4..]
+        .iter()
+        .map(|p| p.1)
+        .collect();
+    last.sort_by(|a, b| a.total_cmp(b));
+    let held = last.get(last.len() / 2).copied().unwrap_or(0.0);
+    samples
+        .iter()
+        .find(|p| p.1 >= 0.95 * held)
+        .map_or(0.0, |p| p.0)
 }
 
 /// (elapsed_s, rss_bytes) of a leakwatch log.
@@ -382,9 +408,22 @@ fn summary(tot: &Totals) {
         "a leak's first `leaking` (held or not) at a median {:.0}% of its span",
         100.0 * median(&tot.ever)
     );
+    let quartile = |q: usize| {
+        let mut v = tot.asks.clone();
+        v.sort_by(|a, b| a.total_cmp(b));
+        v.get((v.len().max(1) - 1) * q / 4)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
     println!(
-        "inconclusive {}: decided right when watch_more_s is followed {}/{}",
-        tot.inconclusive, tot.followed_right, tot.inconclusive
+        "inconclusive {}: decided right when watch_more_s is followed {}/{} = {:.1}%; watch_more_s is {:.1}x / {:.1}x / {:.1}x the run (quartiles)",
+        tot.inconclusive,
+        tot.followed_right,
+        tot.inconclusive,
+        pct(tot.followed_right, tot.inconclusive),
+        quartile(1),
+        quartile(2),
+        quartile(3)
     );
     println!(
         "plateau calls whose 95% interval lies wholly above --min-rate: {}/{}",

@@ -76,9 +76,42 @@ pub(crate) fn verdict(d: &Detector) -> Verdict {
         too_short(d, &mut v, period.is_some(), min_blocks);
         return v;
     }
-    let explained = judge_windows(d, &mut v, &stats, swing);
-    honest_plateau(d, &mut v, explained);
+    let judged = judge_windows(d, &mut v, &stats, swing);
+    honest_plateau(d, &mut v, judged.curve);
+    if v.kind == VerdictKind::Inconclusive
+        && let Some((w, drop)) = judged.swing_held
+    {
+        held_by_swing(d, &mut v, &w, drop, stats[0].t_start);
+    }
     v
+}
+
+/// What [`judge_windows`] found besides the verdict it wrote.
+struct Judged {
+    /// When a warm-up curve explains the growth: the curve's rate now.
+    curve: Option<f64>,
+    /// The first window whose growth passed every test of a leak but the
+    /// swing's, with the fall it did not outgrow.
+    swing_held: Option<(WindowStats, f64)>,
+}
+
+/// `inconclusive` on window `w`, whose growth passed every test of a leak
+/// but is no larger than a fall of `drop` the floor has shown: the
+/// verdict's numbers and reason are that window's.
+fn held_by_swing(d: &Detector, v: &mut Verdict, w: &WindowStats, drop: f64, first_start: f64) {
+    take_window(v, w, first_start, d.cfg.warmup.is_some());
+    let held = Hold::Swing {
+        rise: w.fit.lo * w.span(),
+        swing: drop,
+    };
+    let judged_s = d.duration() - v.warmup_s;
+    v.watch_more_s = Some(watch_more(w, Some(held), judged_s));
+    v.finding = Finding::MayBeRising {
+        rate: w.slope(),
+        z: w.fit.z,
+        span_s: w.span(),
+        held,
+    };
 }
 
 /// `plateau` only where the data rules out growth at `min_rate`: the
@@ -97,22 +130,32 @@ fn honest_plateau(d: &Detector, v: &mut Verdict, explained: Option<f64>) {
     v.kind = VerdictKind::Inconclusive;
     v.finding = Finding::NotRuledOut {
         rate: v.rate,
+        from: v.rate_ci95[0],
         up_to,
         min_rate,
         span_s,
     };
-    // The interval narrows about as the window's length to the power 1.5;
-    // it must shrink to the gap between the rate and the minimum (or, for
-    // a rate above it, to the rate).
+    // How much longer until the interval is narrow enough. Its half-width
+    // shrinks about as the run's length to the power 1.15 (measured on flat
+    // series, whose floor minima narrow it more slowly than white noise
+    // would, and from 0.8 to 1.4 from run to run). It must come to half
+    // the gap between the rate and the minimum, or for a rate above the
+    // minimum, half the rate: room for the rate to move and for a run
+    // whose interval narrows slowly (on flat seeded runs, about 4 in 5 then
+    // rule the minimum out; aiming at three quarters of the gap, 3 in 5). The
+    // rate is taken as at least 0: a falling estimate over a flat floor
+    // comes back up as the run grows.
     let half = (up_to - v.rate).max(f64::MIN_POSITIVE);
-    let gap = if v.rate < min_rate {
-        min_rate - v.rate
-    } else {
-        v.rate
-    };
-    let factor = (half / gap.max(1e-3 * half)).powf(2.0 / 3.0);
+    let rate = v.rate.max(0.0);
+    let aim = 0.5
+        * if rate < min_rate {
+            min_rate - rate
+        } else {
+            rate
+        };
+    let factor = (half / aim.max(1e-3 * half)).powf(1.0 / 1.15);
     let judged_s = d.duration() - v.warmup_s;
-    v.watch_more_s = Some((2.0 * span_s * (factor - 1.0)).max(0.1 * judged_s));
+    v.watch_more_s = Some((judged_s * (factor - 1.0)).max(0.1 * judged_s));
 }
 
 /// The autocorrelation time, in buckets, of bucket minima `pts` (seconds,
@@ -222,25 +265,17 @@ fn too_short(d: &Detector, v: &mut Verdict, periodic: bool, min_blocks: usize) {
 }
 
 /// The verdict from the windows: a leak in the first window that shows one,
-/// else plateau or inconclusive on the primary window. When a warm-up
-/// curve explains the growth: the curve's rate now.
+/// else plateau or inconclusive on the primary window.
 fn judge_windows(
     d: &Detector,
     v: &mut Verdict,
     stats: &[WindowStats],
     swing: (f64, f64),
-) -> Option<f64> {
+) -> Judged {
     let (swing, _swing_high) = swing;
     let explicit_warmup = d.cfg.warmup.is_some();
     let min_rate = d.cfg.min_rate;
-    // Plateau and inconclusive are judged on the last half when it can be
-    // tested (an automatic warm-up), else on all of it.
-    let warmup_seen = stats[0].early_z >= Z_MAYBE || stats[0].levelled_off(min_rate);
-    let primary = if !explicit_warmup && stats.len() > 1 && warmup_seen {
-        stats[1]
-    } else {
-        stats[0]
-    };
+    let primary = primary_window(stats, explicit_warmup, min_rate);
     // A short window's growth that is a sliver of what a longer window saw
     // before it levelled off is the tail of that curve, not a leak.
     let tail_of_curve = |i: usize, w: &WindowStats| {
@@ -264,9 +299,15 @@ fn judge_windows(
             || period.is_some_and(|p| s.span() >= 3.0 * p)
             || s.fit.lo * s.span() > drops
     };
-    let leaking = |i: usize, s: &WindowStats| {
-        s.leaking(min_rate) && past_the_swing(s) && !tail_of_curve(i, s) && !seen_before(i, s)
+    let leaking_but_swing = |i: usize, s: &WindowStats| {
+        s.leaking(min_rate) && !tail_of_curve(i, s) && !seen_before(i, s)
     };
+    let leaking = |i: usize, s: &WindowStats| leaking_but_swing(i, s) && past_the_swing(s);
+    let swing_held = stats
+        .iter()
+        .enumerate()
+        .find(|(i, s)| leaking_but_swing(*i, s) && !past_the_swing(s))
+        .map(|(_, s)| (*s, drops));
     // Growth that a warm-up curve flattening towards its ceiling explains
     // is that curve's tail, however steady it looks in a short window.
     let mut curve: Option<f64> = None;
@@ -299,7 +340,10 @@ fn judge_windows(
             rate: w.slope(),
             z: w.fit.z,
         };
-        return None;
+        return Judged {
+            curve: None,
+            swing_held: None,
+        };
     }
     let judged_s = d.duration() - v.warmup_s;
     not_a_leak(v, &primary, stats, swing, min_rate, judged_s);
@@ -315,7 +359,19 @@ fn judge_windows(
         on_a_curve(v, &primary, rate_now);
     }
     rest_on(v, &primary, explicit_warmup, min_rate);
-    curve
+    Judged { curve, swing_held }
+}
+
+/// The window plateau and inconclusive are judged on: the last half when
+/// it can be tested and the start looks like a warm-up (unless the warm-up
+/// was given), else all of the judged run.
+fn primary_window(stats: &[WindowStats], explicit_warmup: bool, min_rate: f64) -> WindowStats {
+    let warmup_seen = stats[0].early_z >= Z_MAYBE || stats[0].levelled_off(min_rate);
+    if !explicit_warmup && stats.len() > 1 && warmup_seen {
+        stats[1]
+    } else {
+        stats[0]
+    }
 }
 
 /// A plateau: the growth of the `primary` window is a warm-up curve's,
@@ -572,6 +628,8 @@ fn watch_more(p: &WindowStats, held: Option<Hold>, judged_s: f64) -> f64 {
         // The rise grows with the window: until it clears the bar.
         Some(Hold::Noise { noise, .. }) => span * (2.0 * noise / rise - 1.0),
         Some(Hold::Sampling { drift, .. }) => span * (drift / rise - 1.0),
+        // Until the interval's lower bound times the window clears the fall.
+        Some(Hold::Swing { swing, .. }) => swing / p.fit.lo.max(1e-12 * swing) - span,
         Some(Hold::NoNewHigh { below }) => 2.0 * below / p.slope().max(1e-12),
         _ => span,
     };

@@ -216,6 +216,8 @@ pub enum Finding {
     NotRuledOut {
         /// The window's rate.
         rate: f64,
+        /// The interval's lower bound.
+        from: f64,
         /// The interval's upper bound.
         up_to: f64,
         /// The minimum rate of a leak.
@@ -307,6 +309,14 @@ pub enum Hold {
         rise: f64,
         /// The drift sampling can fake.
         drift: f64,
+    },
+    /// The rise is not yet larger than a fall the floor has shown: a
+    /// swing's rising phase looks the same until the climb outgrows it.
+    Swing {
+        /// The least rise over the window (at the interval's lower bound).
+        rise: f64,
+        /// The height of the fall.
+        swing: f64,
     },
     /// The recent floor is not yet above the window's earlier highs.
     NoNewHigh {

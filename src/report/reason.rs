@@ -112,16 +112,11 @@ fn uncertain(f: Finding, floor: &str, q: Quantity) -> String {
         ),
         Finding::NotRuledOut {
             rate: r,
+            from,
             up_to,
             min_rate,
             span_s,
-        } => format!(
-            "{floor} grew at {} over {}, but growth of up to {} is not ruled out (a leak is at least {})",
-            rate(r),
-            format_span(span_s),
-            rate(up_to),
-            rate(min_rate)
-        ),
+        } => not_ruled_out(floor, q, r, [from, up_to], min_rate, span_s),
         Finding::MayBeRising {
             rate: r,
             z,
@@ -189,6 +184,37 @@ fn uncertain(f: Finding, floor: &str, q: Quantity) -> String {
 
 /// The sentence for growth that may be rising at rate `r` (with its `z`)
 /// over `span_s`, and what holds it back from `leaking`.
+/// Growth at `min_rate` not ruled out: the window's rate `r`, its 95%
+/// interval `ci` and length.
+fn not_ruled_out(
+    floor: &str,
+    q: Quantity,
+    r: f64,
+    ci: [f64; 2],
+    min_rate: f64,
+    span_s: f64,
+) -> String {
+    let rate = |r: f64| q.rate(r, "h");
+    if r >= min_rate {
+        format!(
+            "{floor} grew at {} over {}, but its 95% interval, {} to {}, still holds growth slower than a leak's {}",
+            rate(r),
+            format_span(span_s),
+            rate(ci[0]),
+            rate(ci[1]),
+            rate(min_rate)
+        )
+    } else {
+        format!(
+            "{floor} grew at {} over {}, but growth of up to {} is not ruled out (a leak is at least {})",
+            rate(r),
+            format_span(span_s),
+            rate(ci[1]),
+            rate(min_rate)
+        )
+    }
+}
+
 fn may_be_rising(floor: &str, q: Quantity, (r, z, span_s): (f64, f64, f64), held: Hold) -> String {
     let rate = |r: f64| q.rate(r, "h");
     let val = |x: f64| q.value(x);
@@ -207,6 +233,11 @@ fn may_be_rising(floor: &str, q: Quantity, (r, z, span_s): (f64, f64, f64), held
             "{head} but its rise of {} over {over} is not yet more than sampling the swing at few points can fake ({})",
             val(rise),
             val(drift)
+        ),
+        Hold::Swing { rise, swing } => format!(
+            "{head} but its rise over {over}, at least {} at the interval's low end, is not yet more than the fall of {} it has shown: it may be a swing's rising phase",
+            val(rise),
+            val(swing)
         ),
         Hold::NoNewHigh { below } => {
             format!("{head} but is still {} under its earlier high", val(below))
