@@ -128,8 +128,13 @@ fn honest_plateau(d: &Detector, v: &mut Verdict, explained: Option<f64>) {
     }
     let span_s = v.window_end_s - v.window_start_s;
     v.kind = VerdictKind::Inconclusive;
+    let slowing = matches!(
+        v.finding,
+        Finding::LevelledOff { .. } | Finding::LevellingOff { .. }
+    );
     v.finding = Finding::NotRuledOut {
         rate: v.rate,
+        slowing,
         from: v.rate_ci95[0],
         up_to,
         min_rate,
@@ -145,6 +150,14 @@ fn honest_plateau(d: &Detector, v: &mut Verdict, explained: Option<f64>) {
     // rule the minimum out; aiming at three quarters of the gap, 3 in 5). The
     // rate is taken as at least 0: a falling estimate over a flat floor
     // comes back up as the run grows.
+    let judged_s = d.duration() - v.warmup_s;
+    if v.rate_ci95[0] >= min_rate {
+        // Growth faster than the minimum that failed a leak's other tests
+        // (it slows, or is not yet steady): as long again shows whether
+        // it levels off or goes on.
+        v.watch_more_s = Some(span_s.max(0.1 * judged_s));
+        return;
+    }
     let half = (up_to - v.rate).max(f64::MIN_POSITIVE);
     let rate = v.rate.max(0.0);
     let aim = 0.5
@@ -154,7 +167,6 @@ fn honest_plateau(d: &Detector, v: &mut Verdict, explained: Option<f64>) {
             rate
         };
     let factor = (half / aim.max(1e-3 * half)).powf(1.0 / 1.15);
-    let judged_s = d.duration() - v.warmup_s;
     v.watch_more_s = Some((judged_s * (factor - 1.0)).max(0.1 * judged_s));
 }
 

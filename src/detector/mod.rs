@@ -216,6 +216,9 @@ pub enum Finding {
     NotRuledOut {
         /// The window's rate.
         rate: f64,
+        /// The growth was slowing as a warm-up does (but not yet below the
+        /// minimum rate).
+        slowing: bool,
         /// The interval's lower bound.
         from: f64,
         /// The interval's upper bound.

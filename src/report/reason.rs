@@ -112,11 +112,12 @@ fn uncertain(f: Finding, floor: &str, q: Quantity) -> String {
         ),
         Finding::NotRuledOut {
             rate: r,
+            slowing,
             from,
             up_to,
             min_rate,
             span_s,
-        } => not_ruled_out(floor, q, r, [from, up_to], min_rate, span_s),
+        } => not_ruled_out(floor, q, (r, [from, up_to], span_s), min_rate, slowing),
         Finding::MayBeRising {
             rate: r,
             z,
@@ -185,30 +186,39 @@ fn uncertain(f: Finding, floor: &str, q: Quantity) -> String {
 /// The sentence for growth that may be rising at rate `r` (with its `z`)
 /// over `span_s`, and what holds it back from `leaking`.
 /// Growth at `min_rate` not ruled out: the window's rate `r`, its 95%
-/// interval `ci` and length.
+/// interval and length; `slowing`: the growth slows as a warm-up does.
 fn not_ruled_out(
     floor: &str,
     q: Quantity,
-    r: f64,
-    ci: [f64; 2],
+    (r, ci, span_s): (f64, [f64; 2], f64),
     min_rate: f64,
-    span_s: f64,
+    slowing: bool,
 ) -> String {
     let rate = |r: f64| q.rate(r, "h");
-    if r >= min_rate {
+    let grew = format!("{floor} grew at {} over {}", rate(r), format_span(span_s));
+    if ci[0] >= min_rate {
+        // Faster than a leak's minimum, but not as a leak grows.
         format!(
-            "{floor} grew at {} over {}, but its 95% interval, {} to {}, still holds growth slower than a leak's {}",
-            rate(r),
-            format_span(span_s),
+            "{grew}, faster than a leak's {} (95% interval {} to {}), but {}",
+            rate(min_rate),
+            rate(ci[0]),
+            rate(ci[1]),
+            if slowing {
+                "is slowing as a warm-up does: not levelled off yet, nor a steady climb"
+            } else {
+                "not yet as a steady climb"
+            }
+        )
+    } else if r >= min_rate {
+        format!(
+            "{grew}, but its 95% interval, {} to {}, still holds growth slower than a leak's {}",
             rate(ci[0]),
             rate(ci[1]),
             rate(min_rate)
         )
     } else {
         format!(
-            "{floor} grew at {} over {}, but growth of up to {} is not ruled out (a leak is at least {})",
-            rate(r),
-            format_span(span_s),
+            "{grew}, but growth of up to {} is not ruled out (a leak is at least {})",
             rate(ci[1]),
             rate(min_rate)
         )
