@@ -116,13 +116,17 @@ fn held_by_swing(d: &Detector, v: &mut Verdict, w: &WindowStats, drop: f64, firs
 
 /// `plateau` only where the data rules out growth at `min_rate`: the
 /// interval's upper bound lies below it, or a fitted warm-up curve
-/// (`explained`) accounts for the growth and its recent rate is below it;
+/// (`explained`: its rate now) accounts for the growth and both the
+/// curve's rate now and the recent rate shown are below it;
 /// else `inconclusive`, with how much longer the interval needs to narrow
 /// that far.
 fn honest_plateau(d: &Detector, v: &mut Verdict, explained: Option<f64>) {
     let min_rate = d.cfg.min_rate;
     let up_to = v.rate_ci95[1];
-    let levelled = explained.is_some_and(|rate_now| rate_now < min_rate);
+    // The curve's slope at the end can be flat while the floor after the
+    // curve's rise still climbs (a start-up step, then a slow leak): the
+    // recent rate, which the report shows, must be below the minimum too.
+    let levelled = explained.is_some_and(|rate_now| rate_now < min_rate) && v.rate < min_rate;
     if v.kind != VerdictKind::Plateau || up_to < min_rate || levelled {
         return;
     }
@@ -511,8 +515,8 @@ fn show(v: &mut Verdict, f: &super::fit::Fit, start: f64) {
 
 /// When a warm-up curve flattening towards a ceiling (value = c − a·e^(−t/τ),
 /// τ at most a fifth of the run) fits the whole floor far better than a line
-/// and leaves no growth of its own in window `w`: its rate now (the curve's
-/// slope at the end).
+/// and leaves no significant growth of its own in window `w`: its rate now
+/// (the curve's slope at the end).
 fn warmup_curve(floor: &[(f64, f64)], w: &WindowStats) -> Option<f64> {
     let n = floor.len();
     if n < 12 {
@@ -580,7 +584,8 @@ fn warmup_curve(floor: &[(f64, f64)], w: &WindowStats) -> Option<f64> {
     // The curve's slope at the last block (what is left in `w` is no
     // significant growth).
     let end = floor[n - 1].0 - t0;
-    (r.z < Z_MAYBE).then_some(-d / tau * (-end / tau).exp())
+    let now = -d / tau * (-end / tau).exp();
+    (r.z < Z_MAYBE).then_some(now)
 }
 
 /// For window `w` that holds a bend (flat, then rising), the window from

@@ -163,10 +163,10 @@ fn uncertain(f: Finding, floor: &str, q: Quantity) -> String {
             recent_s,
             curve_rate,
         } => match curve_rate {
+            // The curve is fitted to the whole floor: its rise is no
+            // window's, and the window shown is the recent part.
             Some(now) => format!(
-                "{floor} rose by {} over the last {} along a warm-up curve that is levelling off, rising {} now; over the last {} its rate is {}",
-                val(rise),
-                format_span(span_s),
+                "{floor} follows a warm-up curve that is levelling off, rising {} now; over the last {} its rate is {}",
                 rate(now),
                 format_span(recent_s),
                 rate(recent_rate)
@@ -211,7 +211,7 @@ fn not_ruled_out(
         )
     } else if r >= min_rate {
         format!(
-            "{grew}, but its 95% interval, {} to {}, still holds growth slower than a leak's {}",
+            "{grew}, but its 95% interval, {} to {}, reaches both below and above a leak's {}",
             rate(ci[0]),
             rate(ci[1]),
             rate(min_rate)

@@ -79,7 +79,8 @@ fn honest(v: &Verdict) -> bool {
             v.rate_ci95[1] < DEFAULT_MIN_RATE
                 || matches!(
                     v.finding,
-                    Finding::LevellingOff { curve_rate: Some(now), .. } if now < DEFAULT_MIN_RATE
+                    Finding::LevellingOff { curve_rate: Some(now), .. }
+                        if now < DEFAULT_MIN_RATE && v.rate < DEFAULT_MIN_RATE
                 )
         }
         VerdictKind::Inconclusive => v.watch_more_s.is_some_and(|w| w > 0.0),
@@ -551,7 +552,7 @@ fn reasons_say_what_holds_growth_back() {
         "{case}"
     );
     assert!(
-        case.contains("still holds growth slower than a leak's"),
+        case.contains("reaches both below and above a leak's"),
         "{case}"
     );
 }
@@ -560,7 +561,7 @@ fn reasons_say_what_holds_growth_back() {
 /// rate, an interval that reaches below the minimum, or growth faster than
 /// it that is not yet a leak's (on every shape, and the real recording of
 /// a slow leak under a gc sawtooth, whose interval of +16.3 to +17.6 MiB/h
-/// was said to "still hold growth slower than a leak's +1.00 MiB/h").
+/// was once said to "still hold growth slower than a leak's +1.00 MiB/h").
 #[test]
 fn a_leak_not_ruled_out_is_said_as_its_interval_shows() {
     let mut verdicts: Vec<Verdict> = Vec::new();
@@ -604,7 +605,7 @@ fn a_leak_not_ruled_out_is_said_as_its_interval_shows() {
         assert_eq!([from, up_to], v.rate_ci95, "{case}");
         let said = if case.contains("is not ruled out") {
             rate < min_rate
-        } else if case.contains("still holds growth slower than a leak's") {
+        } else if case.contains("reaches both below and above a leak's") {
             rate >= min_rate && from < min_rate
         } else {
             case.contains(", faster than a leak's") && from >= min_rate
@@ -613,4 +614,45 @@ fn a_leak_not_ruled_out_is_said_as_its_interval_shows() {
         seen[usize::from(rate >= min_rate) + usize::from(from >= min_rate)] += 1;
     }
     assert!(seen.iter().all(|&n| n > 0), "{seen:?}");
+}
+
+/// A start-up step, then a slow leak: `leaky leak --rate 600` watched for a
+/// minute at 200 ms (RSS in KiB, as runs of equal samples, as recorded):
+/// 116 KiB in the 57 s after the step, about 7 MiB/h. A warm-up curve fits
+/// the step and is flat by the end, but the floor after it still climbs.
+/// It was `plateau` ("rising +0 B/h now; over the last 28.8s its rate is
+/// +3.52 MiB/h"), a leak that `--fail-on-leak` passed: the recent rate the
+/// report shows must be below the minimum too.
+#[test]
+fn a_slow_leak_after_a_start_up_step_is_not_a_plateau() {
+    const RUNS: [(u64, usize); 21] = [
+        (2144, 1),
+        (5688, 1),
+        (8972, 1),
+        (12252, 1),
+        (15532, 1),
+        (18812, 1),
+        (22092, 1),
+        (25372, 1),
+        (28652, 1),
+        (31932, 1),
+        (35212, 6),
+        (35216, 16),
+        (35224, 32),
+        (35236, 33),
+        (35240, 21),
+        (35244, 10),
+        (35268, 76),
+        (35272, 21),
+        (35276, 21),
+        (35280, 10),
+        (35328, 45),
+    ];
+    let kib = RUNS.iter().flat_map(|&(k, n)| std::iter::repeat_n(k, n));
+    let series = kib
+        .enumerate()
+        .map(|(i, k)| (i as f64 * 0.2, k as f64 * 1024.0));
+    let v = judge(DetectorConfig::default(), series);
+    assert_ne!(v.kind, VerdictKind::Plateau, "{}", why(&v));
+    assert!(honest(&v), "{}", why(&v));
 }
