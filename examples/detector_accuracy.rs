@@ -408,10 +408,10 @@ fn summary(tot: &Totals) {
         "a leak's first `leaking` (held or not) at a median {:.0}% of its span",
         100.0 * median(&tot.ever)
     );
+    let mut asks = tot.asks.clone();
+    asks.sort_by(|a, b| a.total_cmp(b));
     let quartile = |q: usize| {
-        let mut v = tot.asks.clone();
-        v.sort_by(|a, b| a.total_cmp(b));
-        v.get((v.len().max(1) - 1) * q / 4)
+        asks.get((asks.len().max(1) - 1) * q / 4)
             .copied()
             .unwrap_or(f64::NAN)
     };

@@ -315,23 +315,26 @@ fn judge_windows(
             || period.is_some_and(|p| s.span() >= 3.0 * p)
             || s.fit.lo * s.span() > drops
     };
-    let leaking_but_swing = |i: usize, s: &WindowStats| {
-        s.leaking(min_rate) && !tail_of_curve(i, s) && !seen_before(i, s)
-    };
-    let leaking = |i: usize, s: &WindowStats| leaking_but_swing(i, s) && past_the_swing(s);
-    let swing_held = stats
+    // Each window passes every test of a leak but the swing's, or not
+    // (judged once: a leak is past the swing too, a held one is not).
+    let passes: Vec<bool> = stats
         .iter()
         .enumerate()
-        .find(|(i, s)| leaking_but_swing(*i, s) && !past_the_swing(s))
-        .map(|(_, s)| (*s, drops));
+        .map(|(i, s)| s.leaking(min_rate) && !tail_of_curve(i, s) && !seen_before(i, s))
+        .collect();
+    let swing_held = stats
+        .iter()
+        .zip(&passes)
+        .find(|(s, passes)| **passes && !past_the_swing(s))
+        .map(|(s, _)| (*s, drops));
     // Growth that a warm-up curve flattening towards its ceiling explains
     // is that curve's tail, however steady it looks in a short window.
     let mut curve: Option<f64> = None;
     let chosen = stats
         .iter()
-        .enumerate()
-        .find(|(i, s)| leaking(*i, s))
-        .filter(|(_, s)| {
+        .zip(&passes)
+        .find(|(s, passes)| **passes && past_the_swing(s))
+        .filter(|(s, _)| {
             curve = if explicit_warmup {
                 None
             } else {
@@ -339,7 +342,7 @@ fn judge_windows(
             };
             curve.is_none()
         })
-        .map(|(_, s)| {
+        .map(|(s, _)| {
             // A window over the bend where growth began reports the growth
             // from the bend, not its rate diluted by the flat part before.
             from_bend(&v.floor, s)
@@ -584,8 +587,7 @@ fn warmup_curve(floor: &[(f64, f64)], w: &WindowStats) -> Option<f64> {
     // The curve's slope at the last block (what is left in `w` is no
     // significant growth).
     let end = floor[n - 1].0 - t0;
-    let now = -d / tau * (-end / tau).exp();
-    (r.z < Z_MAYBE).then_some(now)
+    (r.z < Z_MAYBE).then_some(-d / tau * (-end / tau).exp())
 }
 
 /// For window `w` that holds a bend (flat, then rising), the window from

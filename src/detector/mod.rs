@@ -497,27 +497,9 @@ impl Detector {
     /// Feeds one sample: `t` in seconds (any origin, non-decreasing), `v` in bytes.
     /// Non-finite values are ignored; a time that goes backwards is taken as the last one.
     pub fn push(&mut self, t: f64, v: f64) {
-        if !t.is_finite() || !v.is_finite() {
+        let Some(t) = self.admit(t, v) else {
             return;
-        }
-        let first = *self.first_t.get_or_insert(t);
-        let t = if self.samples > 0 {
-            t.max(self.last_t)
-        } else {
-            t
         };
-        self.samples += 1;
-        self.last_t = t;
-        self.last_v = v;
-        if let Some(w) = self.cfg.warmup
-            && t - first < w
-        {
-            return;
-        }
-        if self.judged == 0 {
-            self.origin = t;
-        }
-        self.judged += 1;
         let x = t - self.origin;
         // Most samples fall in the last bucket; this spares them the
         // division. Times never go back, so `x / width` (rounded) is at least
@@ -556,6 +538,35 @@ impl Detector {
             }
         }
         self.edge = (idx + 1) as f64 * self.width * EDGE_SHRINK;
+    }
+
+    /// Counts sample (`t`, `v`) and keeps it as the last one; its time (not
+    /// before the last one's) when it is to be judged, `None` when it is
+    /// not finite or falls inside the explicit warm-up.
+    #[inline]
+    fn admit(&mut self, t: f64, v: f64) -> Option<f64> {
+        if !t.is_finite() || !v.is_finite() {
+            return None;
+        }
+        let first = *self.first_t.get_or_insert(t);
+        let t = if self.samples > 0 {
+            t.max(self.last_t)
+        } else {
+            t
+        };
+        self.samples += 1;
+        self.last_t = t;
+        self.last_v = v;
+        if let Some(w) = self.cfg.warmup
+            && t - first < w
+        {
+            return None;
+        }
+        if self.judged == 0 {
+            self.origin = t;
+        }
+        self.judged += 1;
+        Some(t)
     }
 
     /// Doubles the bucket width, merging neighbours pairwise (in place: no
@@ -606,27 +617,9 @@ mod tests {
     impl Detector {
         /// `push` as it was before the edge: every sample divided.
         fn push_dividing(&mut self, t: f64, v: f64) {
-            if !t.is_finite() || !v.is_finite() {
+            let Some(t) = self.admit(t, v) else {
                 return;
-            }
-            let first = *self.first_t.get_or_insert(t);
-            let t = if self.samples > 0 {
-                t.max(self.last_t)
-            } else {
-                t
             };
-            self.samples += 1;
-            self.last_t = t;
-            self.last_v = v;
-            if let Some(w) = self.cfg.warmup
-                && t - first < w
-            {
-                return;
-            }
-            if self.judged == 0 {
-                self.origin = t;
-            }
-            self.judged += 1;
             let mut idx = ((t - self.origin) / self.width).floor() as u64;
             while idx >= self.cap as u64 {
                 self.coarsen();

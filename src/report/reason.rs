@@ -183,8 +183,6 @@ fn uncertain(f: Finding, floor: &str, q: Quantity) -> String {
     }
 }
 
-/// The sentence for growth that may be rising at rate `r` (with its `z`)
-/// over `span_s`, and what holds it back from `leaking`.
 /// Growth at `min_rate` not ruled out: the window's rate `r`, its 95%
 /// interval and length; `slowing`: the growth slows as a warm-up does.
 fn not_ruled_out(
@@ -225,6 +223,8 @@ fn not_ruled_out(
     }
 }
 
+/// The sentence for growth that may be rising at rate `r` (with its `z`)
+/// over `span_s`, and what holds it back from `leaking`.
 fn may_be_rising(floor: &str, q: Quantity, (r, z, span_s): (f64, f64, f64), held: Hold) -> String {
     let rate = |r: f64| q.rate(r, "h");
     let val = |x: f64| q.value(x);
